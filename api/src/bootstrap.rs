@@ -1,0 +1,178 @@
+//! First start and demo data: the platform tenant with its admin, and `serve --demo`'s tenants.
+
+use domain::TenantId;
+use domain::tenant::{TenantKind, TenantName, TenantSlug};
+use domain::user::{DisplayName, EmailAddress, NewPassword, Role, RoleSet};
+use infra::Db;
+use infra::auth::password;
+use infra::config::Settings;
+use infra::db::begin_tenant_tx_for;
+use infra::store::{reference, tenants, users};
+use secrecy::ExposeSecret as _;
+
+/// A password for a generated account: 24 characters from an unambiguous alphabet (~137 bits).
+///
+/// # Errors
+/// When the OS has no randomness.
+pub fn generate_password() -> anyhow::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let bytes = infra::auth::random_bytes::<24>()?;
+    Ok(bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect())
+}
+
+/// Creates the platform tenant and its admin when the database has none. Safe when replicas
+/// start together: the loser of the race on the slug finds the tenant there.
+///
+/// # Errors
+/// When the database or the hasher fails.
+pub async fn ensure_platform(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    if tenants::find_by_slug(db.global(), "platform").await.is_ok() {
+        return Ok(());
+    }
+    let (password, generated) = match &settings.bootstrap_admin_password {
+        Some(p) => (p.expose_secret().to_owned(), false),
+        None => (generate_password()?, true),
+    };
+    let email =
+        EmailAddress::parse(&settings.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap email: {e}"))?;
+    match create_tenant_with_user(
+        db,
+        "platform",
+        "VCAO Platform",
+        TenantKind::Platform,
+        email,
+        "Platform Admin",
+        Role::PlatformAdmin,
+        &password,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(e) if tenants::find_by_slug(db.global(), "platform").await.is_ok() => {
+            tracing::info!(error = %e, "platform tenant created concurrently by another replica");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
+    if generated {
+        // Printed once, to the operator's terminal, never to the log.
+        println!(
+            "\n  Platform admin created: tenant `platform`, email {}, password {password}\n  (shown once; set VCAO_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n",
+            settings.bootstrap_admin_email
+        );
+    } else {
+        tracing::info!("platform admin created from the bootstrap settings");
+    }
+    Ok(())
+}
+
+#[expect(clippy::too_many_arguments, reason = "a private helper called with literal values")]
+async fn create_tenant_with_user(
+    db: &Db,
+    slug: &str,
+    name: &str,
+    kind: TenantKind,
+    email: EmailAddress,
+    display_name: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<TenantId> {
+    let tenant_id = TenantId::new();
+    let slug = TenantSlug::parse(slug).map_err(|e| anyhow::anyhow!("slug: {e}"))?;
+    let name = TenantName::parse(name).map_err(|e| anyhow::anyhow!("name: {e}"))?;
+    let hash = password::hash(NewPassword::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?).await?;
+    let tx = begin_tenant_tx_for(db, tenant_id).await?;
+    tenants::insert(tx.raw(), tenant_id, &slug, &name, kind).await?;
+    users::insert(
+        &tx,
+        users::NewUser {
+            email,
+            display_name: DisplayName::parse(display_name).map_err(|e| anyhow::anyhow!("name: {e}"))?,
+            roles: RoleSet::one(role),
+            division_id: None,
+            profession: None,
+            password_hash: hash,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(tenant_id)
+}
+
+/// Seeds a demo agency (admin, supervisor, case manager, police liaison at 51 Division) and a demo
+/// ministry (analyst), and prints their passwords once. Does nothing if they exist.
+///
+/// # Errors
+/// When the database or the hasher fails.
+pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
+    if tenants::find_by_slug(db.global(), "demo-agency").await.is_ok() {
+        println!(
+            "\n  Demo tenants already exist (demo-agency, demo-ministry); their passwords were printed when they were made.\n"
+        );
+        return Ok(());
+    }
+    let email = |local: &str, domain: &str| {
+        EmailAddress::parse(&format!("{local}@{domain}")).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    let mut lines = Vec::new();
+    let admin_password = generate_password()?;
+    let agency = create_tenant_with_user(
+        db,
+        "demo-agency",
+        "Victim Services Demo Agency",
+        TenantKind::Agency,
+        email("admin", "demo-agency.example")?,
+        "Agency Admin",
+        Role::AgencyAdmin,
+        &admin_password,
+    )
+    .await?;
+    lines.push(("demo-agency", "admin@demo-agency.example".to_owned(), "agency_admin", admin_password));
+    let division = reference::list_divisions(db.global(), None, None, None, 200)
+        .await?
+        .into_iter()
+        .find(|d| d.code == "51")
+        .map(|d| d.id);
+    let tx = begin_tenant_tx_for(db, agency).await?;
+    for (local, name, role) in [
+        ("supervisor", "Sam Supervisor", Role::Supervisor),
+        ("casemanager", "Casey Manager", Role::CaseManager),
+        ("liaison", "Lee Liaison", Role::PoliceLiaison),
+    ] {
+        let password = generate_password()?;
+        let hash = password::hash(NewPassword::parse(&password).map_err(|e| anyhow::anyhow!("{e}"))?).await?;
+        users::insert(
+            &tx,
+            users::NewUser {
+                email: email(local, "demo-agency.example")?,
+                display_name: DisplayName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?,
+                roles: RoleSet::one(role),
+                division_id: if role == Role::PoliceLiaison { division } else { None },
+                profession: None,
+                password_hash: hash,
+            },
+        )
+        .await?;
+        lines.push(("demo-agency", format!("{local}@demo-agency.example"), role.as_str(), password));
+    }
+    tx.commit().await?;
+    let analyst_password = generate_password()?;
+    create_tenant_with_user(
+        db,
+        "demo-ministry",
+        "Ministry (demo)",
+        TenantKind::Ministry,
+        email("analyst", "demo-ministry.example")?,
+        "Mina Analyst",
+        Role::MinistryAnalyst,
+        &analyst_password,
+    )
+    .await?;
+    lines.push(("demo-ministry", "analyst@demo-ministry.example".to_owned(), "ministry_analyst", analyst_password));
+    println!("\n  Demo users (passwords shown once):");
+    for (tenant, email, role, password) in lines {
+        println!("    tenant {tenant:<14} {email:<34} {role:<17} {password}");
+    }
+    println!();
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Extractors: authentication (the [`Authenticated`] caller), request metadata, and the
+//! `If-Match` / `Idempotency-Key` headers.
+
+mod auth;
+mod headers;
+mod meta;
+
+pub use auth::Authenticated;
+pub use headers::{IdempotencyHeader, IfMatch, etag};
+pub use meta::RequestMeta;

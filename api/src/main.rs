@@ -1,0 +1,64 @@
+//! The `vcao` binary: `serve [--demo]`, `migrate`, `openapi`, `rotate-signing-key`.
+
+use clap::{Parser, Subcommand};
+use infra::config::Settings;
+
+#[derive(Debug, Parser)]
+#[command(name = "vcao", version, about = "The VCAO Platform service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve {
+        /// Also seed demo tenants and users, printing their passwords once.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations (and provision the runtime role on PostgreSQL), then exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Retire the generated signing key in the data directory and add a new one.
+    RotateSigningKey,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    if let Command::Openapi = command {
+        let doc = api::openapi::document().to_pretty_json()?;
+        println!("{doc}");
+        return Ok(());
+    }
+    let settings = Settings::load()?;
+    api::telemetry::init(settings.log_format, "info,sqlx=warn,sea_orm=warn");
+    match command {
+        Command::Openapi => Ok(()),
+        Command::Migrate => {
+            infra::Db::migrate_only(&settings).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::RotateSigningKey => {
+            let kid = infra::auth::keys::rotate_generated(&settings.data_dir)?;
+            println!(
+                "new signing key {kid}; restart the service to use it (old keys keep verifying until their tokens expire)"
+            );
+            Ok(())
+        }
+        Command::Serve { demo } => {
+            let app = api::Application::build(settings).await?;
+            if demo {
+                api::bootstrap::seed_demo(&app.state().db).await?;
+            }
+            tracing::info!(port = app.port(), "serving");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The OpenAPI document. Paths and schemas are collected from the route registration
+//! (`utoipa-actix-web`); this adds the document's info, servers, tags and security scheme.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{Problem, ProblemField};
+
+/// Document-level metadata.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "VCAO Platform API",
+        description = "Multi-tenant service for Ontario's Victim Crisis Assistance agencies, their workers embedded at \
+police divisions, and the ministry that funds them. Errors are application/problem+json (RFC 9457) with a stable `code`. \
+Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`). Creates accept `Idempotency-Key`; updates require `If-Match`.",
+        contact(name = "VCAO Platform team", email = "platform@vcao.example"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    servers((url = "/", description = "This server")),
+    tags(
+        (name = "auth", description = "Sign-in, tokens and the caller's profile"),
+        (name = "platform", description = "Tenants (platform admins)"),
+        (name = "reference", description = "Police services and divisions"),
+        (name = "users", description = "An agency's users (agency admins)"),
+        (name = "audit", description = "The tenant's audit log and its hash chain"),
+        (name = "operations", description = "Health, metrics and keys (no auth)"),
+    ),
+    components(schemas(Problem, ProblemField)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The whole document, as served at `/openapi.json` and printed by `vcao openapi`.
+#[must_use]
+pub fn document() -> utoipa::openapi::OpenApi {
+    crate::startup::document()
+}

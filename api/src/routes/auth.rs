@@ -1,0 +1,367 @@
+//! Sign-in, token refresh, sign-out and the caller's own profile.
+
+use std::sync::atomic::Ordering;
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Duration;
+use domain::audit::actions;
+use domain::auth::REFRESH_TOKEN_TTL_SECONDS;
+use domain::authz::{Action, Actor};
+use domain::user::EmailAddress;
+use domain::{SessionId, TenantId};
+use infra::auth::{new_refresh_token, password, refresh_token_tenant, token_hash};
+use infra::db::{TenantTx, begin_tenant_tx, begin_tenant_tx_for};
+use infra::store::audit::{self, AuditEntry};
+use infra::store::{sessions, tenants, users};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
+
+use super::authorize;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::state::AppState;
+
+/// Sign-in request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"tenant": "victim-services-toronto", "email": "ana@vst.example", "password": "correct horse battery"}))]
+pub struct LoginRequest {
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The user's email.
+    pub email: String,
+    /// The user's password.
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// Refresh request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token from the last sign-in or refresh. Each can be used once.
+    pub refresh_token: String,
+}
+
+/// Tokens issued by sign-in and refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token (a JWT) for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Exchange at `/auth/refresh` for new tokens; single use.
+    pub refresh_token: String,
+}
+
+/// The caller's tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeTenant {
+    /// Tenant id.
+    pub id: uuid::Uuid,
+    /// Tenant slug.
+    pub slug: String,
+    /// Tenant name.
+    pub name: String,
+    /// `platform`, `agency` or `ministry`.
+    pub kind: String,
+}
+
+/// The caller's profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// User id.
+    pub id: uuid::Uuid,
+    /// Sign-in email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Police division, for liaisons and embedded workers.
+    pub division_id: Option<uuid::Uuid>,
+    /// The tenant.
+    pub tenant: MeTenant,
+}
+
+fn audit_entry(
+    action: &'static str,
+    actor: Option<uuid::Uuid>,
+    meta: &RequestMeta,
+    details: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        actor_id: actor,
+        action,
+        resource_type: "session",
+        resource_id: None,
+        client_ip: meta.client_ip.clone(),
+        request_id: meta.request_id.clone(),
+        details,
+    }
+}
+
+/// Keys of the failed-login counters. The email is hashed: Redis keys must not hold personal data.
+fn throttle_keys(tenant: &str, email: &str, ip: Option<&str>) -> (String, String) {
+    let digest = Sha256::digest(format!("{}\0{}", tenant.to_lowercase(), email.trim().to_lowercase()));
+    (format!("vcao:login:acct:{}", hex::encode(&digest[..16])), format!("vcao:login:addr:{}", ip.unwrap_or("unknown")))
+}
+
+/// Signs in with tenant slug, email and password.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "login",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong tenant, email or password (indistinguishable)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this account or address", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let (account_key, address_key) = throttle_keys(&body.tenant, &body.email, meta.client_ip.as_deref());
+    let account_failures = state.login_failures.get(&account_key).await;
+    let address_failures = state.login_failures.get(&address_key).await;
+    let tenant = tenants::find_by_slug(state.db.global(), &body.tenant.trim().to_lowercase()).await;
+    if !state.throttle.allows(account_failures, address_failures) {
+        state.metrics.login_throttled.fetch_add(1, Ordering::Relaxed);
+        if let Ok(tenant) = &tenant {
+            record_failure(&state, tenant.id, None, &meta, "throttled").await?;
+        }
+        return Err(ApiError::RateLimited(state.throttle.window_seconds));
+    }
+
+    let email = EmailAddress::parse(&body.email).ok();
+    let found = match (&tenant, &email) {
+        (Ok(tenant), Some(email)) => {
+            let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
+            let found = users::find_credentials(&tx, email).await;
+            tx.commit().await?;
+            match found {
+                Ok(found) => Some(found),
+                Err(infra::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (Err(infra::StoreError::NotFound), _) | (Ok(_), None) => None,
+        (Err(e), _) => return Err(ApiError::Internal(e.to_string())),
+    };
+    // The hash check runs (against a decoy when nobody matched) outside any transaction, so a
+    // 20 ms argon2 never holds a database lock, and every failure costs the same time.
+    let (user, phc) = match found {
+        Some((user, phc)) => (Some(user), Some(phc)),
+        None => (None, None),
+    };
+    let password_ok = password::verify(body.password, phc).await?;
+    let user = match user {
+        Some(user) if password_ok && user.active => user,
+        other => {
+            state.login_failures.add(&account_key).await;
+            state.login_failures.add(&address_key).await;
+            state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(tenant) = &tenant {
+                let reason = match &other {
+                    None => "unknown_account",
+                    Some(u) if !u.active => "inactive",
+                    Some(_) => "bad_password",
+                };
+                record_failure(&state, tenant.id, other.map(|u| u.id.as_uuid()), &meta, reason).await?;
+            }
+            return Err(ApiError::Unauthorized);
+        }
+    };
+    let tenant = tenant.map_err(|_| ApiError::Unauthorized)?;
+    let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
+    let session = sessions::start(&tx, user.id, Duration::seconds(REFRESH_TOKEN_TTL_SECONDS)).await?;
+    let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
+    audit::record(
+        &tx,
+        audit_entry(
+            actions::LOGIN_SUCCEEDED,
+            Some(user.id.as_uuid()),
+            &meta,
+            serde_json::json!({ "session_id": session }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let (access_token, expires_in) = state
+        .tokens
+        .issue(user.id, tenant.id, tenant.kind, &user.roles, session)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in,
+        refresh_token,
+    }))
+}
+
+async fn record_failure(
+    state: &AppState,
+    tenant: TenantId,
+    user: Option<uuid::Uuid>,
+    meta: &RequestMeta,
+    reason: &'static str,
+) -> Result<(), ApiError> {
+    let tx = begin_tenant_tx_for(&state.db, tenant).await?;
+    audit::record(&tx, audit_entry(actions::LOGIN_FAILED, user, meta, serde_json::json!({ "reason": reason }))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn issue_refresh(tx: &TenantTx, tenant: TenantId, session: SessionId) -> Result<String, ApiError> {
+    let token = new_refresh_token(tenant).map_err(|e| ApiError::Internal(e.to_string()))?;
+    sessions::add_refresh_token(tx, session, token_hash(&token), Duration::seconds(REFRESH_TOKEN_TTL_SECONDS)).await?;
+    Ok(token)
+}
+
+/// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used one
+/// revokes its whole session (someone else may hold a copy).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "refresh_token",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = body.into_inner().refresh_token;
+    let tenant_id = refresh_token_tenant(&presented).ok_or(ApiError::Unauthorized)?;
+    let tenant = tenants::get(state.db.global(), tenant_id).await.map_err(|_| ApiError::Unauthorized)?;
+    let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
+    let record = match sessions::find_refresh_token(&tx, &token_hash(&presented)).await {
+        Ok(record) => record,
+        Err(infra::StoreError::NotFound) => return Err(ApiError::Unauthorized),
+        Err(e) => return Err(e.into()),
+    };
+    let reused = record.used_at.is_some() || sessions::mark_refresh_token_used(&tx, record.id).await.is_err();
+    if reused {
+        let expires = sessions::revoke(&tx, record.session_id, "refresh_reuse").await?;
+        audit::record(
+            &tx,
+            audit_entry(actions::REFRESH_REUSED, None, &meta, serde_json::json!({ "session_id": record.session_id })),
+        )
+        .await?;
+        tx.commit().await?;
+        remember_revoked(&state, record.session_id, expires).await;
+        return Err(ApiError::Unauthorized);
+    }
+    if record.expires_at <= chrono::Utc::now() {
+        return Err(ApiError::Unauthorized);
+    }
+    let user_id = match sessions::live_session_user(&tx, record.session_id).await {
+        Ok(user) => user,
+        Err(infra::StoreError::NotFound) => return Err(ApiError::Unauthorized),
+        Err(e) => return Err(e.into()),
+    };
+    let user = users::get(&tx, user_id).await?;
+    if !user.active {
+        return Err(ApiError::Unauthorized);
+    }
+    let refresh_token = issue_refresh(&tx, tenant_id, record.session_id).await?;
+    tx.commit().await?;
+    let (access_token, expires_in) = state
+        .tokens
+        .issue(user.id, tenant_id, tenant.kind, &user.roles, record.session_id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in,
+        refresh_token,
+    }))
+}
+
+async fn remember_revoked(state: &AppState, session: SessionId, expires: Option<chrono::DateTime<chrono::Utc>>) {
+    let ttl = expires.and_then(|e| (e - chrono::Utc::now()).to_std().ok()).unwrap_or(std::time::Duration::from_secs(
+        u64::try_from(domain::auth::ACCESS_TOKEN_TTL_SECONDS).unwrap_or(900),
+    ));
+    state.revocations.revoke(session, ttl).await;
+}
+
+/// Signs out: the access token and every refresh token of its session stop working at once.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "logout",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let expires = sessions::revoke(&tx, actor.session_id, "logout").await?;
+    audit::record(
+        &tx,
+        audit_entry(
+            actions::LOGOUT,
+            Some(actor.user_id.as_uuid()),
+            &meta,
+            serde_json::json!({ "session_id": actor.session_id }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    remember_revoked(&state, actor.session_id, expires).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user's profile and tenant.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "get_me",
+    responses(
+        (status = 200, description = "The caller", body = MeResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor: Actor = caller.0;
+    authorize(&actor, Action::ReadOwnProfile)?;
+    let tenant = tenants::get(state.db.global(), actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let user = users::get(&tx, actor.user_id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        id: user.id.as_uuid(),
+        email: user.email,
+        display_name: user.display_name,
+        roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        division_id: user.division_id.map(|d| d.as_uuid()),
+        tenant: MeTenant {
+            id: tenant.id.as_uuid(),
+            slug: tenant.slug,
+            name: tenant.name,
+            kind: tenant.kind.as_str().to_owned(),
+        },
+    }))
+}

@@ -1,0 +1,84 @@
+//! HTTP resources, one module per resource. Handlers read top to bottom: extract, parse into
+//! domain values, ask `domain::authz`, run one tenant transaction through `infra`, map the result.
+
+pub mod audit;
+pub mod auth;
+pub mod ops;
+pub mod reference;
+pub mod tenants;
+pub mod users;
+
+use domain::authz::{Action, Actor, Decision, may};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+
+/// Registers every `/api/v1` handler (through `service`, so the OpenAPI document sees them all).
+pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(tenants::create_tenant)
+        .service(tenants::list_tenants)
+        .service(tenants::get_tenant)
+        .service(reference::create_police_service)
+        .service(reference::list_police_services)
+        .service(reference::create_police_division)
+        .service(reference::list_police_divisions)
+        .service(users::create_user)
+        .service(users::list_users)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(audit::list_audit_events)
+        .service(audit::verify_audit_events);
+}
+
+/// Refuses the caller unless `domain::authz` allows the action.
+///
+/// # Errors
+/// [`ApiError::Forbidden`] when it does not.
+pub fn authorize(actor: &Actor, action: Action) -> Result<(), ApiError> {
+    match may(actor, action) {
+        Decision::Allow => Ok(()),
+        Decision::Forbidden => Err(ApiError::Forbidden),
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// Parses both parameters.
+    ///
+    /// # Errors
+    /// 422 naming `limit` or `cursor`.
+    pub fn parse(&self) -> Result<(domain::paging::PageLimit, Option<uuid::Uuid>), ApiError> {
+        let mut errors = domain::ValidationErrors::default();
+        let limit = errors.check("limit", domain::paging::PageLimit::parse(self.limit));
+        let cursor = match &self.cursor {
+            None => Some(None),
+            Some(raw) => errors.check("cursor", domain::paging::Cursor::decode(raw)).map(|c| Some(c.after)),
+        };
+        errors.finish(|| Some((limit?, cursor?))).map_err(ApiError::from)
+    }
+}
+
+/// A page of items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}

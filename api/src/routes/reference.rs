@@ -1,0 +1,275 @@
+//! Police services and divisions: reference data every signed-in user reads and platform admins
+//! manage. Effective-dated: lists show what is in force on `?on=` (default today).
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use domain::audit::actions;
+use domain::authz::Action;
+use domain::reference::{DivisionCode, EffectivePeriod, reference_name, short_name};
+use domain::{PoliceServiceId, ValidationErrors};
+use infra::store::audit::{self, AuditEntry};
+use infra::store::reference::{self, PoliceDivision, PoliceService};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Page, PageQuery, authorize};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::state::AppState;
+
+/// A new police service.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Peel Regional Police", "short_name": "PRP"}))]
+pub struct CreatePoliceServiceRequest {
+    /// Full name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Short name.
+    #[schema(min_length = 1, max_length = 32)]
+    pub short_name: String,
+    /// First day in force (default today).
+    pub effective_from: Option<NaiveDate>,
+    /// First day no longer in force.
+    pub effective_to: Option<NaiveDate>,
+}
+
+/// A new police division.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"police_service_id": "01936f1e-0000-7000-8000-000000000000", "name": "51 Division", "code": "51"}))]
+pub struct CreatePoliceDivisionRequest {
+    /// The service it belongs to.
+    pub police_service_id: uuid::Uuid,
+    /// Name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Code as police use it.
+    #[schema(min_length = 1, max_length = 16, pattern = "^[A-Za-z0-9-]+$")]
+    pub code: String,
+    /// First day in force (default today).
+    pub effective_from: Option<NaiveDate>,
+    /// First day no longer in force.
+    pub effective_to: Option<NaiveDate>,
+}
+
+/// A police service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoliceServiceResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Full name.
+    pub name: String,
+    /// Short name.
+    pub short_name: String,
+    /// First day in force.
+    pub effective_from: NaiveDate,
+    /// First day no longer in force.
+    pub effective_to: Option<NaiveDate>,
+}
+
+/// A police division.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoliceDivisionResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Its service.
+    pub police_service_id: uuid::Uuid,
+    /// Name.
+    pub name: String,
+    /// Code.
+    pub code: String,
+    /// First day in force.
+    pub effective_from: NaiveDate,
+    /// First day no longer in force.
+    pub effective_to: Option<NaiveDate>,
+}
+
+impl From<PoliceService> for PoliceServiceResponse {
+    fn from(s: PoliceService) -> Self {
+        Self {
+            id: s.id.as_uuid(),
+            name: s.name,
+            short_name: s.short_name,
+            effective_from: s.period.from,
+            effective_to: s.period.to,
+        }
+    }
+}
+
+impl From<PoliceDivision> for PoliceDivisionResponse {
+    fn from(d: PoliceDivision) -> Self {
+        Self {
+            id: d.id.as_uuid(),
+            police_service_id: d.police_service_id.as_uuid(),
+            name: d.name,
+            code: d.code,
+            effective_from: d.period.from,
+            effective_to: d.period.to,
+        }
+    }
+}
+
+/// Filters of the reference lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReferenceQuery {
+    /// Only divisions of this service.
+    pub police_service_id: Option<uuid::Uuid>,
+    /// Show what is in force on this day (default today).
+    pub on: Option<NaiveDate>,
+    /// Include retired and future entries too.
+    #[serde(default)]
+    pub include_all: bool,
+}
+
+fn period(e: &mut ValidationErrors, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Option<EffectivePeriod> {
+    let from = from.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    e.check("effective_to", EffectivePeriod::new(from, to))
+}
+
+fn entry(actor: &domain::authz::Actor, meta: &RequestMeta, action: &'static str, id: uuid::Uuid) -> AuditEntry {
+    AuditEntry {
+        actor_id: Some(actor.user_id.as_uuid()),
+        action,
+        resource_type: "reference",
+        resource_id: Some(id),
+        client_ip: meta.client_ip.clone(),
+        request_id: meta.request_id.clone(),
+        details: serde_json::json!({}),
+    }
+}
+
+/// Adds a police service.
+#[utoipa::path(
+    tag = "reference",
+    operation_id = "create_police_service",
+    request_body = CreatePoliceServiceRequest,
+    responses(
+        (status = 201, description = "Created", body = PoliceServiceResponse, headers(("Location" = String, description = "The new service"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/police-services")]
+pub async fn create_police_service(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    body: web::Json<CreatePoliceServiceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageReferenceData)?;
+    let mut e = ValidationErrors::default();
+    let name = e.check("name", reference_name(&body.name));
+    let short = e.check("short_name", short_name(&body.short_name));
+    let period = period(&mut e, body.effective_from, body.effective_to);
+    let (name, short, period) = e.finish(|| Some((name?, short?, period?)))?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let service = reference::insert_service(tx.raw(), name, short, period).await?;
+    audit::record(&tx, entry(&actor, &meta, actions::POLICE_SERVICE_CREATED, service.id.as_uuid())).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/police-services/{}", service.id)))
+        .json(PoliceServiceResponse::from(service)))
+}
+
+/// Lists police services in force (or all).
+#[utoipa::path(
+    tag = "reference",
+    operation_id = "list_police_services",
+    params(PageQuery, ReferenceQuery),
+    responses(
+        (status = 200, description = "A page of police services", body = Page<PoliceServiceResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/police-services")]
+pub async fn list_police_services(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    page: web::Query<PageQuery>,
+    filter: web::Query<ReferenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&caller.0, Action::ReadReferenceData)?;
+    let (limit, after) = page.parse()?;
+    let on = if filter.include_all { None } else { Some(filter.on.unwrap_or_else(|| chrono::Utc::now().date_naive())) };
+    let rows = reference::list_services(state.db.global(), on, after, limit.get() + 1).await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |s| s.id.as_uuid());
+    Ok(HttpResponse::Ok()
+        .json(Page { items: rows.into_iter().map(PoliceServiceResponse::from).collect(), next_cursor }))
+}
+
+/// Adds a division to a police service.
+#[utoipa::path(
+    tag = "reference",
+    operation_id = "create_police_division",
+    request_body = CreatePoliceDivisionRequest,
+    responses(
+        (status = 201, description = "Created", body = PoliceDivisionResponse, headers(("Location" = String, description = "The new division"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The service has this code from that date already", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or unknown police service", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/police-divisions")]
+pub async fn create_police_division(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    body: web::Json<CreatePoliceDivisionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageReferenceData)?;
+    let mut e = ValidationErrors::default();
+    let name = e.check("name", reference_name(&body.name));
+    let code = e.check("code", DivisionCode::parse(&body.code));
+    let period = period(&mut e, body.effective_from, body.effective_to);
+    let (name, code, period) = e.finish(|| Some((name?, code?, period?)))?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let service = PoliceServiceId::from_uuid(body.police_service_id);
+    let division = match reference::insert_division(tx.raw(), service, name, &code, period).await {
+        Err(infra::StoreError::NotFound) => {
+            return Err(ApiError::field("police_service_id", "does not name a police service"));
+        }
+        other => other?,
+    };
+    audit::record(&tx, entry(&actor, &meta, actions::POLICE_DIVISION_CREATED, division.id.as_uuid())).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/police-divisions/{}", division.id)))
+        .json(PoliceDivisionResponse::from(division)))
+}
+
+/// Lists police divisions in force (or all), optionally of one service.
+#[utoipa::path(
+    tag = "reference",
+    operation_id = "list_police_divisions",
+    params(PageQuery, ReferenceQuery),
+    responses(
+        (status = 200, description = "A page of police divisions", body = Page<PoliceDivisionResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/police-divisions")]
+pub async fn list_police_divisions(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    page: web::Query<PageQuery>,
+    filter: web::Query<ReferenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&caller.0, Action::ReadReferenceData)?;
+    let (limit, after) = page.parse()?;
+    let on = if filter.include_all { None } else { Some(filter.on.unwrap_or_else(|| chrono::Utc::now().date_naive())) };
+    let service = filter.police_service_id.map(PoliceServiceId::from_uuid);
+    let rows = reference::list_divisions(state.db.global(), service, on, after, limit.get() + 1).await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |d| d.id.as_uuid());
+    Ok(HttpResponse::Ok()
+        .json(Page { items: rows.into_iter().map(PoliceDivisionResponse::from).collect(), next_cursor }))
+}

@@ -1,0 +1,234 @@
+//! Tenants: created and read by platform admins. Creating one also creates its first admin.
+
+use actix_web::{HttpResponse, get, post, web};
+use domain::TenantId;
+use domain::ValidationErrors;
+use domain::audit::actions;
+use domain::authz::Action;
+use domain::tenant::{TenantKind, TenantName, TenantSlug};
+use domain::user::{DisplayName, EmailAddress, NewPassword, Role, RoleSet};
+use infra::auth::password;
+use infra::store::audit::{self, AuditEntry};
+use infra::store::tenants::{self, Tenant};
+use infra::store::users::{self, NewUser};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Page, PageQuery, authorize};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Begun, Created, Idempotent};
+use crate::state::AppState;
+
+/// The first admin of a new tenant.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct TenantAdminRequest {
+    /// Sign-in email.
+    #[schema(format = Email)]
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Initial password, 12 to 128 characters.
+    #[schema(format = Password, min_length = 12, max_length = 128)]
+    pub password: String,
+}
+
+/// A new tenant.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"slug": "victim-services-toronto", "name": "Victim Services Toronto", "kind": "agency",
+    "admin": {"email": "admin@vst.example", "display_name": "VST Admin", "password": "a long passphrase"}}))]
+pub struct CreateTenantRequest {
+    /// Sign-in slug: lowercase letters, digits and single hyphens, 3 to 63 characters.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 3, max_length = 63)]
+    pub slug: String,
+    /// Organisation name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// `agency` or `ministry`.
+    #[schema(example = "agency")]
+    pub kind: String,
+    /// The tenant's first admin: `agency_admin` of an agency, `ministry_analyst` of a ministry.
+    pub admin: TenantAdminRequest,
+}
+
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantResponse {
+    /// Tenant id.
+    pub id: uuid::Uuid,
+    /// Sign-in slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// `platform`, `agency` or `ministry`.
+    pub kind: String,
+    /// When created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Tenant> for TenantResponse {
+    fn from(t: Tenant) -> Self {
+        Self {
+            id: t.id.as_uuid(),
+            slug: t.slug,
+            name: t.name,
+            kind: t.kind.as_str().to_owned(),
+            created_at: t.created_at,
+        }
+    }
+}
+
+struct NewTenant {
+    slug: TenantSlug,
+    name: TenantName,
+    kind: TenantKind,
+    admin_email: EmailAddress,
+    admin_name: DisplayName,
+    admin_password: NewPassword,
+}
+
+impl CreateTenantRequest {
+    fn try_into_domain(&self) -> Result<NewTenant, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let slug = e.check("slug", TenantSlug::parse(&self.slug));
+        let name = e.check("name", TenantName::parse(&self.name));
+        let kind = match self.kind.as_str() {
+            "agency" => Some(TenantKind::Agency),
+            "ministry" => Some(TenantKind::Ministry),
+            _ => {
+                e.add("kind", "must be agency or ministry");
+                None
+            }
+        };
+        let admin_email = e.check("admin.email", EmailAddress::parse(&self.admin.email));
+        let admin_name = e.check("admin.display_name", DisplayName::parse(&self.admin.display_name));
+        let admin_password = e.check("admin.password", NewPassword::parse(&self.admin.password));
+        e.finish(|| {
+            Some(NewTenant {
+                slug: slug?,
+                name: name?,
+                kind: kind?,
+                admin_email: admin_email?,
+                admin_name: admin_name?,
+                admin_password: admin_password?,
+            })
+        })
+    }
+}
+
+/// Creates an agency or ministry tenant with its first admin.
+#[utoipa::path(
+    tag = "platform",
+    operation_id = "create_tenant",
+    request_body = CreateTenantRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
+    responses(
+        (status = 201, description = "Created", body = TenantResponse, headers(("Location" = String, description = "The new tenant"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug taken, or a duplicate in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tenants")]
+pub async fn create_tenant(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    idempotency: IdempotencyHeader,
+    body: web::Json<CreateTenantRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageTenants)?;
+    let new = body.try_into_domain()?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_tenant", &*body);
+    let mut tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let password_hash = password::hash(new.admin_password).await?;
+    let tenant_id = TenantId::new();
+    let tenant = tenants::insert(tx.raw(), tenant_id, &new.slug, &new.name, new.kind).await?;
+    let entry = |actor_id| AuditEntry {
+        actor_id,
+        action: actions::TENANT_CREATED,
+        resource_type: "tenant",
+        resource_id: Some(tenant_id.as_uuid()),
+        client_ip: meta.client_ip.clone(),
+        request_id: meta.request_id.clone(),
+        details: serde_json::json!({ "kind": new.kind.as_str(), "created_by_tenant": actor.tenant_id }),
+    };
+    audit::record(&tx, entry(Some(actor.user_id.as_uuid()))).await?;
+    // The new tenant's admin and first audit event belong to the new tenant.
+    tx.switch_tenant(tenant_id).await?;
+    let admin_role = if new.kind == TenantKind::Ministry { Role::MinistryAnalyst } else { Role::AgencyAdmin };
+    let admin = users::insert(
+        &tx,
+        NewUser {
+            email: new.admin_email,
+            display_name: new.admin_name,
+            roles: RoleSet::one(admin_role),
+            division_id: None,
+            profession: None,
+            password_hash,
+        },
+    )
+    .await?;
+    let mut first = entry(None);
+    first.details = serde_json::json!({ "kind": new.kind.as_str(), "admin_user_id": admin.id });
+    audit::record(&tx, first).await?;
+    tx.switch_tenant(actor.tenant_id).await?;
+    let location = format!("/api/v1/tenants/{tenant_id}");
+    idempotent.finish(tx, &actor, Created::new(&TenantResponse::from(tenant), location)).await
+}
+
+/// Lists tenants in creation order.
+#[utoipa::path(
+    tag = "platform",
+    operation_id = "list_tenants",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tenants", body = Page<TenantResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tenants")]
+pub async fn list_tenants(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&caller.0, Action::ManageTenants)?;
+    let (limit, after) = query.parse()?;
+    let rows = tenants::list(state.db.global(), after, limit.get() + 1).await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |t| t.id.as_uuid());
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(TenantResponse::from).collect(), next_cursor }))
+}
+
+/// Reads one tenant.
+#[utoipa::path(
+    tag = "platform",
+    operation_id = "get_tenant",
+    params(("id" = uuid::Uuid, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "The tenant", body = TenantResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tenants/{id}")]
+pub async fn get_tenant(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&caller.0, Action::ManageTenants)?;
+    let tenant = tenants::get(state.db.global(), TenantId::from_uuid(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(TenantResponse::from(tenant)))
+}

@@ -1,0 +1,361 @@
+//! Users of an agency, managed by its agency admins.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use domain::audit::actions;
+use domain::authz::{Action, Actor};
+use domain::user::{DisplayName, EmailAddress, NewPassword, Profession, RoleSet, check_division_requirement};
+use domain::{PoliceDivisionId, UserId, ValidationErrors};
+use infra::auth::password;
+use infra::store::audit::{self, AuditEntry};
+use infra::store::users::{self, NewUser, User, UserChanges};
+use infra::store::{reference, sessions};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use super::{Page, PageQuery, authorize};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, etag};
+use crate::idempotency::{Begun, Created, Idempotent};
+use crate::state::AppState;
+
+/// A new user.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"email": "ana@vst.example", "display_name": "Ana Case", "roles": ["case_manager"],
+    "password": "a long passphrase", "profession": "social_worker"}))]
+pub struct CreateUserRequest {
+    /// Sign-in email, unique in the tenant.
+    #[schema(format = Email)]
+    pub email: String,
+    /// Name shown to colleagues.
+    #[schema(min_length = 1, max_length = 200)]
+    pub display_name: String,
+    /// Roles: `agency_admin`, `supervisor`, `case_manager`, `police_liaison`.
+    pub roles: Vec<String>,
+    /// Initial password, 12 to 128 characters.
+    #[schema(format = Password, min_length = 12, max_length = 128)]
+    pub password: String,
+    /// Police division; required for `police_liaison`.
+    pub division_id: Option<uuid::Uuid>,
+    /// `case_manager`, `social_worker`, `crisis_responder`, `volunteer` or `other`.
+    pub profession: Option<String>,
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+pub struct UpdateUserRequest {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New roles (replaces all). Changing roles ends the user's sessions.
+    pub roles: Option<Vec<String>>,
+    /// New division; `null` clears it.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub division_id: Option<Option<uuid::Uuid>>,
+    /// `false` deactivates the user and ends their sessions.
+    pub active: Option<bool>,
+}
+
+fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<uuid::Uuid>>, D::Error> {
+    Option::<uuid::Uuid>::deserialize(d).map(Some)
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    /// User id.
+    pub id: uuid::Uuid,
+    /// Sign-in email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Police division.
+    pub division_id: Option<uuid::Uuid>,
+    /// Profession.
+    pub profession: Option<String>,
+    /// Whether the user can sign in.
+    pub active: bool,
+    /// Version for `If-Match`.
+    pub version: i32,
+}
+
+impl From<User> for UserResponse {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email,
+            display_name: u.display_name,
+            roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            division_id: u.division_id.map(|d| d.as_uuid()),
+            profession: u.profession.map(|p| p.as_str().to_owned()),
+            active: u.active,
+            version: u.version,
+        }
+    }
+}
+
+struct ParsedUser {
+    email: EmailAddress,
+    display_name: DisplayName,
+    roles: RoleSet,
+    password: NewPassword,
+    division_id: Option<PoliceDivisionId>,
+    profession: Option<Profession>,
+}
+
+impl CreateUserRequest {
+    fn try_into_domain(&self, actor: &Actor) -> Result<ParsedUser, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let email = e.check("email", EmailAddress::parse(&self.email));
+        let display_name = e.check("display_name", DisplayName::parse(&self.display_name));
+        let roles = e.check("roles", RoleSet::parse(&self.roles, actor.tenant_kind));
+        let password = e.check("password", NewPassword::parse(&self.password));
+        let profession = match &self.profession {
+            None => Some(None),
+            Some(p) => e.check("profession", Profession::parse(p)).map(Some),
+        };
+        if let Some(roles) = &roles {
+            e.check("division_id", check_division_requirement(roles, self.division_id.is_some()));
+        }
+        e.finish(|| {
+            Some(ParsedUser {
+                email: email?,
+                display_name: display_name?,
+                roles: roles?,
+                password: password?,
+                division_id: self.division_id.map(PoliceDivisionId::from_uuid),
+                profession: profession?,
+            })
+        })
+    }
+}
+
+/// Refuses a division id that names no police division.
+async fn check_division(state: &AppState, division: Option<PoliceDivisionId>) -> Result<(), ApiError> {
+    if let Some(id) = division {
+        match reference::get_division(state.db.global(), id).await {
+            Ok(_) => {}
+            Err(infra::StoreError::NotFound) => {
+                return Err(ApiError::field("division_id", "does not name a police division"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn entry(
+    actor: &Actor,
+    meta: &RequestMeta,
+    action: &'static str,
+    user: UserId,
+    details: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        actor_id: Some(actor.user_id.as_uuid()),
+        action,
+        resource_type: "user",
+        resource_id: Some(user.as_uuid()),
+        client_ip: meta.client_ip.clone(),
+        request_id: meta.request_id.clone(),
+        details,
+    }
+}
+
+fn with_etag(mut response: actix_web::HttpResponseBuilder, user: User) -> HttpResponse {
+    response.insert_header((actix_web::http::header::ETAG, etag(user.version)));
+    response.json(UserResponse::from(user))
+}
+
+/// Creates a user in the caller's agency.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "create_user",
+    request_body = CreateUserRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
+    responses(
+        (status = 201, description = "Created", body = UserResponse, headers(("Location" = String, description = "The new user"), ("ETag" = String, description = "Version for If-Match"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email taken in this tenant, or a duplicate in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    idempotency: IdempotencyHeader,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageUsers)?;
+    let parsed = body.try_into_domain(&actor)?;
+    check_division(&state, parsed.division_id).await?;
+    let password_hash = password::hash(parsed.password).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_user", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let user = users::insert(
+        &tx,
+        NewUser {
+            email: parsed.email,
+            display_name: parsed.display_name,
+            roles: parsed.roles,
+            division_id: parsed.division_id,
+            profession: parsed.profession,
+            password_hash,
+        },
+    )
+    .await?;
+    audit::record(
+        &tx,
+        entry(&actor, &meta, actions::USER_CREATED, user.id, serde_json::json!({ "roles": user.roles.to_storage() })),
+    )
+    .await?;
+    let location = format!("/api/v1/users/{}", user.id);
+    let mut created = Created::new(&UserResponse::from(user), location);
+    created.status = actix_web::http::StatusCode::CREATED;
+    let version = created.body.get("version").and_then(serde_json::Value::as_i64).unwrap_or(1);
+    let mut response = idempotent.finish(tx, &actor, created).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(i32::try_from(version).unwrap_or(1))) {
+        response.headers_mut().insert(actix_web::http::header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// Lists the agency's users in creation order.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "list_users",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of users", body = Page<UserResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageUsers)?;
+    let (limit, after) = query.parse()?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let rows = users::list(&tx, after, limit.get() + 1).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |u| u.id.as_uuid());
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(UserResponse::from).collect(), next_cursor }))
+}
+
+/// Reads one user of the agency.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "get_user",
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageUsers)?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let user = users::get(&tx, UserId::from_uuid(path.into_inner())).await?;
+    tx.commit().await?;
+    Ok(with_etag(HttpResponse::Ok(), user))
+}
+
+/// Changes a user. Requires `If-Match`; changing roles or deactivating ends the user's sessions.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "update_user",
+    request_body = UpdateUserRequest,
+    params(
+        ("id" = uuid::Uuid, Path, description = "User id"),
+        ("If-Match" = String, Header, description = "The ETag last read"),
+    ),
+    responses(
+        (status = 200, description = "Updated", body = UserResponse, headers(("ETag" = String, description = "New version"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The user changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageUsers)?;
+    let id = UserId::from_uuid(path.into_inner());
+    let mut e = ValidationErrors::default();
+    let display_name = body.display_name.as_deref().map(|n| e.check("display_name", DisplayName::parse(n)));
+    let roles = body.roles.as_deref().map(|r| e.check("roles", RoleSet::parse(r, actor.tenant_kind)));
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    let changes = UserChanges {
+        display_name: display_name.flatten(),
+        roles: roles.flatten(),
+        division_id: body.division_id.map(|d| d.map(PoliceDivisionId::from_uuid)),
+        active: body.active,
+    };
+    if let Some(Some(division)) = changes.division_id {
+        check_division(&state, Some(division)).await?;
+    }
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let before = users::get(&tx, id).await?;
+    let roles_after = changes.roles.clone().unwrap_or_else(|| before.roles.clone());
+    let division_after = changes.division_id.unwrap_or(before.division_id);
+    if let Err(message) = check_division_requirement(&roles_after, division_after.is_some()) {
+        return Err(ApiError::field("division_id", message));
+    }
+    let ends_sessions = changes.roles.as_ref().is_some_and(|r| *r != before.roles) || changes.active == Some(false);
+    let user = users::update(&tx, id, if_match.0, changes).await?;
+    let ended = if ends_sessions { sessions::revoke_all_for_user(&tx, id, "user_changed").await? } else { Vec::new() };
+    audit::record(
+        &tx,
+        entry(
+            &actor,
+            &meta,
+            actions::USER_UPDATED,
+            id,
+            serde_json::json!({ "version": user.version, "sessions_ended": ended.len() }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    for session in ended {
+        state.revocations.revoke(session, std::time::Duration::from_secs(900)).await;
+    }
+    Ok(with_etag(HttpResponse::Ok(), user))
+}

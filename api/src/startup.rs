@@ -1,0 +1,176 @@
+//! Start-up: `Application::build` opens the database, bootstraps, loads keys, binds (port 0 in
+//! tests) and starts background work; `run_until_stopped` serves until a signal.
+
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use infra::Db;
+use infra::auth::keys::{self, KeyRing, KeySource};
+use infra::auth::tokens::TokenService;
+use infra::cache::OptionalRedis;
+use infra::config::Settings;
+use secrecy::ExposeSecret as _;
+use utoipa::OpenApi as _;
+use utoipa_actix_web::AppExt as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, extraction};
+use crate::state::AppState;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// The OpenAPI document, built from the same registration the server uses.
+#[must_use]
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(crate::openapi::ApiDoc::openapi())
+        .service(utoipa_actix_web::scope("/api/v1").configure(crate::routes::configure_v1))
+        .service(crate::routes::ops::health_live)
+        .service(crate::routes::ops::health_ready)
+        .service(crate::routes::ops::metrics)
+        .service(crate::routes::ops::jwks)
+        .split_for_parts();
+    doc
+}
+
+impl Application {
+    /// Opens everything the service needs and binds its listener.
+    ///
+    /// # Errors
+    /// When the settings, database, keys or listener cannot be used.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // jsonwebtoken panics at first use without a crypto provider; fail at start instead.
+        if !infra::auth::tokens::crypto_ready() {
+            anyhow::bail!("jsonwebtoken has no crypto provider (the rust_crypto feature must be on)");
+        }
+        let db = Db::open(&settings).await?;
+        crate::bootstrap::ensure_platform(&db, &settings).await?;
+        let tokens = token_service(&settings)?;
+        let redis = match &settings.redis_url {
+            Some(url) => Some(OptionalRedis::new(url.expose_secret())?),
+            None => None,
+        };
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let state = AppState::new(db, tokens, redis, settings);
+        let server = server(listener, state.clone())?;
+        spawn_audit_sealer(state.clone());
+        Ok(Self { port, server, state })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests reach the database through it).
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
+    let (set, source) = keys::load(
+        settings.jwt_keys.as_ref().map(|k| k.expose_secret()),
+        settings.jwt_keys_file.as_deref(),
+        &settings.data_dir,
+    )?;
+    if source == KeySource::Generated {
+        tracing::warn!(
+            dir = %settings.data_dir.display(),
+            "USING A DEVELOPMENT SIGNING KEY generated into the data directory; set VCAO_JWT_KEYS_FILE or VCAO_JWT_KEYS in production"
+        );
+    }
+    let ring =
+        KeyRing::from_set(&set, chrono::Duration::seconds(domain::auth::ACCESS_TOKEN_TTL_SECONDS), chrono::Utc::now())?;
+    Ok(TokenService::new(ring, settings.jwt_issuer.clone(), settings.jwt_audience.clone()))
+}
+
+fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let doc = document();
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(extraction::json))
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .app_data(web::QueryConfig::default().error_handler(extraction::query))
+            .app_data(web::PathConfig::default().error_handler(extraction::path))
+            .service(utoipa_actix_web::scope("/api/v1").configure(crate::routes::configure_v1))
+            .service(crate::routes::ops::health_live)
+            .service(crate::routes::ops::health_ready)
+            .service(crate::routes::ops::metrics)
+            .service(crate::routes::ops::jwks)
+            .split_for_parts();
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+            .route(
+                "/docs",
+                web::get()
+                    .to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
+            )
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }))
+            .wrap(actix_web::middleware::from_fn(crate::middleware::request_context))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+/// Links new audit events into each tenant's chain, every interval and whenever woken.
+fn spawn_audit_sealer(state: AppState) {
+    let interval = Duration::from_millis(state.settings.audit_seal_interval_ms);
+    tokio::spawn(async move {
+        let mut wake = state.bus.subscribe();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = wake.recv() => {}
+            }
+            let tenants = match infra::store::tenants::all_ids(state.db.global()).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit sealer could not list tenants");
+                    continue;
+                }
+            };
+            for tenant in tenants {
+                match infra::store::audit::seal_pending(&state.db, tenant).await {
+                    Ok(n) => {
+                        state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "audit sealing failed; will retry"),
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,54 @@
+//! What every handler can reach: the database, token service, caches and settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::auth::LoginThrottle;
+use infra::Db;
+use infra::auth::tokens::TokenService;
+use infra::cache::{FailureCounter, OptionalRedis, RevocationCache, WakeBus};
+use infra::config::Settings;
+
+use crate::metrics::Metrics;
+
+/// Shared application state, cloned into every worker.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The runtime connection pool.
+    pub db: Db,
+    /// Issues and verifies access tokens.
+    pub tokens: Arc<TokenService>,
+    /// Redis, when configured.
+    pub redis: Option<OptionalRedis>,
+    /// Failed logins per account and per address.
+    pub login_failures: FailureCounter,
+    /// The failed-login policy.
+    pub throttle: LoginThrottle,
+    /// Revoked sessions.
+    pub revocations: RevocationCache,
+    /// Wake-ups for background work and streams.
+    pub bus: WakeBus,
+    /// Prometheus counters.
+    pub metrics: Arc<Metrics>,
+    /// Settings as loaded.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Builds the state around an open database and a token service.
+    #[must_use]
+    pub fn new(db: Db, tokens: TokenService, redis: Option<OptionalRedis>, settings: Settings) -> Self {
+        let throttle = settings.login_throttle();
+        Self {
+            db,
+            tokens: Arc::new(tokens),
+            login_failures: FailureCounter::new(redis.clone(), Duration::from_secs(throttle.window_seconds)),
+            throttle,
+            revocations: RevocationCache::new(redis.clone()),
+            bus: WakeBus::new(redis.clone()),
+            redis,
+            metrics: Arc::new(Metrics::default()),
+            settings: Arc::new(settings),
+        }
+    }
+}

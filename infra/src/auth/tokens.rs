@@ -1,0 +1,172 @@
+//! Access tokens: short-lived EdDSA JWTs. Verification pins the algorithm, requires a known `kid`,
+//! and checks `iss`, `aud` and `exp` (RFC 8725's checklist).
+
+use chrono::Utc;
+use domain::auth::ACCESS_TOKEN_TTL_SECONDS;
+use domain::tenant::TenantKind;
+use domain::user::RoleSet;
+use domain::{SessionId, TenantId, UserId};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::keys::KeyRing;
+
+/// The claims of an access token, as the contract names them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user.
+    pub sub: uuid::Uuid,
+    /// The tenant.
+    pub tid: uuid::Uuid,
+    /// The tenant's kind.
+    pub tkind: TenantKind,
+    /// The user's roles.
+    pub roles: Vec<String>,
+    /// The sign-in session (refresh family); revoking it ends this token.
+    pub sid: uuid::Uuid,
+    /// This token's id.
+    pub jti: uuid::Uuid,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expires at (seconds).
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+/// Why a token was refused. The client is told only "401"; the reason goes to the log and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT at all, or a header that cannot be read.
+    #[error("malformed")]
+    Malformed,
+    /// An algorithm other than EdDSA (`none`, HS256 with the public key, …).
+    #[error("algorithm not allowed")]
+    Algorithm,
+    /// No `kid`, or one not in the key set.
+    #[error("unknown key")]
+    UnknownKey,
+    /// Signature, expiry, issuer, audience or a required claim failed.
+    #[error("invalid")]
+    Invalid,
+    /// Could not be signed.
+    #[error("signing failed")]
+    Signing,
+}
+
+/// True when jsonwebtoken has a crypto backend; without one it panics at first use, so start-up
+/// checks this and refuses to run instead.
+#[must_use]
+pub fn crypto_ready() -> bool {
+    jsonwebtoken::crypto::CryptoProvider::try_get_default().is_some()
+}
+
+/// Issues and verifies access tokens for one issuer and audience.
+#[derive(Debug)]
+pub struct TokenService {
+    keys: KeyRing,
+    issuer: String,
+    audience: String,
+}
+
+impl TokenService {
+    /// A service over `keys`.
+    #[must_use]
+    pub fn new(keys: KeyRing, issuer: String, audience: String) -> Self {
+        Self { keys, issuer, audience }
+    }
+
+    /// The public keys.
+    #[must_use]
+    pub fn jwks(&self) -> &serde_json::Value {
+        self.keys.jwks()
+    }
+
+    /// Signs an access token; returns it with its lifetime in seconds.
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] when signing fails.
+    pub fn issue(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        kind: TenantKind,
+        roles: &RoleSet,
+        session: SessionId,
+    ) -> Result<(String, i64), TokenError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.as_uuid(),
+            tid: tenant.as_uuid(),
+            tkind: kind,
+            roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            sid: session.as_uuid(),
+            jti: uuid::Uuid::now_v7(),
+            iat: now,
+            exp: now + ACCESS_TOKEN_TTL_SECONDS,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        let (kid, key) = self.keys.signer();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, key).map_err(|_| TokenError::Signing)?;
+        Ok((token, ACCESS_TOKEN_TTL_SECONDS))
+    }
+
+    /// Verifies a token and returns its claims.
+    ///
+    /// # Errors
+    /// [`TokenError`] saying why it was refused.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > 4096 {
+            return Err(TokenError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        // Pin the algorithm before touching keys: never let the token choose how it is checked.
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Algorithm);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let key = self.keys.verifier(&kid).ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|_| TokenError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::keys::{KeySetFile, generate_key};
+    use domain::user::Role;
+
+    fn service() -> Result<TokenService, Box<dyn std::error::Error>> {
+        let set = KeySetFile { keys: vec![generate_key(Utc::now())?] };
+        let ring = KeyRing::from_set(&set, chrono::Duration::minutes(15), Utc::now())?;
+        Ok(TokenService::new(ring, "iss".into(), "aud".into()))
+    }
+
+    #[test]
+    fn a_token_round_trips_and_another_issuers_does_not() -> Result<(), Box<dyn std::error::Error>> {
+        let svc = service()?;
+        let (token, ttl) = svc.issue(
+            UserId::new(),
+            TenantId::new(),
+            TenantKind::Agency,
+            &RoleSet::one(Role::CaseManager),
+            SessionId::new(),
+        )?;
+        assert_eq!(ttl, ACCESS_TOKEN_TTL_SECONDS);
+        assert_eq!(svc.verify(&token).map(|c| c.roles), Ok(vec!["case_manager".to_owned()]));
+        let other = service()?;
+        assert_eq!(other.verify(&token).err(), Some(TokenError::UnknownKey));
+        assert_eq!(svc.verify("not.a.token").err(), Some(TokenError::Malformed));
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! Settings: defaults, then an optional TOML file (`VCAO_CONFIG_FILE`), then `VCAO_*` environment
+//! variables (and the plain `DATABASE_URL` and `REDIS_URL`). Unknown keys are refused and every
+//! value is validated before the service starts. Every setting is listed in the README.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the service can be told.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Where the embedded database, generated keys and other local state live.
+    pub data_dir: PathBuf,
+    /// Owner connection (migrations, role provisioning). Unset: SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// Runtime connection as a role that cannot bypass row-level security. Unset on PostgreSQL:
+    /// `database_url` with the user replaced by `database_app_role`.
+    pub database_app_url: Option<SecretString>,
+    /// Name of the runtime role provisioned on PostgreSQL.
+    pub database_app_role: String,
+    /// Password given to the runtime role when it is provisioned (unset: none, for trust or peer auth).
+    pub database_app_password: Option<SecretString>,
+    /// Size of the runtime connection pool.
+    pub database_max_connections: u32,
+    /// Redis; unset means in-process replacements (one replica only).
+    pub redis_url: Option<SecretString>,
+    /// Email of the platform admin created on first start.
+    pub bootstrap_admin_email: String,
+    /// Password of that admin; unset means one is generated and printed once.
+    pub bootstrap_admin_password: Option<SecretString>,
+    /// `iss` of the access tokens.
+    pub jwt_issuer: String,
+    /// `aud` of the access tokens.
+    pub jwt_audience: String,
+    /// A key set file (JSON, see README). Unset: keys generated into `data_dir`.
+    pub jwt_keys_file: Option<PathBuf>,
+    /// The same key set as JSON in the environment; wins over the file.
+    pub jwt_keys: Option<SecretString>,
+    /// Failed logins allowed per account per window.
+    pub login_max_failures_per_account: u32,
+    /// Failed logins allowed per client address per window.
+    pub login_max_failures_per_address: u32,
+    /// The failed-login window in seconds.
+    pub login_failure_window_seconds: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// How often, in milliseconds, the audit sealer links new events into the chain.
+    pub audit_seal_interval_ms: u64,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_app_url: None,
+            database_app_role: "vcao_app".to_owned(),
+            database_app_password: None,
+            database_max_connections: 16,
+            redis_url: None,
+            bootstrap_admin_email: "admin@platform.local".to_owned(),
+            bootstrap_admin_password: None,
+            jwt_issuer: "vcao-platform".to_owned(),
+            jwt_audience: "vcao-api".to_owned(),
+            jwt_keys_file: None,
+            jwt_keys: None,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 30,
+            login_failure_window_seconds: 900,
+            trust_forwarded_for: false,
+            log_format: LogFormat::Text,
+            audit_seal_interval_ms: 1000,
+        }
+    }
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read into settings.
+    #[error("cannot read settings: {0}")]
+    Read(#[from] config::ConfigError),
+    /// A value is out of range or malformed.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid {
+        /// The setting's environment name.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Reads defaults, then the file named by `VCAO_CONFIG_FILE`, then the environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a source cannot be read or a value is invalid.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Ok(path) = std::env::var("VCAO_CONFIG_FILE") {
+            builder = builder.add_source(config::File::with_name(&path).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("VCAO")
+                .prefix_separator("_")
+                .try_parsing(true)
+                // The file's own path is not a setting of the service.
+                .source(Some(std::env::vars().filter(|(k, _)| k != "VCAO_CONFIG_FILE").collect())),
+        );
+        for (env, key) in [("DATABASE_URL", "database_url"), ("REDIS_URL", "redis_url")] {
+            if let Ok(value) = std::env::var(env)
+                && !value.is_empty()
+            {
+                builder = builder.set_override(key, value)?;
+            }
+        }
+        let settings: Self = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that types alone do not.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, reason: &str| ConfigError::Invalid { name, reason: reason.to_owned() };
+        if self.bind.parse::<SocketAddr>().is_err() {
+            return Err(invalid("VCAO_BIND", "must be an address and port such as 127.0.0.1:8080"));
+        }
+        let role_ok = !self.database_app_role.is_empty()
+            && self.database_app_role.len() <= 63
+            && self.database_app_role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !self.database_app_role.as_bytes()[0].is_ascii_digit();
+        if !role_ok {
+            return Err(invalid("VCAO_DATABASE_APP_ROLE", "must be a lowercase SQL identifier"));
+        }
+        if !(1..=1000).contains(&self.database_max_connections) {
+            return Err(invalid("VCAO_DATABASE_MAX_CONNECTIONS", "must be 1 to 1000"));
+        }
+        if domain::user::EmailAddress::parse(&self.bootstrap_admin_email).is_err() {
+            return Err(invalid("VCAO_BOOTSTRAP_ADMIN_EMAIL", "must be an email address"));
+        }
+        if let Some(password) = &self.bootstrap_admin_password {
+            use secrecy::ExposeSecret as _;
+            if domain::user::NewPassword::parse(password.expose_secret()).is_err() {
+                return Err(invalid("VCAO_BOOTSTRAP_ADMIN_PASSWORD", "must be 12 to 128 characters"));
+            }
+        }
+        if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
+            return Err(invalid("VCAO_JWT_ISSUER", "issuer and audience must not be empty"));
+        }
+        if self.login_max_failures_per_account == 0 || self.login_max_failures_per_address == 0 {
+            return Err(invalid("VCAO_LOGIN_MAX_FAILURES_PER_ACCOUNT", "limits must be at least 1"));
+        }
+        if !(10..=86_400).contains(&self.login_failure_window_seconds) {
+            return Err(invalid("VCAO_LOGIN_FAILURE_WINDOW_SECONDS", "must be 10 to 86400"));
+        }
+        if !(10..=60_000).contains(&self.audit_seal_interval_ms) {
+            return Err(invalid("VCAO_AUDIT_SEAL_INTERVAL_MS", "must be 10 to 60000"));
+        }
+        Ok(())
+    }
+
+    /// The failed-login throttle these settings describe.
+    #[must_use]
+    pub fn login_throttle(&self) -> domain::auth::LoginThrottle {
+        domain::auth::LoginThrottle {
+            per_account: self.login_max_failures_per_account,
+            per_address: self.login_max_failures_per_address,
+            window_seconds: self.login_failure_window_seconds,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases: Vec<(Settings, &str)> = vec![
+            (Settings { bind: "nowhere".into(), ..Settings::default() }, "VCAO_BIND"),
+            (Settings { database_app_role: "app; drop".into(), ..Settings::default() }, "VCAO_DATABASE_APP_ROLE"),
+            (Settings { database_max_connections: 0, ..Settings::default() }, "VCAO_DATABASE_MAX_CONNECTIONS"),
+            (Settings { bootstrap_admin_email: "admin".into(), ..Settings::default() }, "VCAO_BOOTSTRAP_ADMIN_EMAIL"),
+            (
+                Settings { bootstrap_admin_password: Some("short".to_owned().into()), ..Settings::default() },
+                "VCAO_BOOTSTRAP_ADMIN_PASSWORD",
+            ),
+        ];
+        for (settings, name) in cases {
+            match settings.validate() {
+                Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name),
+                other => panic!("{name}: expected invalid, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The `police_divisions` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `police_divisions`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "police_divisions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub police_service_id: Uuid,
+    pub name: String,
+    pub code: String,
+    pub effective_from: Date,
+    pub effective_to: Option<Date>,
+    pub created_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM; joins are written where they are needed.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,319 @@
+//! The audit log: events appended inside the transaction of what they record, a sealer that links
+//! them into the tenant's hash chain afterwards, and the verification of that chain.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::audit::{AuditRecord, Break, GENESIS, StoredLink, link_hash, verify_links};
+use domain::{TenantId, uuid_v7_floor};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
+};
+use uuid::Uuid;
+
+use super::{DbResultExt, StoreError};
+use crate::TenantTx;
+use crate::db::{Db, begin_tenant_tx_for};
+use crate::entities::{audit_event, audit_seal};
+
+/// One thing to record. Ids and fixed words only: never a name, a note or an email.
+#[derive(Clone, Debug)]
+pub struct AuditEntry {
+    /// Who did it, if signed in.
+    pub actor_id: Option<Uuid>,
+    /// What (see `domain::audit::actions`).
+    pub action: &'static str,
+    /// To what kind of record.
+    pub resource_type: &'static str,
+    /// To which record.
+    pub resource_id: Option<Uuid>,
+    /// From which client address.
+    pub client_ip: Option<String>,
+    /// In which request.
+    pub request_id: Option<String>,
+    /// Extra non-personal detail.
+    pub details: serde_json::Value,
+}
+
+/// An audit event as listed to an auditor.
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    /// Its id.
+    pub id: Uuid,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// Who.
+    pub actor_id: Option<Uuid>,
+    /// What.
+    pub action: String,
+    /// Kind of record.
+    pub resource_type: String,
+    /// Which record.
+    pub resource_id: Option<Uuid>,
+    /// From where.
+    pub client_ip: Option<String>,
+    /// Which request.
+    pub request_id: Option<String>,
+    /// Extra detail.
+    pub details: serde_json::Value,
+}
+
+/// Filters of the audit list.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only this kind of record.
+    pub resource_type: Option<String>,
+    /// Only this record.
+    pub resource_id: Option<Uuid>,
+    /// Only this actor.
+    pub actor_id: Option<Uuid>,
+}
+
+/// The result of verifying a tenant's chain.
+#[derive(Clone, Debug)]
+pub struct Verification {
+    /// Links checked before the end or the first break.
+    pub events_checked: u64,
+    /// The first break, if any.
+    pub first_break: Option<Break>,
+    /// Events recorded but not yet sealed (normally none right after sealing).
+    pub unsealed: u64,
+}
+
+/// Appends an event in the caller's transaction.
+///
+/// # Errors
+/// [`StoreError`] on database failure; the caller's whole change then rolls back, so nothing
+/// happens without its trace.
+pub async fn record(tx: &TenantTx, entry: AuditEntry) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    audit_event::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(id),
+        occurred_at: Set(crate::db::now()),
+        actor_id: Set(entry.actor_id),
+        action: Set(entry.action.to_owned()),
+        resource_type: Set(entry.resource_type.to_owned()),
+        resource_id: Set(entry.resource_id),
+        client_ip: Set(entry.client_ip),
+        request_id: Set(entry.request_id),
+        details: Set(entry.details.to_string()),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    Ok(id)
+}
+
+/// A page of events, newest first, before `before`.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list(
+    tx: &TenantTx,
+    filter: &AuditFilter,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut query = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit);
+    if let Some(before) = before {
+        query = query.filter(audit_event::Column::Id.lt(before));
+    }
+    if let Some(kind) = &filter.resource_type {
+        query = query.filter(audit_event::Column::ResourceType.eq(kind.clone()));
+    }
+    if let Some(id) = filter.resource_id {
+        query = query.filter(audit_event::Column::ResourceId.eq(id));
+    }
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(audit_event::Column::ActorId.eq(actor));
+    }
+    let rows = query.all(tx.raw()).await.store()?;
+    Ok(rows
+        .into_iter()
+        .map(|m| AuditEvent {
+            id: m.id,
+            occurred_at: m.occurred_at,
+            actor_id: m.actor_id,
+            action: m.action,
+            resource_type: m.resource_type,
+            resource_id: m.resource_id,
+            client_ip: m.client_ip,
+            request_id: m.request_id,
+            details: serde_json::from_str(&m.details).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}
+
+/// How far back (ms) the sealer looks for events committed out of id order: a transaction may
+/// commit an event later than one with a higher id. Longer-running transactions are not expected.
+const LATE_COMMIT_GRACE_MS: u64 = 10 * 60 * 1000;
+
+/// Most events sealed in one pass; the next pass takes the rest.
+const SEAL_BATCH: u64 = 1000;
+
+/// Links the tenant's unsealed events into its chain, in id order, and returns how many.
+/// Replicas racing on one tenant serialise on an advisory lock (PostgreSQL) or the write lock
+/// (SQLite); a seal row can only be appended.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn seal_pending(db: &Db, tenant_id: TenantId) -> Result<u64, StoreError> {
+    let tx = begin_tenant_tx_for(db, tenant_id).await?;
+    if tx.raw().get_database_backend() == DbBackend::Postgres {
+        tx.raw()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(7436018, hashtext($1))",
+                [tenant_id.to_string().into()],
+            ))
+            .await
+            .store()?;
+    }
+    let last = audit_seal::Entity::find()
+        .filter(audit_seal::Column::TenantId.eq(tenant_id.as_uuid()))
+        .order_by_desc(audit_seal::Column::Seq)
+        .one(tx.raw())
+        .await
+        .store()?;
+    let (mut seq, mut previous, floor) = match &last {
+        None => (0_i64, GENESIS, Uuid::nil()),
+        Some(link) => {
+            let previous: [u8; 32] = link.hash.as_slice().try_into().unwrap_or(GENESIS);
+            (link.seq, previous, uuid_v7_floor(uuid_millis(link.event_id).saturating_sub(LATE_COMMIT_GRACE_MS)))
+        }
+    };
+    let candidates = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(audit_event::Column::Id.gte(floor))
+        .order_by_asc(audit_event::Column::Id)
+        .limit(SEAL_BATCH * 2)
+        .all(tx.raw())
+        .await
+        .store()?;
+    let ids: Vec<Uuid> = candidates.iter().map(|e| e.id).collect();
+    let sealed: std::collections::HashSet<Uuid> = if ids.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        audit_seal::Entity::find()
+            .select_only()
+            .column(audit_seal::Column::EventId)
+            .filter(audit_seal::Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(audit_seal::Column::EventId.is_in(ids))
+            .into_tuple::<Uuid>()
+            .all(tx.raw())
+            .await
+            .store()?
+            .into_iter()
+            .collect()
+    };
+    let mut count = 0_u64;
+    let now = crate::db::now();
+    for event in candidates.into_iter().filter(|e| !sealed.contains(&e.id)).take(SEAL_BATCH as usize) {
+        seq += 1;
+        let hash = link_hash(&previous, seq.unsigned_abs(), &canonical(&event));
+        audit_seal::ActiveModel {
+            tenant_id: Set(tenant_id.as_uuid()),
+            seq: Set(seq),
+            event_id: Set(event.id),
+            hash: Set(hash.to_vec()),
+            sealed_at: Set(now),
+        }
+        .insert(tx.raw())
+        .await
+        .store()?;
+        previous = hash;
+        count += 1;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Seals what is pending, then walks the whole chain and reports the first broken link.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn verify(db: &Db, tenant_id: TenantId) -> Result<Verification, StoreError> {
+    while seal_pending(db, tenant_id).await? == SEAL_BATCH {}
+    let tx = begin_tenant_tx_for(db, tenant_id).await?;
+    let mut previous = GENESIS;
+    let mut expected = 1_u64;
+    let mut checked = 0_u64;
+    let mut after = 0_i64;
+    loop {
+        let seals = audit_seal::Entity::find()
+            .filter(audit_seal::Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(audit_seal::Column::Seq.gt(after))
+            .order_by_asc(audit_seal::Column::Seq)
+            .limit(SEAL_BATCH)
+            .all(tx.raw())
+            .await
+            .store()?;
+        let Some(last) = seals.last() else { break };
+        after = last.seq;
+        let ids: Vec<Uuid> = seals.iter().map(|s| s.event_id).collect();
+        let events: std::collections::HashMap<Uuid, audit_event::Model> = audit_event::Entity::find()
+            .filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(audit_event::Column::Id.is_in(ids))
+            .all(tx.raw())
+            .await
+            .store()?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        let links: Vec<StoredLink> = seals
+            .iter()
+            .map(|s| StoredLink {
+                seq: s.seq.unsigned_abs(),
+                hash: s.hash.clone(),
+                record: events.get(&s.event_id).map(canonical),
+            })
+            .collect();
+        match verify_links(previous, expected, &links) {
+            Ok(hash) => {
+                previous = hash;
+                expected += links.len() as u64;
+                checked += links.len() as u64;
+            }
+            Err(mut broken) => {
+                checked += broken.seq.saturating_sub(expected);
+                if broken.event_id.is_none() {
+                    broken.event_id =
+                        seals.iter().find(|s| s.seq.unsigned_abs() == broken.seq).map(|s| s.event_id.to_string());
+                }
+                return Ok(Verification { events_checked: checked, first_break: Some(broken), unsealed: 0 });
+            }
+        }
+    }
+    let total = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()))
+        .count(tx.raw())
+        .await
+        .store()?;
+    tx.commit().await?;
+    Ok(Verification { events_checked: checked, first_break: None, unsealed: total.saturating_sub(checked) })
+}
+
+/// The form of an event the chain protects.
+fn canonical(event: &audit_event::Model) -> AuditRecord {
+    AuditRecord {
+        id: event.id.to_string(),
+        occurred_at: event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        actor_id: event.actor_id.map(|a| a.to_string()),
+        action: event.action.clone(),
+        resource_type: event.resource_type.clone(),
+        resource_id: event.resource_id.map(|r| r.to_string()),
+        client_ip: event.client_ip.clone(),
+        request_id: event.request_id.clone(),
+        details: event.details.clone(),
+    }
+}
+
+fn uuid_millis(id: Uuid) -> u64 {
+    id.get_timestamp().map_or(0, |ts| {
+        let (secs, nanos) = ts.to_unix();
+        secs.saturating_mul(1000).saturating_add(u64::from(nanos / 1_000_000))
+    })
+}

@@ -1,0 +1,71 @@
+//! Stores: plain functions that run queries inside a transaction they are handed. Tenant data is
+//! reached only through a [`crate::TenantTx`] and always filtered by its tenant; reference tables
+//! (tenants, police services and divisions) take any connection.
+
+pub mod audit;
+pub mod idempotency;
+pub mod reference;
+pub mod sessions;
+pub mod tenants;
+pub mod users;
+
+use sea_orm::{DbErr, SqlErr};
+
+/// What can go wrong in a store, in terms the API can map to statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row in this tenant (a row of another tenant is the same: not found).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or reference rule refused the change; `constraint` names which.
+    #[error("conflict on {constraint}")]
+    Conflict {
+        /// The constraint's meaning, e.g. `users.email`.
+        constraint: &'static str,
+    },
+    /// The row changed since the client read it.
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// Anything else; logged with the request id, never shown to a client.
+    #[error("database error: {0}")]
+    Unexpected(#[from] DbErr),
+}
+
+impl StoreError {
+    /// Turns a database error into meaning: constraint violations become conflicts named by
+    /// what they protect. The one place where constraint names are interpreted.
+    #[must_use]
+    pub fn from_db(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => Self::Conflict { constraint: unique_meaning(&detail) },
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::Conflict { constraint: "reference" },
+            _ => Self::Unexpected(err),
+        }
+    }
+}
+
+fn unique_meaning(detail: &str) -> &'static str {
+    const KNOWN: &[(&str, &str)] = &[
+        ("ux_users_email", "users.email"),
+        ("users.email", "users.email"),
+        ("tenants_slug", "tenants.slug"),
+        ("tenants.slug", "tenants.slug"),
+        ("idempotency_keys", "idempotency_keys.key"),
+        ("ux_police_divisions_code", "police_divisions.code"),
+        ("police_divisions.police_service_id", "police_divisions.code"),
+        ("audit_seals", "audit_seals.seq"),
+        ("ux_refresh_tokens_hash", "refresh_tokens.token_hash"),
+    ];
+    KNOWN.iter().find(|(needle, _)| detail.contains(needle)).map_or("unique", |(_, meaning)| meaning)
+}
+
+/// `?` on a raw `DbErr` inside stores goes through [`StoreError::from_db`].
+pub(crate) trait DbResultExt<T> {
+    fn store(self) -> Result<T, StoreError>;
+}
+
+impl<T> DbResultExt<T> for Result<T, DbErr> {
+    fn store(self) -> Result<T, StoreError> {
+        self.map_err(StoreError::from_db)
+    }
+}

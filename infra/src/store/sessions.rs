@@ -1,0 +1,169 @@
+//! Sign-in sessions and their refresh tokens. A session is the family of refresh tokens one login
+//! starts; revoking it ends every token of the family and every access token that names it.
+
+use chrono::{DateTime, Duration, Utc};
+use domain::{SessionId, UserId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use super::{DbResultExt, StoreError};
+use crate::TenantTx;
+use crate::entities::{refresh_token, session};
+
+/// A refresh token as found by its hash.
+#[derive(Clone, Debug)]
+pub struct RefreshRecord {
+    /// The token row.
+    pub id: uuid::Uuid,
+    /// Its family.
+    pub session_id: SessionId,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Set once it has been exchanged.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// Starts a session for `user_id` that lives `ttl`.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn start(tx: &TenantTx, user_id: UserId, ttl: Duration) -> Result<SessionId, StoreError> {
+    let id = SessionId::new();
+    let now = crate::db::now();
+    session::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(id.as_uuid()),
+        user_id: Set(user_id.as_uuid()),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    Ok(id)
+}
+
+/// Stores the hash of a new refresh token of `session_id`.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn add_refresh_token(
+    tx: &TenantTx,
+    session_id: SessionId,
+    token_hash: Vec<u8>,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let now = crate::db::now();
+    refresh_token::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(uuid::Uuid::now_v7()),
+        session_id: Set(session_id.as_uuid()),
+        token_hash: Set(token_hash),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    Ok(())
+}
+
+/// The refresh token with this hash.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when no token has it.
+pub async fn find_refresh_token(tx: &TenantTx, token_hash: &[u8]) -> Result<RefreshRecord, StoreError> {
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash.to_vec()))
+        .one(tx.raw())
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?;
+    Ok(RefreshRecord {
+        id: row.id,
+        session_id: SessionId::from_uuid(row.session_id),
+        expires_at: row.expires_at,
+        used_at: row.used_at,
+    })
+}
+
+/// Marks a refresh token used, only if it was not already: exactly one of two racing exchanges
+/// of the same token wins; the loser is treated as reuse.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when it had already been used.
+pub async fn mark_refresh_token_used(tx: &TenantTx, id: uuid::Uuid) -> Result<(), StoreError> {
+    let result = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(Some(crate::db::now())))
+        .filter(refresh_token::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(tx.raw())
+        .await
+        .store()?;
+    if result.rows_affected == 1 { Ok(()) } else { Err(StoreError::Conflict { constraint: "refresh_tokens.used" }) }
+}
+
+/// The session's owner, if it is still live (not revoked, not expired).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the session is unknown, revoked or expired.
+pub async fn live_session_user(tx: &TenantTx, id: SessionId) -> Result<UserId, StoreError> {
+    let row = session::Entity::find_by_id((tx.tenant_id().as_uuid(), id.as_uuid()))
+        .one(tx.raw())
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?;
+    if row.revoked_at.is_some() || row.expires_at <= crate::db::now() {
+        return Err(StoreError::NotFound);
+    }
+    Ok(UserId::from_uuid(row.user_id))
+}
+
+/// Revokes a session (idempotent); `reason` is a fixed word such as `logout` or `refresh_reuse`.
+/// Returns when the session would have expired, for the revocation cache's TTL.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn revoke(tx: &TenantTx, id: SessionId, reason: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(crate::db::now())))
+        .col_expr(session::Column::RevokedReason, Expr::value(Some(reason.to_owned())))
+        .filter(session::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(session::Column::Id.eq(id.as_uuid()))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(tx.raw())
+        .await
+        .store()?;
+    let row = session::Entity::find_by_id((tx.tenant_id().as_uuid(), id.as_uuid())).one(tx.raw()).await.store()?;
+    Ok(row.map(|r| r.expires_at))
+}
+
+/// Revokes every live session of a user (deactivation, role change).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn revoke_all_for_user(
+    tx: &TenantTx,
+    user_id: UserId,
+    reason: &'static str,
+) -> Result<Vec<SessionId>, StoreError> {
+    let live: Vec<uuid::Uuid> = session::Entity::find()
+        .filter(session::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(session::Column::UserId.eq(user_id.as_uuid()))
+        .filter(session::Column::RevokedAt.is_null())
+        .all(tx.raw())
+        .await
+        .store()?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for id in &live {
+        revoke(tx, SessionId::from_uuid(*id), reason).await?;
+    }
+    Ok(live.into_iter().map(SessionId::from_uuid).collect())
+}

@@ -1,0 +1,106 @@
+//! Tenants (a reference table: every replica and, on Citus, every node reads it).
+
+use chrono::Utc;
+use domain::TenantId;
+use domain::tenant::{TenantKind, TenantName, TenantSlug};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use super::{DbResultExt, StoreError};
+use crate::entities::tenant;
+
+/// A tenant as the rest of the service sees it.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// Its sign-in slug.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: TenantKind,
+    /// When it was created.
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<tenant::Model> for Tenant {
+    fn from(m: tenant::Model) -> Self {
+        Self {
+            id: TenantId::from_uuid(m.id),
+            slug: m.slug,
+            name: m.name,
+            // A kind this binary does not know reads as an agency with no special powers.
+            kind: TenantKind::parse(&m.kind).unwrap_or(TenantKind::Agency),
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Inserts a tenant.
+///
+/// # Errors
+/// [`StoreError::Conflict`] on `tenants.slug` when the slug is taken.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    id: TenantId,
+    slug: &TenantSlug,
+    name: &TenantName,
+    kind: TenantKind,
+) -> Result<Tenant, StoreError> {
+    let row = tenant::ActiveModel {
+        id: Set(id.as_uuid()),
+        slug: Set(slug.as_str().to_owned()),
+        name: Set(name.as_str().to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        created_at: Set(crate::db::now()),
+    };
+    row.insert(conn).await.store().map(Tenant::from)
+}
+
+/// The tenant with this slug.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn find_by_slug(conn: &impl ConnectionTrait, slug: &str) -> Result<Tenant, StoreError> {
+    tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .one(conn)
+        .await
+        .store()?
+        .map(Tenant::from)
+        .ok_or(StoreError::NotFound)
+}
+
+/// The tenant with this id.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn get(conn: &impl ConnectionTrait, id: TenantId) -> Result<Tenant, StoreError> {
+    tenant::Entity::find_by_id(id.as_uuid()).one(conn).await.store()?.map(Tenant::from).ok_or(StoreError::NotFound)
+}
+
+/// A page of tenants after `after`, in creation order, `limit` rows at most.
+///
+/// # Errors
+/// [`StoreError::Unexpected`] on database failure.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    after: Option<uuid::Uuid>,
+    limit: u64,
+) -> Result<Vec<Tenant>, StoreError> {
+    let mut query = tenant::Entity::find().order_by_asc(tenant::Column::Id).limit(limit);
+    if let Some(after) = after {
+        query = query.filter(tenant::Column::Id.gt(after));
+    }
+    Ok(query.all(conn).await.store()?.into_iter().map(Tenant::from).collect())
+}
+
+/// Every tenant id, for background work that visits each tenant (the audit sealer).
+///
+/// # Errors
+/// [`StoreError::Unexpected`] on database failure.
+pub async fn all_ids(conn: &impl ConnectionTrait) -> Result<Vec<TenantId>, StoreError> {
+    let ids: Vec<uuid::Uuid> =
+        tenant::Entity::find().select_only().column(tenant::Column::Id).into_tuple().all(conn).await.store()?;
+    Ok(ids.into_iter().map(TenantId::from_uuid).collect())
+}
