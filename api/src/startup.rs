@@ -65,7 +65,7 @@ impl Application {
         crate::bootstrap::ensure_platform(&db, &settings).await?;
         let tokens = token_service(&settings)?;
         let redis = match &settings.redis_url {
-            Some(url) => Some(OptionalRedis::new(url.expose_secret())?),
+            Some(url) => Some(OptionalRedis::new(url.expose_secret(), &settings.redis_namespace)?),
             None => None,
         };
         let listener = TcpListener::bind(&settings.bind)?;

@@ -29,6 +29,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Redis; unset means in-process replacements (one replica only).
     pub redis_url: Option<SecretString>,
+    /// Prefix of every Redis key and channel; replicas of one deployment share it.
+    pub redis_namespace: String,
     /// Email of the platform admin created on first start.
     pub bootstrap_admin_email: String,
     /// Password of that admin; unset means one is generated and printed once.
@@ -76,6 +78,7 @@ impl Default for Settings {
             database_app_password: None,
             database_max_connections: 16,
             redis_url: None,
+            redis_namespace: "vcao".to_owned(),
             bootstrap_admin_email: "admin@platform.local".to_owned(),
             bootstrap_admin_password: None,
             jwt_issuer: "vcao-platform".to_owned(),
@@ -152,6 +155,11 @@ impl Settings {
             && !self.database_app_role.as_bytes()[0].is_ascii_digit();
         if !role_ok {
             return Err(invalid("VCAO_DATABASE_APP_ROLE", "must be a lowercase SQL identifier"));
+        }
+        let namespace_ok = (1..=64).contains(&self.redis_namespace.len())
+            && self.redis_namespace.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !namespace_ok {
+            return Err(invalid("VCAO_REDIS_NAMESPACE", "must be 1 to 64 letters, digits, '-', '_' or '.'"));
         }
         if !(1..=1000).contains(&self.database_max_connections) {
             return Err(invalid("VCAO_DATABASE_MAX_CONNECTIONS", "must be 1 to 1000"));

@@ -1,1 +1,17 @@
-fn main() {}
+//! Black-box tests of the VCAO service over HTTP. One binary, a module per resource, a fresh
+//! service and fresh tenants per test; the same suite runs on SQLite and on PostgreSQL + Redis.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod audit;
+mod auth;
+mod errors;
+mod helpers;
+mod idempotency;
+mod isolation;
+mod jwt;
+mod operations;
+mod redis_outage;
+mod reference;
+mod tenants;
+mod users;

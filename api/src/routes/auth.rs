@@ -106,7 +106,7 @@ fn audit_entry(
 /// Keys of the failed-login counters. The email is hashed: Redis keys must not hold personal data.
 fn throttle_keys(tenant: &str, email: &str, ip: Option<&str>) -> (String, String) {
     let digest = Sha256::digest(format!("{}\0{}", tenant.to_lowercase(), email.trim().to_lowercase()));
-    (format!("vcao:login:acct:{}", hex::encode(&digest[..16])), format!("vcao:login:addr:{}", ip.unwrap_or("unknown")))
+    (format!("login:acct:{}", hex::encode(&digest[..16])), format!("login:addr:{}", ip.unwrap_or("unknown")))
 }
 
 /// Signs in with tenant slug, email and password.

@@ -8,8 +8,6 @@ use tokio::sync::broadcast;
 
 use super::OptionalRedis;
 
-const CHANNEL: &str = "vcao:wake";
-
 /// Publishes and receives wake-up topics.
 #[derive(Clone, Debug)]
 pub struct WakeBus {
@@ -24,7 +22,7 @@ impl WakeBus {
     pub fn new(redis: Option<OptionalRedis>) -> Self {
         let (local, _) = broadcast::channel(1024);
         if let Some(redis) = &redis {
-            tokio::spawn(relay(redis.client().clone(), local.clone()));
+            tokio::spawn(relay(redis.client().clone(), redis.key("wake"), local.clone()));
         }
         Self { local, redis }
     }
@@ -34,7 +32,7 @@ impl WakeBus {
         // Local first: this process never depends on Redis to hear itself.
         let _ = self.local.send(topic.to_owned());
         if let Some(redis) = &self.redis {
-            let _: Option<i64> = redis.run(redis::cmd("PUBLISH").arg(CHANNEL).arg(topic)).await;
+            let _: Option<i64> = redis.run(redis::cmd("PUBLISH").arg(redis.key("wake")).arg(topic)).await;
         }
     }
 
@@ -45,12 +43,12 @@ impl WakeBus {
     }
 }
 
-async fn relay(client: redis::Client, local: broadcast::Sender<String>) {
+async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<String>) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if pubsub.subscribe(CHANNEL).await.is_ok() {
+                if pubsub.subscribe(&channel).await.is_ok() {
                     backoff = Duration::from_millis(100);
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
@@ -61,10 +59,6 @@ async fn relay(client: redis::Client, local: broadcast::Sender<String>) {
                 }
             }
             Err(e) => tracing::debug!(error = %e, "redis pub/sub unavailable; retrying"),
-        }
-        if local.receiver_count() == 0 && local.is_empty() && backoff > Duration::from_secs(60) {
-            // Nobody listens and Redis has been gone a long while: keep trying, but slowly.
-            backoff = Duration::from_secs(60);
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -35,7 +35,7 @@ impl FailureCounter {
     /// Failures counted for `key` in the current window.
     pub async fn get(&self, key: &str) -> u32 {
         if let Some(redis) = &self.redis {
-            let value: Option<Option<u32>> = redis.run(redis::cmd("GET").arg(key)).await;
+            let value: Option<Option<u32>> = redis.run(redis::cmd("GET").arg(redis.key(key))).await;
             if let Some(count) = value {
                 return count.unwrap_or(0);
             }
@@ -50,7 +50,7 @@ impl FailureCounter {
         if let Some(redis) = &self.redis {
             let script = redis::Script::new(INCR_SCRIPT);
             let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
-            if let Some(count) = redis.run_script::<u32>(&script, &[key], &[window_ms]).await {
+            if let Some(count) = redis.run_script::<u32>(&script, &[&redis.key(key)], &[window_ms]).await {
                 return count.max(local);
             }
         }

@@ -27,6 +27,7 @@ pub struct OptionalRedis {
     manager: ConnectionManager,
     open_until_ms: Arc<AtomicU64>,
     fallbacks: Arc<AtomicU64>,
+    namespace: Arc<str>,
 }
 
 impl std::fmt::Debug for OptionalRedis {
@@ -47,7 +48,7 @@ impl OptionalRedis {
     ///
     /// # Errors
     /// Only for a malformed URL.
-    pub fn new(url: &str) -> RedisResult<Self> {
+    pub fn new(url: &str, namespace: &str) -> RedisResult<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(250)))
@@ -55,7 +56,20 @@ impl OptionalRedis {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-        Ok(Self { client, manager, open_until_ms: Arc::new(AtomicU64::new(0)), fallbacks: Arc::new(AtomicU64::new(0)) })
+        Ok(Self {
+            client,
+            manager,
+            open_until_ms: Arc::new(AtomicU64::new(0)),
+            fallbacks: Arc::new(AtomicU64::new(0)),
+            namespace: namespace.into(),
+        })
+    }
+
+    /// A key (or channel) inside this deployment's namespace, so deployments (and test runs)
+    /// sharing one Redis never read each other's keys.
+    #[must_use]
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.namespace)
     }
 
     /// Runs a command; `None` means Redis is unavailable and the caller uses its fallback.

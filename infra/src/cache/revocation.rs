@@ -17,8 +17,8 @@ pub struct RevocationCache {
     memory: Arc<Mutex<HashMap<SessionId, Instant>>>,
 }
 
-fn key(session: SessionId) -> String {
-    format!("vcao:revoked:{}", session.as_uuid().simple())
+fn key(redis: &OptionalRedis, session: SessionId) -> String {
+    redis.key(&format!("revoked:{}", session.as_uuid().simple()))
 }
 
 impl RevocationCache {
@@ -37,7 +37,8 @@ impl RevocationCache {
         }
         if let Some(redis) = &self.redis {
             let seconds = ttl.as_secs().max(1);
-            let _: Option<()> = redis.run(redis::cmd("SET").arg(key(session)).arg(1).arg("EX").arg(seconds)).await;
+            let _: Option<()> =
+                redis.run(redis::cmd("SET").arg(key(redis, session)).arg(1).arg("EX").arg(seconds)).await;
         }
     }
 
@@ -48,7 +49,7 @@ impl RevocationCache {
             return true;
         }
         if let Some(redis) = &self.redis {
-            return redis.run::<bool>(redis::cmd("EXISTS").arg(key(session))).await.unwrap_or(false);
+            return redis.run::<bool>(redis::cmd("EXISTS").arg(key(redis, session))).await.unwrap_or(false);
         }
         false
     }

@@ -1,0 +1,228 @@
+//! Spawning the service on port 0 with fresh state, and typed helpers per endpoint.
+//!
+//! Backend: SQLite in a temporary directory, unless `DATABASE_URL` names a PostgreSQL database
+//! (then every test shares it, each with its own tenants). Redis: only when `REDIS_URL` is set, with
+//! a namespace per test so counters never leak between tests. `TEST_LOG=1` shows the logs.
+
+use std::time::Duration;
+
+use api::Application;
+use infra::config::Settings;
+use reqwest::{Client, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The platform admin's password in every test database.
+pub const PLATFORM_PASSWORD: &str = "platform-admin-test-password";
+/// The password of every user the helpers create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running service and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub settings: Settings,
+    pub state: api::state::AppState,
+    /// Keeps the SQLite file and generated keys alive for the test's duration.
+    pub data_dir: tempfile::TempDir,
+}
+
+/// True when the suite runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
+}
+
+/// Settings for a fresh test app.
+pub fn test_settings(data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".to_owned(),
+        data_dir: data_dir.to_path_buf(),
+        bootstrap_admin_password: Some(SecretString::from(PLATFORM_PASSWORD.to_owned())),
+        database_max_connections: 5,
+        // Per-address limits are exercised by their own test; the rest of the suite shares 127.0.0.1.
+        login_max_failures_per_address: 10_000,
+        audit_seal_interval_ms: 200,
+        redis_namespace: format!("test-{}", Uuid::now_v7().simple()),
+        ..Settings::default()
+    };
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        settings.database_url = Some(SecretString::from(url));
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        settings.redis_url = Some(SecretString::from(url));
+    }
+    settings
+}
+
+/// Starts the service with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the service after `adjust` has changed the test settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        api::telemetry::init(infra::config::LogFormat::Text, "info");
+    }
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(data_dir.path());
+    adjust(&mut settings);
+    let app = Application::build(settings.clone()).await.expect("the service builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    TestApp { address, client, settings, state, data_dir }
+}
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    pub email: String,
+}
+
+/// An agency made for one test, with its admin signed in.
+#[derive(Clone, Debug)]
+pub struct Agency {
+    pub id: Uuid,
+    pub slug: String,
+    pub admin: Session,
+}
+
+/// A unique slug.
+pub fn unique_slug(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[20..])
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, if_match: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.patch(self.url(path)).bearer_auth(token).json(body);
+        if let Some(tag) = if_match {
+            request = request.header("If-Match", tag);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// POST /auth/login, returning the raw response.
+    pub async fn login_raw(&self, tenant: &str, email: &str, password: &str) -> Response {
+        self.post_json("/api/v1/auth/login", None, &json!({"tenant": tenant, "email": email, "password": password}))
+            .await
+    }
+
+    /// Signs in and returns the session; panics unless it succeeds.
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Session {
+        let response = self.login_raw(tenant, email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {email} at {tenant}");
+        let body: Value = response.json().await.expect("json");
+        let access_token = body["access_token"].as_str().expect("access token").to_owned();
+        let me: Value = self.get("/api/v1/me", Some(&access_token)).await.json().await.expect("json");
+        Session {
+            access_token,
+            refresh_token: body["refresh_token"].as_str().expect("refresh token").to_owned(),
+            user_id: me["id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
+            tenant_id: me["tenant"]["id"].as_str().and_then(|s| s.parse().ok()).expect("tenant id"),
+            tenant_slug: tenant.to_owned(),
+            email: email.to_owned(),
+        }
+    }
+
+    /// The platform admin, signed in.
+    pub async fn platform_admin(&self) -> Session {
+        self.login("platform", "admin@platform.local", PLATFORM_PASSWORD).await
+    }
+
+    /// Creates a tenant of `kind` and signs its first admin in.
+    pub async fn create_tenant(&self, kind: &str) -> Agency {
+        let platform = self.platform_admin().await;
+        let slug = unique_slug(kind);
+        let email = format!("admin@{slug}.example");
+        let response = self
+            .post_json(
+                "/api/v1/tenants",
+                Some(&platform.access_token),
+                &json!({"slug": slug, "name": format!("Test {slug}"), "kind": kind,
+                        "admin": {"email": email, "display_name": "First Admin", "password": PASSWORD}}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create tenant");
+        let tenant: Value = response.json().await.expect("json");
+        let admin = self.login(&slug, &email, PASSWORD).await;
+        Agency { id: tenant["id"].as_str().and_then(|s| s.parse().ok()).expect("id"), slug, admin }
+    }
+
+    /// A fresh agency with its admin signed in.
+    pub async fn create_agency(&self) -> Agency {
+        self.create_tenant("agency").await
+    }
+
+    /// Creates a user with `roles` in `agency` (a division is added for police liaisons) and signs them in.
+    pub async fn create_user(&self, agency: &Agency, roles: &[&str]) -> Session {
+        let email =
+            format!("{}-{}@{}.example", roles.join("-"), &Uuid::now_v7().simple().to_string()[24..], agency.slug);
+        let mut body = json!({"email": email, "display_name": "Test User", "roles": roles, "password": PASSWORD});
+        if roles.contains(&"police_liaison") {
+            body["division_id"] = json!(self.division_id("51").await);
+        }
+        let response = self.post_json("/api/v1/users", Some(&agency.admin.access_token), &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create user");
+        self.login(&agency.slug, &email, PASSWORD).await
+    }
+
+    /// The id of a seeded Toronto division by code.
+    pub async fn division_id(&self, code: &str) -> Uuid {
+        let platform = self.platform_admin().await;
+        let body: Value = self
+            .get("/api/v1/police-divisions?limit=200", Some(&platform.access_token))
+            .await
+            .json()
+            .await
+            .expect("json");
+        body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|d| d["code"] == code))
+            .and_then(|d| d["id"].as_str())
+            .and_then(|s| s.parse().ok())
+            .expect("seeded division")
+    }
+}
+
+/// Reads a problem+json body and checks its content type and status.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
