@@ -44,6 +44,11 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::RotateSigningKey if settings.jwt_keys.is_some() || settings.jwt_keys_file.is_some() => {
+            anyhow::bail!(
+                "signing keys come from VCAO_JWT_KEYS or VCAO_JWT_KEYS_FILE; rotate them there (add a key, set retired_at on the old one)"
+            )
+        }
         Command::RotateSigningKey => {
             let kid = infra::auth::keys::rotate_generated(&settings.data_dir)?;
             println!(

@@ -4,7 +4,8 @@
 /// signing key leaves the key set soon.
 pub const ACCESS_TOKEN_TTL_SECONDS: i64 = 15 * 60;
 
-/// How long a refresh token (and so a sign-in session) lives without use.
+/// How long a sign-in session lives from sign-in; refreshing does not extend it, so a stolen
+/// refresh token is worth at most this long.
 pub const REFRESH_TOKEN_TTL_SECONDS: i64 = 12 * 60 * 60;
 
 /// Failed-login limits. Counting failures, not attempts, keeps legitimate users unaffected while

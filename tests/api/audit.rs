@@ -1,1 +1,186 @@
-//! tests
+//! The audit log: events are listed to agency admins, chained by the sealer, and any edit or
+//! deletion made behind the service's back is reported at the first broken link.
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, on_postgres, problem, spawn_app};
+
+async fn verify(app: &TestApp, token: &str) -> Value {
+    let response = app.get("/api/v1/audit-events/verify", Some(token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// A connection as the database owner, which can do what the service's runtime role cannot.
+async fn owner_connection(app: &TestApp) -> sea_orm::DatabaseConnection {
+    let url = if on_postgres() {
+        std::env::var("DATABASE_URL").unwrap()
+    } else {
+        format!("sqlite://{}?mode=rw", app.data_dir.path().join("vcao.sqlite").display())
+    };
+    Database::connect(url).await.unwrap()
+}
+
+/// Runs `sql` as the owner; on SQLite first drops the append-only triggers, as an intruder with
+/// file access would.
+async fn tamper(app: &TestApp, sql: &str, event_id: Uuid) {
+    let conn = owner_connection(app).await;
+    let backend = conn.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        conn.execute_unprepared("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;")
+            .await
+            .unwrap();
+    }
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let stmt = Statement::from_sql_and_values(backend, sql.replace("$1", placeholder), [event_id.into()]);
+    let result = conn.execute_raw(stmt).await.unwrap();
+    assert_eq!(result.rows_affected(), 1, "the tamper hit one row");
+}
+
+async fn user_created_events(app: &TestApp, token: &str) -> Vec<Value> {
+    let page: Value =
+        app.get("/api/v1/audit-events?resource_type=user&limit=200", Some(token)).await.json().await.unwrap();
+    let mut events: Vec<Value> = page["items"].as_array().unwrap().clone();
+    events.reverse(); // oldest first
+    events
+}
+
+#[tokio::test]
+async fn changes_are_listed_with_who_what_when_and_from_where() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/audit-events?resource_id={}", worker.user_id)))
+        .bearer_auth(&agency.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    let page: Value = response.json().await.unwrap();
+    let event = &page["items"][0];
+    assert_eq!(event["action"], "user.created");
+    assert_eq!(event["actor_id"], json!(agency.admin.user_id));
+    assert_eq!(event["resource_type"], "user");
+    assert_eq!(event["client_ip"], "127.0.0.1");
+    assert!(event["request_id"].as_str().is_some());
+    assert!(event["occurred_at"].as_str().is_some());
+    assert!(!event.to_string().contains(&worker.email), "no personal data in the log");
+
+    let logins: Value = app
+        .get(
+            &format!("/api/v1/audit-events?actor_id={}&resource_type=session", worker.user_id),
+            Some(&agency.admin.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(logins["items"].as_array().unwrap().iter().any(|e| e["action"] == "auth.login_succeeded"));
+}
+
+#[tokio::test]
+async fn an_untouched_chain_verifies() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    for _ in 0..3 {
+        app.create_user(&agency, &["case_manager"]).await;
+    }
+    let result = verify(&app, &agency.admin.access_token).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["first_broken"], Value::Null);
+    assert_eq!(result["unsealed"], 0);
+    // tenant.created, three user.created, and a login and a failed-or-successful session each.
+    assert!(result["events_checked"].as_u64().unwrap() >= 7, "{result}");
+}
+
+#[tokio::test]
+async fn editing_an_audit_row_is_reported_at_that_link() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    for _ in 0..3 {
+        app.create_user(&agency, &["case_manager"]).await;
+    }
+    assert_eq!(verify(&app, &agency.admin.access_token).await["ok"], true);
+    let events = user_created_events(&app, &agency.admin.access_token).await;
+    let victim: Uuid = events[1]["id"].as_str().unwrap().parse().unwrap();
+
+    tamper(&app, "UPDATE audit_events SET action = 'user.viewed' WHERE id = $1", victim).await;
+    let result = verify(&app, &agency.admin.access_token).await;
+    assert_eq!(result["ok"], false);
+    assert_eq!(result["first_broken"]["event_id"], json!(victim.to_string()));
+    assert_eq!(result["first_broken"]["reason"], "altered");
+    assert_eq!(result["events_checked"].as_u64().unwrap() + 1, result["first_broken"]["seq"].as_u64().unwrap());
+}
+
+#[tokio::test]
+async fn deleting_an_audit_row_is_reported_at_that_link() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    app.create_user(&agency, &["case_manager"]).await;
+    app.create_user(&agency, &["supervisor"]).await;
+    assert_eq!(verify(&app, &agency.admin.access_token).await["ok"], true);
+    let events = user_created_events(&app, &agency.admin.access_token).await;
+    let victim: Uuid = events[0]["id"].as_str().unwrap().parse().unwrap();
+
+    tamper(&app, "DELETE FROM audit_events WHERE id = $1", victim).await;
+    let result = verify(&app, &agency.admin.access_token).await;
+    assert_eq!(result["ok"], false);
+    assert_eq!(result["first_broken"]["reason"], "missing");
+    assert_eq!(result["first_broken"]["event_id"], json!(victim.to_string()));
+}
+
+#[tokio::test]
+async fn the_runtime_role_cannot_rewrite_or_delete_audit_rows() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    // Seal what is there, so the tables hold rows to try on.
+    assert_eq!(verify(&app, &agency.admin.access_token).await["ok"], true);
+    let tenant = domain::TenantId::from_uuid(agency.id);
+    let tx = infra::db::begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    let backend = tx.raw().get_database_backend();
+    let update = tx.raw().execute_unprepared("UPDATE audit_events SET action = 'rewritten'").await;
+    assert!(update.is_err(), "UPDATE on audit_events must be refused for the runtime connection");
+    drop(tx);
+    let tx = infra::db::begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    let delete = tx.raw().execute_unprepared("DELETE FROM audit_seals").await;
+    assert!(delete.is_err(), "DELETE on audit_seals must be refused ({backend:?})");
+}
+
+#[tokio::test]
+async fn only_agency_admins_read_the_audit_log() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let platform = app.platform_admin().await;
+    let ministry = app.create_tenant("ministry").await;
+    let mut tokens = vec![platform.access_token, ministry.admin.access_token];
+    for role in ["supervisor", "case_manager", "police_liaison"] {
+        tokens.push(app.create_user(&agency, &[role]).await.access_token);
+    }
+    for token in &tokens {
+        problem(app.get("/api/v1/audit-events", Some(token)).await, StatusCode::FORBIDDEN).await;
+        problem(app.get("/api/v1/audit-events/verify", Some(token)).await, StatusCode::FORBIDDEN).await;
+    }
+    problem(app.get("/api/v1/audit-events", None).await, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn one_agency_never_sees_anothers_audit_events() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let other = app.create_agency().await;
+    let foreign = app.create_user(&other, &["case_manager"]).await;
+    let page: Value = app
+        .get(&format!("/api/v1/audit-events?resource_id={}", foreign.user_id), Some(&agency.admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"], json!([]));
+    let all: Value =
+        app.get("/api/v1/audit-events?limit=200", Some(&agency.admin.access_token)).await.json().await.unwrap();
+    assert!(all["items"].as_array().unwrap().iter().all(|e| e["resource_id"] != json!(foreign.user_id)));
+}

@@ -1,1 +1,99 @@
-//! tests
+//! The problem+json contract for requests that never reach a handler, and request ids.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{problem, spawn_app};
+
+#[tokio::test]
+async fn an_unknown_route_answers_problem_json_404() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/nothing-here", "/", "/api/v2/users"] {
+        let body = problem(app.get(path, None).await, StatusCode::NOT_FOUND).await;
+        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["type"], "urn:vcao:problem:not_found");
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_answers_400_and_a_wrong_shape_answers_422() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&agency.admin.access_token)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response, StatusCode::BAD_REQUEST).await["code"], "bad_request");
+    let wrong_type =
+        app.post_json("/api/v1/users", Some(&agency.admin.access_token), &json!({"email": 987_654_321})).await;
+    let body = problem(wrong_type, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["code"], "validation_failed");
+    assert!(!body.to_string().contains("987654321"), "the offending value is not echoed");
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_answers_413() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let huge = json!({"email": "a@b.example", "display_name": "x".repeat(1_100_000), "roles": [], "password": "p"});
+    let response = app.post_json("/api/v1/users", Some(&agency.admin.access_token), &huge).await;
+    assert_eq!(problem(response, StatusCode::PAYLOAD_TOO_LARGE).await["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_answers_415() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&agency.admin.access_token)
+        .header("content-type", "text/plain")
+        .body("email=a@b.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn bad_paging_parameters_answer_422() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    for query in ["limit=0", "limit=201", "cursor=forged", "limit=abc"] {
+        let response = app.get(&format!("/api/v1/users?{query}"), Some(&agency.admin.access_token)).await;
+        assert_eq!(problem(response, StatusCode::UNPROCESSABLE_ENTITY).await["code"], "validation_failed", "{query}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_echoes_the_clients() {
+    let app = spawn_app().await;
+    let generated = app.get("/health/live", None).await;
+    let id = generated.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+    let echoed =
+        app.client.get(app.url("/api/v1/nowhere")).header("X-Request-Id", "client-abc-123").send().await.unwrap();
+    assert_eq!(echoed.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("client-abc-123"));
+    // An unsafe client id is replaced, not echoed into logs and headers.
+    let replaced =
+        app.client.get(app.url("/health/live")).header("X-Request-Id", "bad id <script>").send().await.unwrap();
+    assert_ne!(replaced.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("bad id <script>"));
+}
+
+#[tokio::test]
+async fn api_responses_carry_security_headers_and_are_never_cached() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let response = app.get("/api/v1/me", Some(&agency.admin.access_token)).await;
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"));
+    assert!(header("content-security-policy").is_some());
+}

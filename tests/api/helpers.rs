@@ -22,7 +22,6 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub address: String,
     pub client: Client,
-    pub settings: Settings,
     pub state: api::state::AppState,
     /// Keeps the SQLite file and generated keys alive for the test's duration.
     pub data_dir: tempfile::TempDir,
@@ -68,7 +67,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path());
     adjust(&mut settings);
-    let app = Application::build(settings.clone()).await.expect("the service builds");
+    let app = Application::build(settings).await.expect("the service builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
@@ -77,7 +76,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    TestApp { address, client, settings, state, data_dir }
+    TestApp { address, client, state, data_dir }
 }
 
 /// A signed-in user.
@@ -86,8 +85,6 @@ pub struct Session {
     pub access_token: String,
     pub refresh_token: String,
     pub user_id: Uuid,
-    pub tenant_id: Uuid,
-    pub tenant_slug: String,
     pub email: String,
 }
 
@@ -150,8 +147,6 @@ impl TestApp {
             access_token,
             refresh_token: body["refresh_token"].as_str().expect("refresh token").to_owned(),
             user_id: me["id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
-            tenant_id: me["tenant"]["id"].as_str().and_then(|s| s.parse().ok()).expect("tenant id"),
-            tenant_slug: tenant.to_owned(),
             email: email.to_owned(),
         }
     }

@@ -24,7 +24,14 @@ impl FromRequest for RequestMeta {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let trust = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.settings.trust_forwarded_for);
         let client_ip = if trust {
-            req.connection_info().realip_remote_addr().map(strip_port)
+            // The last X-Forwarded-For entry is the one our own proxy appended; earlier entries are
+            // whatever the client claimed and must not decide its throttle bucket.
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(|ip| strip_port(ip.trim()))
+                .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
         } else {
             req.peer_addr().map(|a| a.ip().to_string())
         };

@@ -120,13 +120,15 @@ impl KeyRing {
             jwks.push(serde_json::json!({
                 "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": key.kid, "x": x,
             }));
-            if key.retired_at.is_none() {
-                // The newest unretired key signs.
-                signing =
-                    Some(SigningKey { kid: key.kid.clone(), encoding: EncodingKey::from_ed_der(&pkcs8_der(&seed)) });
+            let newer =
+                signing.as_ref().is_none_or(|(created, _): &(DateTime<Utc>, SigningKey)| key.created_at >= *created);
+            if key.retired_at.is_none() && newer {
+                // The newest unretired key (by created_at) signs.
+                let signer = SigningKey { kid: key.kid.clone(), encoding: EncodingKey::from_ed_der(&pkcs8_der(&seed)) };
+                signing = Some((key.created_at, signer));
             }
         }
-        let signing = signing.ok_or_else(|| KeyError::Invalid("no unretired key to sign with".to_owned()))?;
+        let (_, signing) = signing.ok_or_else(|| KeyError::Invalid("no unretired key to sign with".to_owned()))?;
         Ok(Self { signing, verifying, jwks: serde_json::json!({ "keys": jwks }) })
     }
 

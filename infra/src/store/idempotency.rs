@@ -84,8 +84,8 @@ pub async fn find(tx: &TenantTx, key: &IdempotencyKey, request_hash: &[u8]) -> R
 /// Records the response of a request made with `key`.
 ///
 /// # Errors
-/// [`StoreError::Conflict`] on `idempotency_keys.key` when a concurrent request with the same key
-/// committed first; the caller rolls back its effect and answers from the stored response.
+/// [`StoreError::Conflict`] on `idempotency_keys.key` when a request with the same key committed
+/// first (only possible without [`try_lock`]); the effect rolls back and the client retries.
 pub async fn record(
     tx: &TenantTx,
     key: &IdempotencyKey,
