@@ -195,6 +195,17 @@ pub async fn login(
     )
     .await?;
     tx.commit().await?;
+    token_response(&state, &user, &tenant, session, refresh_token)
+}
+
+/// Signs an access token for `user` and answers with it and the new refresh token.
+fn token_response(
+    state: &AppState,
+    user: &users::User,
+    tenant: &tenants::Tenant,
+    session: SessionId,
+    refresh_token: String,
+) -> Result<HttpResponse, ApiError> {
     let (access_token, expires_in) = state
         .tokens
         .issue(user.id, tenant.id, tenant.kind, &user.roles, session)
@@ -280,16 +291,7 @@ pub async fn refresh(
     }
     let refresh_token = issue_refresh(&tx, tenant_id, record.session_id).await?;
     tx.commit().await?;
-    let (access_token, expires_in) = state
-        .tokens
-        .issue(user.id, tenant_id, tenant.kind, &user.roles, record.session_id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(TokenResponse {
-        access_token,
-        token_type: "Bearer".to_owned(),
-        expires_in,
-        refresh_token,
-    }))
+    token_response(&state, &user, &tenant, record.session_id, refresh_token)
 }
 
 async fn remember_revoked(state: &AppState, session: SessionId, expires: Option<chrono::DateTime<chrono::Utc>>) {

@@ -266,6 +266,22 @@ mod tests {
     }
 
     #[test]
+    fn configured_key_sets_win_over_the_generated_one() -> Result<(), KeyError> {
+        let dir = tempfile::tempdir()?;
+        let set = KeySetFile { keys: vec![generate_key(Utc::now())?] };
+        let json = serde_json::to_string(&set)?;
+        let file = dir.path().join("keys.json");
+        std::fs::write(&file, &json)?;
+        let (from_env, source) = load(Some(&json), Some(&file), dir.path())?;
+        assert_eq!((source, from_env.keys[0].kid.clone()), (KeySource::Environment, set.keys[0].kid.clone()));
+        let (from_file, source) = load(None, Some(&file), dir.path())?;
+        assert_eq!((source, from_file.keys[0].kid.clone()), (KeySource::File, set.keys[0].kid.clone()));
+        assert!(!dir.path().join("jwt-keys.json").exists(), "nothing is generated when keys are configured");
+        assert!(load(Some("{\"keys\": 5}"), None, dir.path()).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn generated_keys_persist_and_rotate() -> Result<(), KeyError> {
         let dir = tempfile::tempdir()?;
         let (first, source) = load(None, None, dir.path())?;

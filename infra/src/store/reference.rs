@@ -66,6 +66,12 @@ impl From<police_division::Model> for PoliceDivision {
     }
 }
 
+/// Rows in force on `day`: started on or before it, and not yet ended (the end is exclusive), the
+/// same rule as `domain::reference::EffectivePeriod::includes`.
+fn in_force(from: impl ColumnTrait, to: impl ColumnTrait, day: NaiveDate) -> Condition {
+    Condition::all().add(from.lte(day)).add(Condition::any().add(to.is_null()).add(to.gt(day)))
+}
+
 /// Inserts a police service.
 ///
 /// # Errors
@@ -159,11 +165,7 @@ pub async fn list_services(
         query = query.filter(police_service::Column::Id.gt(after));
     }
     if let Some(day) = on {
-        query = query.filter(police_service::Column::EffectiveFrom.lte(day)).filter(
-            Condition::any()
-                .add(police_service::Column::EffectiveTo.is_null())
-                .add(police_service::Column::EffectiveTo.gt(day)),
-        );
+        query = query.filter(in_force(police_service::Column::EffectiveFrom, police_service::Column::EffectiveTo, day));
     }
     Ok(query.all(conn).await.store()?.into_iter().map(PoliceService::from).collect())
 }
@@ -187,11 +189,8 @@ pub async fn list_divisions(
         query = query.filter(police_division::Column::PoliceServiceId.eq(service.as_uuid()));
     }
     if let Some(day) = on {
-        query = query.filter(police_division::Column::EffectiveFrom.lte(day)).filter(
-            Condition::any()
-                .add(police_division::Column::EffectiveTo.is_null())
-                .add(police_division::Column::EffectiveTo.gt(day)),
-        );
+        query =
+            query.filter(in_force(police_division::Column::EffectiveFrom, police_division::Column::EffectiveTo, day));
     }
     Ok(query.all(conn).await.store()?.into_iter().map(PoliceDivision::from).collect())
 }
