@@ -8,9 +8,11 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod case;
 pub mod idempotency;
 pub mod ids;
 pub mod paging;
+pub mod person;
 pub mod reference;
 pub mod tenant;
 pub mod user;
