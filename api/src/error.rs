@@ -212,6 +212,7 @@ impl From<StoreError> for ApiError {
             StoreError::VersionMismatch => Self::PreconditionFailed,
             StoreError::Conflict { constraint } => Self::Conflict(conflict_detail(constraint)),
             StoreError::Unexpected(db) => Self::Internal(db.to_string()),
+            StoreError::Crypto(e) => Self::Internal(e.to_string()),
         }
     }
 }
@@ -225,6 +226,7 @@ fn conflict_detail(constraint: &str) -> String {
         }
         "idempotency_keys.key" => "A request with this Idempotency-Key is in flight; retry shortly.".to_owned(),
         "reference" => "A referenced record does not exist.".to_owned(),
+        "programs.code" => "A program with this code already exists in this agency.".to_owned(),
         _ => "The change conflicts with the current state.".to_owned(),
     }
 }

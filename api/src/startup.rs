@@ -64,13 +64,20 @@ impl Application {
         let db = Db::open(&settings).await?;
         crate::bootstrap::ensure_platform(&db, &settings).await?;
         let tokens = token_service(&settings)?;
+        let (keyring, generated_master) = settings.keyring()?;
+        if generated_master {
+            tracing::warn!(
+                dir = %settings.data_dir.display(),
+                "USING A DEVELOPMENT MASTER KEY generated into the data directory; personal data is only as safe as that file. Set VCAO_MASTER_KEY in production"
+            );
+        }
         let redis = match &settings.redis_url {
             Some(url) => Some(OptionalRedis::new(url.expose_secret(), &settings.redis_namespace)?),
             None => None,
         };
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
-        let state = AppState::new(db, tokens, redis, settings);
+        let state = AppState::new(db, tokens, keyring, redis, settings);
         let server = server(listener, state.clone())?;
         spawn_audit_sealer(state.clone());
         Ok(Self { port, server, state })

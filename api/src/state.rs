@@ -11,6 +11,19 @@ use infra::config::Settings;
 
 use crate::metrics::Metrics;
 
+impl AppState {
+    /// The caller's tenant cipher, for sealing and opening personal fields.
+    ///
+    /// # Errors
+    /// When the tenant key cannot be read, made or unwrapped.
+    pub async fn cipher(
+        &self,
+        tenant: domain::TenantId,
+    ) -> Result<Arc<infra::crypto::TenantCipher>, crate::error::ApiError> {
+        Ok(infra::store::tenant_keys::cipher(&self.db, &self.keyring, tenant).await?)
+    }
+}
+
 /// Shared application state, cloned into every worker.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -32,12 +45,20 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Settings as loaded.
     pub settings: Arc<Settings>,
+    /// Master keys and the tenants' unwrapped field ciphers.
+    pub keyring: Arc<infra::crypto::Keyring>,
 }
 
 impl AppState {
     /// Builds the state around an open database and a token service.
     #[must_use]
-    pub fn new(db: Db, tokens: TokenService, redis: Option<OptionalRedis>, settings: Settings) -> Self {
+    pub fn new(
+        db: Db,
+        tokens: TokenService,
+        keyring: infra::crypto::Keyring,
+        redis: Option<OptionalRedis>,
+        settings: Settings,
+    ) -> Self {
         let throttle = settings.login_throttle();
         Self {
             db,
@@ -49,6 +70,7 @@ impl AppState {
             redis,
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(settings),
+            keyring: Arc::new(keyring),
         }
     }
 }

@@ -30,6 +30,26 @@ pub mod actions {
     pub const POLICE_SERVICE_CREATED: &str = "police_service.created";
     /// A police division was created.
     pub const POLICE_DIVISION_CREATED: &str = "police_division.created";
+    /// A program was created.
+    pub const PROGRAM_CREATED: &str = "program.created";
+    /// A community organisation was created.
+    pub const ORGANIZATION_CREATED: &str = "organization.created";
+    /// A client was created.
+    pub const CLIENT_CREATED: &str = "client.created";
+    /// A client's details were read (directly or as a search result).
+    pub const CLIENT_READ: &str = "client.read";
+    /// A client's details were changed.
+    pub const CLIENT_UPDATED: &str = "client.updated";
+    /// A case was opened.
+    pub const CASE_CREATED: &str = "case.created";
+    /// A case (or a record on it) was read.
+    pub const CASE_READ: &str = "case.read";
+    /// A case was changed (fields, status, or a record added).
+    pub const CASE_UPDATED: &str = "case.updated";
+    /// A case was closed.
+    pub const CASE_CLOSED: &str = "case.closed";
+    /// A case was reopened.
+    pub const CASE_REOPENED: &str = "case.reopened";
 }
 
 /// The fields of one audit event that the chain protects. Ids and names only: never personal

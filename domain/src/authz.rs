@@ -45,6 +45,45 @@ pub enum Action {
     ReadAuditLog,
     /// Read one's own profile.
     ReadOwnProfile,
+    /// Create programs and community organisations.
+    ManageAgencySetup,
+    /// Read the agency's programs.
+    ReadPrograms,
+    /// Read the agency's community organisations.
+    ReadOrganizations,
+    /// Clients, cases, notes, services, consents, assessments, safety plans, children, referrals out.
+    WorkCases,
+    /// Close and reopen cases.
+    CloseCases,
+    /// Read who read or changed a case.
+    ReadAccessLog,
+}
+
+/// Which cases a caller may see at all. Restricted cases are visible only to their assigned worker
+/// and to supervisors; to anyone else they do not exist (404, absent from lists and counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseScope {
+    /// Every case of the agency.
+    All,
+    /// Unrestricted cases, and restricted ones assigned to this user.
+    UnrestrictedOrAssignedTo(UserId),
+}
+
+impl CaseScope {
+    /// The scope of `actor`.
+    #[must_use]
+    pub fn of(actor: &Actor) -> Self {
+        if actor.has(Role::Supervisor) { Self::All } else { Self::UnrestrictedOrAssignedTo(actor.user_id) }
+    }
+
+    /// True when a case with these attributes is visible in this scope.
+    #[must_use]
+    pub fn sees(self, restricted: bool, assigned_to: Option<UserId>) -> bool {
+        match self {
+            Self::All => true,
+            Self::UnrestrictedOrAssignedTo(me) => !restricted || assigned_to == Some(me),
+        }
+    }
 }
 
 /// The answer to "may this caller do this?".
@@ -62,9 +101,16 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
     let allowed = match action {
         Action::ManageTenants | Action::ManageReferenceData => actor.has(Role::PlatformAdmin),
         Action::ReadReferenceData | Action::ReadOwnProfile => true,
-        Action::ManageUsers | Action::ReadAuditLog => {
+        Action::ManageUsers | Action::ReadAuditLog | Action::ManageAgencySetup => {
             actor.tenant_kind == TenantKind::Agency && actor.has(Role::AgencyAdmin)
         }
+        Action::ReadPrograms => actor.tenant_kind == TenantKind::Agency,
+        Action::ReadOrganizations => {
+            actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
+        }
+        Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
+        Action::CloseCases => actor.has(Role::Supervisor),
+        Action::ReadAccessLog => actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin),
     };
     if allowed { Decision::Allow } else { Decision::Forbidden }
 }
@@ -90,6 +136,18 @@ mod tests {
     }
 
     #[test]
+    fn restricted_cases_are_seen_by_supervisors_and_their_worker_only() {
+        let worker = actor(TenantKind::Agency, Role::CaseManager);
+        let other = UserId::new();
+        let scope = CaseScope::of(&worker);
+        assert!(scope.sees(false, None));
+        assert!(scope.sees(true, Some(worker.user_id)));
+        assert!(!scope.sees(true, Some(other)));
+        assert!(!scope.sees(true, None));
+        assert!(CaseScope::of(&actor(TenantKind::Agency, Role::Supervisor)).sees(true, Some(other)));
+    }
+
+    #[test]
     fn the_permission_table_holds() {
         use Action::*;
         use Decision::*;
@@ -111,6 +169,23 @@ mod tests {
             (MinistryAnalyst, ManageUsers, Forbidden),
             (MinistryAnalyst, ManageTenants, Forbidden),
             (MinistryAnalyst, ReadOwnProfile, Allow),
+            (AgencyAdmin, ManageAgencySetup, Allow),
+            (Supervisor, ManageAgencySetup, Forbidden),
+            (PoliceLiaison, ReadPrograms, Allow),
+            (MinistryAnalyst, ReadPrograms, Forbidden),
+            (PoliceLiaison, ReadOrganizations, Forbidden),
+            (CaseManager, ReadOrganizations, Allow),
+            (CaseManager, WorkCases, Allow),
+            (Supervisor, WorkCases, Allow),
+            (AgencyAdmin, WorkCases, Forbidden),
+            (PoliceLiaison, WorkCases, Forbidden),
+            (MinistryAnalyst, WorkCases, Forbidden),
+            (PlatformAdmin, WorkCases, Forbidden),
+            (CaseManager, CloseCases, Forbidden),
+            (Supervisor, CloseCases, Allow),
+            (Supervisor, ReadAccessLog, Allow),
+            (AgencyAdmin, ReadAccessLog, Allow),
+            (CaseManager, ReadAccessLog, Forbidden),
         ];
         for &(role, action, expected) in table {
             let actor = actor(role.tenant_kind(), role);

@@ -31,6 +31,11 @@ pub struct Settings {
     pub redis_url: Option<SecretString>,
     /// Prefix of every Redis key and channel; replicas of one deployment share it.
     pub redis_namespace: String,
+    /// Master key wrapping every tenant's data key: 32 bytes, standard base64. Unset: a development
+    /// key generated into `data_dir/master.key`, with a loud warning.
+    pub master_key: Option<SecretString>,
+    /// The master key being rotated away from, while `vcao rotate-master-key` runs.
+    pub previous_master_key: Option<SecretString>,
     /// Email of the platform admin created on first start.
     pub bootstrap_admin_email: String,
     /// Password of that admin; unset means one is generated and printed once.
@@ -79,6 +84,8 @@ impl Default for Settings {
             database_max_connections: 16,
             redis_url: None,
             redis_namespace: "vcao".to_owned(),
+            master_key: None,
+            previous_master_key: None,
             bootstrap_admin_email: "admin@platform.local".to_owned(),
             bootstrap_admin_password: None,
             jwt_issuer: "vcao-platform".to_owned(),
@@ -173,6 +180,16 @@ impl Settings {
                 return Err(invalid("VCAO_BOOTSTRAP_ADMIN_PASSWORD", "must be 12 to 128 characters"));
             }
         }
+        for (name, key) in
+            [("VCAO_MASTER_KEY", &self.master_key), ("VCAO_PREVIOUS_MASTER_KEY", &self.previous_master_key)]
+        {
+            use secrecy::ExposeSecret as _;
+            if let Some(key) = key
+                && crate::crypto::MasterKey::from_base64(key.expose_secret()).is_err()
+            {
+                return Err(invalid(name, "must be 32 bytes in standard base64 (openssl rand -base64 32)"));
+            }
+        }
         if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
             return Err(invalid("VCAO_JWT_ISSUER", "issuer and audience must not be empty"));
         }
@@ -186,6 +203,25 @@ impl Settings {
             return Err(invalid("VCAO_AUDIT_SEAL_INTERVAL_MS", "must be 10 to 60000"));
         }
         Ok(())
+    }
+
+    /// The keyring these settings describe, and whether its master key is a generated development key.
+    ///
+    /// # Errors
+    /// [`crate::crypto::CryptoError`] when a key cannot be read or made.
+    pub fn keyring(&self) -> Result<(crate::crypto::Keyring, bool), crate::crypto::CryptoError> {
+        use crate::crypto::{Keyring, MasterKey};
+        use secrecy::ExposeSecret as _;
+        let (current, generated) = match &self.master_key {
+            Some(key) => (MasterKey::from_base64(key.expose_secret())?, false),
+            None => (MasterKey::load_or_generate_dev(&self.data_dir)?, true),
+        };
+        let previous = match &self.previous_master_key {
+            Some(key) => Some(MasterKey::from_base64(key.expose_secret())?),
+            None if generated => MasterKey::load_previous_dev(&self.data_dir)?,
+            None => None,
+        };
+        Ok((Keyring::new(current, previous), generated))
     }
 
     /// The failed-login throttle these settings describe.

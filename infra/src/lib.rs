@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod store;

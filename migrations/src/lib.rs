@@ -14,11 +14,32 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_reference_tables;
 mod m20261128_000002_create_identity_tables;
 mod m20261128_000003_create_audit_and_idempotency;
+mod m20261128_000004_create_case_management;
 mod rls;
 
 /// Tables whose rows belong to one tenant. Each has row-level security on PostgreSQL.
-pub const TENANT_TABLES: &[&str] =
-    &["users", "sessions", "refresh_tokens", "idempotency_keys", "audit_events", "audit_seals"];
+pub const TENANT_TABLES: &[&str] = &[
+    "users",
+    "sessions",
+    "refresh_tokens",
+    "idempotency_keys",
+    "audit_events",
+    "audit_seals",
+    "tenant_keys",
+    "programs",
+    "organizations",
+    "clients",
+    "cases",
+    "case_victimization_types",
+    "case_status_changes",
+    "notes",
+    "services",
+    "consents",
+    "risk_assessments",
+    "safety_plans",
+    "children",
+    "outbound_referrals",
+];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
 pub const REFERENCE_TABLES: &[&str] = &["tenants", "police_services", "police_divisions"];
@@ -40,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_reference_tables::Migration),
             Box::new(m20261128_000002_create_identity_tables::Migration),
             Box::new(m20261128_000003_create_audit_and_idempotency::Migration),
+            Box::new(m20261128_000004_create_case_management::Migration),
         ]
     }
 }

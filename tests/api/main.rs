@@ -5,12 +5,14 @@
 
 mod audit;
 mod auth;
+mod clients;
 mod errors;
 mod helpers;
 mod idempotency;
 mod isolation;
 mod jwt;
 mod operations;
+mod programs;
 mod redis_outage;
 mod reference;
 mod tenants;

@@ -3,7 +3,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clients;
 pub mod ops;
+pub mod organizations;
+pub mod programs;
 pub mod reference;
 pub mod tenants;
 pub mod users;
@@ -33,7 +36,17 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(users::get_user)
         .service(users::update_user)
         .service(audit::list_audit_events)
-        .service(audit::verify_audit_events);
+        .service(audit::verify_audit_events)
+        .service(programs::create_program)
+        .service(programs::list_programs)
+        .service(programs::get_program)
+        .service(organizations::create_organization)
+        .service(organizations::list_organizations)
+        .service(organizations::get_organization)
+        .service(clients::create_client)
+        .service(clients::search_clients)
+        .service(clients::get_client)
+        .service(clients::update_client);
 }
 
 /// Refuses the caller unless `domain::authz` allows the action.

@@ -1,12 +1,27 @@
 //! sea-orm entities: one module per table, rows exactly as stored. Entities never leave `infra`:
-//! stores map them to domain values or plain records, and `api` maps those to DTOs.
+//! stores map them to domain values or plain records, and `api` maps those to DTOs. Columns named
+//! `*_sealed` hold ciphertext (see `crate::crypto`), `*_index` blind indexes.
 
 pub mod audit_event;
 pub mod audit_seal;
+pub mod case;
+pub mod case_status_change;
+pub mod case_victimization_type;
+pub mod child;
+pub mod client;
+pub mod consent;
 pub mod idempotency_key;
+pub mod note;
+pub mod organization;
+pub mod outbound_referral;
 pub mod police_division;
 pub mod police_service;
+pub mod program;
 pub mod refresh_token;
+pub mod risk_assessment;
+pub mod safety_plan;
+pub mod service;
 pub mod session;
 pub mod tenant;
+pub mod tenant_key;
 pub mod user;

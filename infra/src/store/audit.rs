@@ -86,10 +86,15 @@ pub struct Verification {
 /// happens without its trace.
 pub async fn record(tx: &TenantTx, entry: AuditEntry) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
+    row(tx, id, entry, crate::db::now()).insert(tx.raw()).await.store()?;
+    Ok(id)
+}
+
+fn row(tx: &TenantTx, id: Uuid, entry: AuditEntry, at: DateTime<Utc>) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         id: Set(id),
-        occurred_at: Set(crate::db::now()),
+        occurred_at: Set(at),
         actor_id: Set(entry.actor_id),
         action: Set(entry.action.to_owned()),
         resource_type: Set(entry.resource_type.to_owned()),
@@ -98,10 +103,20 @@ pub async fn record(tx: &TenantTx, entry: AuditEntry) -> Result<Uuid, StoreError
         request_id: Set(entry.request_id),
         details: Set(entry.details.to_string()),
     }
-    .insert(tx.raw())
-    .await
-    .store()?;
-    Ok(id)
+}
+
+/// Appends several events in one statement (the reads of a search result page).
+///
+/// # Errors
+/// [`StoreError`] on database failure; the caller's transaction then rolls back.
+pub async fn record_many(tx: &TenantTx, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let now = crate::db::now();
+    let rows = entries.into_iter().map(|entry| row(tx, Uuid::now_v7(), entry, now));
+    audit_event::Entity::insert_many(rows).exec_without_returning(tx.raw()).await.store()?;
+    Ok(())
 }
 
 /// A page of events, newest first, before `before`.

@@ -3,9 +3,13 @@
 //! (tenants, police services and divisions) take any connection.
 
 pub mod audit;
+pub mod clients;
 pub mod idempotency;
+pub mod organizations;
+pub mod programs;
 pub mod reference;
 pub mod sessions;
+pub mod tenant_keys;
 pub mod tenants;
 pub mod users;
 
@@ -29,6 +33,9 @@ pub enum StoreError {
     /// Anything else; logged with the request id, never shown to a client.
     #[error("database error: {0}")]
     Unexpected(#[from] DbErr),
+    /// A key or ciphertext problem (a missing master key, a tampered value).
+    #[error("encryption: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
 }
 
 impl StoreError {
@@ -55,6 +62,8 @@ fn unique_meaning(detail: &str) -> &'static str {
         ("police_divisions.police_service_id", "police_divisions.code"),
         ("audit_seals", "audit_seals.seq"),
         ("ux_refresh_tokens_hash", "refresh_tokens.token_hash"),
+        ("ux_programs_code", "programs.code"),
+        ("programs.tenant_id, programs.code", "programs.code"),
     ];
     KNOWN.iter().find(|(needle, _)| detail.contains(needle)).map_or("unique", |(_, meaning)| meaning)
 }

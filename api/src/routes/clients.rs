@@ -1,0 +1,473 @@
+//! Clients: the people an agency helps. Every read is audited in the same transaction; personal
+//! fields are encrypted at rest; search is exact and case-insensitive through blind indexes.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::NaiveDate;
+use domain::ValidationErrors;
+use domain::audit::actions;
+use domain::authz::{Action, CaseScope};
+use domain::person::{self, Gender, SafeContact};
+use infra::db::begin_tenant_tx;
+use infra::store::audit;
+use infra::store::clients::{self, Client, ClientFields, ClientSearch};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Page, PageQuery, authorize};
+use crate::audit_trail::entry;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, etag};
+use crate::idempotency::{Begun, Created, Idempotent};
+use crate::state::AppState;
+
+/// How a person may be contacted safely.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
+pub struct SafeContactDto {
+    /// Calling is safe.
+    pub ok_to_call: bool,
+    /// Texting is safe.
+    pub ok_to_text: bool,
+    /// Leaving a voicemail is safe.
+    pub ok_to_voicemail: bool,
+    /// Anything else a worker must know before contacting (encrypted at rest).
+    #[schema(max_length = 2000)]
+    pub notes: Option<String>,
+}
+
+/// A new client. Everything but `gender` is encrypted at rest.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"given_name": "Ana", "family_name": "Silva", "date_of_birth": "1994-03-02", "gender": "woman",
+    "phone": "+1 416 555 0199", "preferred_language": "Portuguese",
+    "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false, "notes": "Call after 6 pm only"}}))]
+pub struct CreateClientRequest {
+    /// Given name.
+    #[schema(min_length = 1, max_length = 100)]
+    pub given_name: String,
+    /// Family name.
+    #[schema(max_length = 100)]
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+    /// `woman`, `man`, `non_binary`, `two_spirit`, `another_gender` or `prefer_not_to_say`.
+    pub gender: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    /// Preferred language.
+    #[schema(max_length = 64)]
+    pub preferred_language: Option<String>,
+    /// Address.
+    #[schema(max_length = 500)]
+    pub address: Option<String>,
+    /// How to contact safely.
+    pub safe_contact: Option<SafeContactDto>,
+}
+
+/// Changes to a client. Absent fields stay; `null` clears an optional field.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+pub struct UpdateClientRequest {
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub family_name: Option<Option<String>>,
+    /// Date of birth.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub date_of_birth: Option<Option<NaiveDate>>,
+    /// Gender.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub gender: Option<Option<String>>,
+    /// Phone.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// Email.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Preferred language.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub preferred_language: Option<Option<String>>,
+    /// Address.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    /// How to contact safely.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SafeContactDto>)]
+    pub safe_contact: Option<Option<SafeContactDto>>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` (by `default`) when the field is absent.
+pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Gender.
+    pub gender: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Preferred language.
+    pub preferred_language: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// How to contact safely.
+    pub safe_contact: Option<SafeContactDto>,
+    /// Version for `If-Match`.
+    pub version: i32,
+    /// When created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Client> for ClientResponse {
+    fn from(c: Client) -> Self {
+        let f = c.fields;
+        Self {
+            id: c.id,
+            given_name: f.given_name,
+            family_name: f.family_name,
+            date_of_birth: f.date_of_birth,
+            gender: f.gender.map(|g| g.as_str().to_owned()),
+            phone: f.phone,
+            email: f.email,
+            preferred_language: f.preferred_language,
+            address: f.address,
+            safe_contact: f.safe_contact.map(|s| SafeContactDto {
+                ok_to_call: s.ok_to_call,
+                ok_to_text: s.ok_to_text,
+                ok_to_voicemail: s.ok_to_voicemail,
+                notes: s.notes,
+            }),
+            version: c.version,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Exact-match search on names and date of birth (case-insensitive for names).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClientQuery {
+    /// Given name, matched exactly ignoring case and extra spaces.
+    pub given_name: Option<String>,
+    /// Family name, matched exactly ignoring case and extra spaces.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+}
+
+fn safe_contact(e: &mut ValidationErrors, field: &str, dto: Option<&SafeContactDto>) -> Option<SafeContact> {
+    let dto = dto?;
+    let notes = dto.notes.as_deref().and_then(|n| e.check(&format!("{field}.notes"), person::free_text(n, 2000)));
+    Some(SafeContact {
+        ok_to_call: dto.ok_to_call,
+        ok_to_text: dto.ok_to_text,
+        ok_to_voicemail: dto.ok_to_voicemail,
+        notes,
+    })
+}
+
+/// A client's fields as sent, before checking.
+struct RawClient<'a> {
+    given_name: &'a str,
+    family_name: Option<&'a str>,
+    date_of_birth: Option<NaiveDate>,
+    gender: Option<&'a str>,
+    phone: Option<&'a str>,
+    email: Option<&'a str>,
+    preferred_language: Option<&'a str>,
+    address: Option<&'a str>,
+    safe_contact: Option<&'a SafeContactDto>,
+}
+
+/// Checks every field of a client, collecting all errors.
+fn check_fields(e: &mut ValidationErrors, raw: &RawClient<'_>) -> Option<ClientFields> {
+    let today = chrono::Utc::now().date_naive();
+    let given = e.check("given_name", person::name(raw.given_name));
+    let family = raw.family_name.map(|n| e.check("family_name", person::name(n)));
+    let dob = raw.date_of_birth.map(|d| e.check("date_of_birth", person::date_of_birth(d, today)));
+    let gender = raw.gender.map(|g| e.check("gender", Gender::parse(g)));
+    let phone = raw.phone.map(|p| e.check("phone", person::phone(p)));
+    let email = raw.email.map(|m| e.check("email", person::email(m)));
+    let language = raw.preferred_language.map(|l| e.check("preferred_language", person::free_text(l, 64)));
+    let address = raw.address.map(|a| e.check("address", person::free_text(a, 500)));
+    let safe = safe_contact(e, "safe_contact", raw.safe_contact);
+    if !e.is_empty() {
+        return None;
+    }
+    Some(ClientFields {
+        given_name: given?,
+        family_name: family.flatten(),
+        date_of_birth: dob.flatten(),
+        gender: gender.flatten(),
+        phone: phone.flatten(),
+        email: email.flatten(),
+        preferred_language: language.flatten(),
+        address: address.flatten(),
+        safe_contact: safe,
+    })
+}
+
+impl CreateClientRequest {
+    fn try_into_domain(&self) -> Result<ClientFields, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let raw = RawClient {
+            given_name: &self.given_name,
+            family_name: self.family_name.as_deref(),
+            date_of_birth: self.date_of_birth,
+            gender: self.gender.as_deref(),
+            phone: self.phone.as_deref(),
+            email: self.email.as_deref(),
+            preferred_language: self.preferred_language.as_deref(),
+            address: self.address.as_deref(),
+            safe_contact: self.safe_contact.as_ref(),
+        };
+        let fields = check_fields(&mut e, &raw);
+        e.finish(|| fields)
+    }
+}
+
+impl UpdateClientRequest {
+    /// The client's fields after this change.
+    fn apply(&self, current: &ClientFields) -> Result<ClientFields, ValidationErrors> {
+        let pick = |change: &Option<Option<String>>, now: &Option<String>| match change {
+            Some(value) => value.clone(),
+            None => now.clone(),
+        };
+        let gender_now = current.gender.map(|g| g.as_str().to_owned());
+        let safe_now = current.safe_contact.as_ref().map(|s| SafeContactDto {
+            ok_to_call: s.ok_to_call,
+            ok_to_text: s.ok_to_text,
+            ok_to_voicemail: s.ok_to_voicemail,
+            notes: s.notes.clone(),
+        });
+        let safe = match &self.safe_contact {
+            Some(value) => value.clone(),
+            None => safe_now,
+        };
+        let mut e = ValidationErrors::default();
+        let (family, gender, phone, email, language, address) = (
+            pick(&self.family_name, &current.family_name),
+            pick(&self.gender, &gender_now),
+            pick(&self.phone, &current.phone),
+            pick(&self.email, &current.email),
+            pick(&self.preferred_language, &current.preferred_language),
+            pick(&self.address, &current.address),
+        );
+        let raw = RawClient {
+            given_name: self.given_name.as_deref().unwrap_or(&current.given_name),
+            family_name: family.as_deref(),
+            date_of_birth: self.date_of_birth.unwrap_or(current.date_of_birth),
+            gender: gender.as_deref(),
+            phone: phone.as_deref(),
+            email: email.as_deref(),
+            preferred_language: language.as_deref(),
+            address: address.as_deref(),
+            safe_contact: safe.as_ref(),
+        };
+        let fields = check_fields(&mut e, &raw);
+        e.finish(|| fields)
+    }
+}
+
+fn with_etag(mut response: actix_web::HttpResponseBuilder, client: Client) -> HttpResponse {
+    response.insert_header((actix_web::http::header::ETAG, etag(client.version)));
+    response.json(ClientResponse::from(client))
+}
+
+/// Records a client.
+#[utoipa::path(
+    tag = "clients",
+    operation_id = "create_client",
+    request_body = CreateClientRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
+    responses(
+        (status = 201, description = "Created", body = ClientResponse, headers(("Location" = String, description = "The new client"), ("ETag" = String, description = "Version for If-Match"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/clients")]
+pub async fn create_client(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    idempotency: IdempotencyHeader,
+    body: web::Json<CreateClientRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let fields = body.try_into_domain()?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_client", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let client = clients::insert(&tx, &cipher, &fields).await?;
+    audit::record(&tx, entry(&actor, &meta, actions::CLIENT_CREATED, "client", Some(client.id), serde_json::json!({})))
+        .await?;
+    let location = format!("/api/v1/clients/{}", client.id);
+    let version = client.version;
+    let mut response = idempotent.finish(tx, &actor, Created::new(&ClientResponse::from(client), location)).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(actix_web::http::header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// Finds clients by exact given name, family name and/or date of birth. At least one is required:
+/// there is no way to list every client.
+#[utoipa::path(
+    tag = "clients",
+    operation_id = "search_clients",
+    params(ClientQuery, PageQuery),
+    responses(
+        (status = 200, description = "Matching clients (each read is audited)", body = Page<ClientResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No criterion, or a bad one", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients")]
+pub async fn search_clients(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    query: web::Query<ClientQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let (limit, after) = page.parse()?;
+    let mut e = ValidationErrors::default();
+    let given = query.given_name.as_deref().and_then(|n| e.check("given_name", person::name(n)));
+    let family = query.family_name.as_deref().and_then(|n| e.check("family_name", person::name(n)));
+    if e.is_empty() && given.is_none() && family.is_none() && query.date_of_birth.is_none() {
+        e.add("given_name", "give at least one of given_name, family_name, date_of_birth");
+    }
+    e.finish(|| Some(()))?;
+    let search = ClientSearch { given_name: given, family_name: family, date_of_birth: query.date_of_birth };
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let (found, last, more) = clients::search(&tx, &cipher, &search, CaseScope::of(&actor), after, limit.get()).await?;
+    let reads = found
+        .iter()
+        .map(|c| {
+            entry(&actor, &meta, actions::CLIENT_READ, "client", Some(c.id), serde_json::json!({ "via": "search" }))
+        })
+        .collect();
+    audit::record_many(&tx, reads).await?;
+    tx.commit().await?;
+    let next_cursor = if more { last.map(|id| domain::paging::Cursor { after: id }.encode()) } else { None };
+    Ok(HttpResponse::Ok().json(Page { items: found.into_iter().map(ClientResponse::from).collect(), next_cursor }))
+}
+
+/// Reads a client.
+#[utoipa::path(
+    tag = "clients",
+    operation_id = "get_client",
+    params(("id" = uuid::Uuid, Path, description = "Client id")),
+    responses(
+        (status = 200, description = "The client (the read is audited)", body = ClientResponse, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients/{id}")]
+pub async fn get_client(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let client = clients::get(&tx, &cipher, path.into_inner(), CaseScope::of(&actor)).await?;
+    audit::record(&tx, entry(&actor, &meta, actions::CLIENT_READ, "client", Some(client.id), serde_json::json!({})))
+        .await?;
+    tx.commit().await?;
+    Ok(with_etag(HttpResponse::Ok(), client))
+}
+
+/// Changes a client. Requires `If-Match`.
+#[utoipa::path(
+    tag = "clients",
+    operation_id = "update_client",
+    request_body = UpdateClientRequest,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Client id"),
+        ("If-Match" = String, Header, description = "The ETag last read"),
+    ),
+    responses(
+        (status = 200, description = "Updated", body = ClientResponse, headers(("ETag" = String, description = "New version"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The client changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/clients/{id}")]
+pub async fn update_client(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateClientRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let current = clients::get(&tx, &cipher, path.into_inner(), CaseScope::of(&actor)).await?;
+    if current.version != if_match.0 {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let fields = body.apply(&current.fields)?;
+    let client = clients::update(&tx, &cipher, current.id, if_match.0, &fields).await?;
+    let event = entry(
+        &actor,
+        &meta,
+        actions::CLIENT_UPDATED,
+        "client",
+        Some(client.id),
+        serde_json::json!({ "version": client.version }),
+    );
+    audit::record(&tx, event).await?;
+    tx.commit().await?;
+    Ok(with_etag(HttpResponse::Ok(), client))
+}

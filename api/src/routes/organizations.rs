@@ -1,0 +1,165 @@
+//! Community organisations an agency refers people to: agency admins add them; case workers read.
+
+use actix_web::{HttpResponse, get, post, web};
+use domain::ValidationErrors;
+use domain::audit::actions;
+use domain::authz::Action;
+use domain::validation::bounded_text;
+use infra::db::begin_tenant_tx;
+use infra::store::audit;
+use infra::store::organizations::{self, NewOrganization, Organization};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Page, PageQuery, authorize};
+use crate::audit_trail::entry;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Begun, Created, Idempotent};
+use crate::state::AppState;
+
+/// A new community organisation.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"name": "Toronto Women's Shelter", "kind": "shelter", "phone": "416-555-0100"}))]
+pub struct CreateOrganizationRequest {
+    /// Name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Kind, e.g. `shelter`, `legal_clinic`, `counselling`.
+    #[schema(min_length = 1, max_length = 64)]
+    pub kind: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    #[schema(format = Email)]
+    pub email: Option<String>,
+}
+
+/// A community organisation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// When created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Organization> for OrganizationResponse {
+    fn from(o: Organization) -> Self {
+        Self { id: o.id, name: o.name, kind: o.kind, phone: o.phone, email: o.email, created_at: o.created_at }
+    }
+}
+
+/// Adds a community organisation.
+#[utoipa::path(
+    tag = "organizations",
+    operation_id = "create_organization",
+    request_body = CreateOrganizationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
+    responses(
+        (status = 201, description = "Created", body = OrganizationResponse, headers(("Location" = String, description = "The new organisation"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/organizations")]
+pub async fn create_organization(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    idempotency: IdempotencyHeader,
+    body: web::Json<CreateOrganizationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ManageAgencySetup)?;
+    let mut e = ValidationErrors::default();
+    let name = e.check("name", bounded_text(&body.name, 200));
+    let kind = e.check("kind", bounded_text(&body.kind, 64));
+    let phone = body.phone.as_deref().map(|p| e.check("phone", domain::person::phone(p)));
+    let email = body.email.as_deref().map(|m| e.check("email", domain::person::email(m)));
+    let (name, kind) = e.finish(|| Some((name?, kind?)))?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_organization", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let new = NewOrganization { name, kind, phone: phone.flatten(), email: email.flatten() };
+    let organization = organizations::insert(&tx, new).await?;
+    let event = entry(
+        &actor,
+        &meta,
+        actions::ORGANIZATION_CREATED,
+        "organization",
+        Some(organization.id),
+        serde_json::json!({}),
+    );
+    audit::record(&tx, event).await?;
+    let location = format!("/api/v1/organizations/{}", organization.id);
+    idempotent.finish(tx, &actor, Created::new(&OrganizationResponse::from(organization), location)).await
+}
+
+/// Lists the agency's community organisations.
+#[utoipa::path(
+    tag = "organizations",
+    operation_id = "list_organizations",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of organisations", body = Page<OrganizationResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not agency staff who refer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/organizations")]
+pub async fn list_organizations(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadOrganizations)?;
+    let (limit, after) = query.parse()?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let rows = organizations::list(&tx, after, limit.get() + 1).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |o| o.id);
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(OrganizationResponse::from).collect(), next_cursor }))
+}
+
+/// Reads one community organisation.
+#[utoipa::path(
+    tag = "organizations",
+    operation_id = "get_organization",
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    responses(
+        (status = 200, description = "The organisation", body = OrganizationResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not agency staff who refer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation in this agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/organizations/{id}")]
+pub async fn get_organization(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadOrganizations)?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let organization = organizations::get(&tx, path.into_inner()).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(OrganizationResponse::from(organization)))
+}

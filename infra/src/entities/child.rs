@@ -1,0 +1,24 @@
+//! The `children` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `children`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "children")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub given_name_sealed: Vec<u8>,
+    pub year_of_birth: Option<i32>,
+    pub notes_sealed: Option<Vec<u8>>,
+    pub created_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM; joins are written where they are needed.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,25 @@
+//! The `outbound_referrals` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `outbound_referrals`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbound_referrals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub organization_id: Uuid,
+    pub service: String,
+    pub notes_sealed: Option<Vec<u8>>,
+    pub created_by: Uuid,
+    pub created_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM; joins are written where they are needed.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,286 @@
+//! Clients: the people an agency helps. Every personal field is sealed with the tenant's cipher,
+//! bound to its column and row; names and date of birth also get blind indexes, so exact search
+//! never decrypts rows.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::authz::CaseScope;
+use domain::person::{Gender, SafeContact, search_form};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use super::{DbResultExt, StoreError};
+use crate::TenantTx;
+use crate::crypto::TenantCipher;
+use crate::entities::{case, client};
+
+/// A client's details, decrypted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientFields {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Gender.
+    pub gender: Option<Gender>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Preferred language.
+    pub preferred_language: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// How to contact safely.
+    pub safe_contact: Option<SafeContact>,
+}
+
+impl std::fmt::Debug for ClientFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientFields(..)")
+    }
+}
+
+/// A client as stored, decrypted.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// Id.
+    pub id: Uuid,
+    /// The details.
+    pub fields: ClientFields,
+    /// Optimistic-concurrency version.
+    pub version: i32,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+const GIVEN: &str = "given_name";
+const FAMILY: &str = "family_name";
+const BIRTH: &str = "date_of_birth";
+
+fn sealed_columns(cipher: &TenantCipher, id: Uuid, f: &ClientFields) -> Result<client::ActiveModel, StoreError> {
+    let seal = |col: &str, v: Option<&str>| cipher.seal_opt(&format!("clients.{col}"), id, v);
+    let dob = f.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string());
+    let safe = f.safe_contact.as_ref().map(|s| serde_json::to_string(s).unwrap_or_default());
+    Ok(client::ActiveModel {
+        given_name_sealed: Set(cipher.seal(&format!("clients.{GIVEN}"), id, &f.given_name)?),
+        family_name_sealed: Set(seal(FAMILY, f.family_name.as_deref())?),
+        date_of_birth_sealed: Set(seal(BIRTH, dob.as_deref())?),
+        gender: Set(f.gender.map(|g| g.as_str().to_owned())),
+        phone_sealed: Set(seal("phone", f.phone.as_deref())?),
+        email_sealed: Set(seal("email", f.email.as_deref())?),
+        preferred_language_sealed: Set(seal("preferred_language", f.preferred_language.as_deref())?),
+        address_sealed: Set(seal("address", f.address.as_deref())?),
+        safe_contact_sealed: Set(seal("safe_contact", safe.as_deref())?),
+        given_name_index: Set(cipher.blind_index(GIVEN, &search_form(&f.given_name))),
+        family_name_index: Set(f.family_name.as_deref().map(|n| cipher.blind_index(FAMILY, &search_form(n)))),
+        date_of_birth_index: Set(dob.as_deref().map(|d| cipher.blind_index(BIRTH, d))),
+        ..Default::default()
+    })
+}
+
+fn open(cipher: &TenantCipher, m: client::Model) -> Result<Client, StoreError> {
+    let id = m.id;
+    let open = |col: &str, v: Option<&[u8]>| cipher.open_opt(&format!("clients.{col}"), id, v);
+    let dob =
+        open(BIRTH, m.date_of_birth_sealed.as_deref())?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let safe = open("safe_contact", m.safe_contact_sealed.as_deref())?.and_then(|s| serde_json::from_str(&s).ok());
+    Ok(Client {
+        id,
+        fields: ClientFields {
+            given_name: cipher.open(&format!("clients.{GIVEN}"), id, &m.given_name_sealed)?,
+            family_name: open(FAMILY, m.family_name_sealed.as_deref())?,
+            date_of_birth: dob,
+            gender: m.gender.as_deref().and_then(|g| Gender::parse(g).ok()),
+            phone: open("phone", m.phone_sealed.as_deref())?,
+            email: open("email", m.email_sealed.as_deref())?,
+            preferred_language: open("preferred_language", m.preferred_language_sealed.as_deref())?,
+            address: open("address", m.address_sealed.as_deref())?,
+            safe_contact: safe,
+        },
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+/// Inserts a client.
+///
+/// # Errors
+/// [`StoreError`] on database or encryption failure.
+pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, fields: &ClientFields) -> Result<Client, StoreError> {
+    let id = Uuid::now_v7();
+    let now = crate::db::now();
+    let mut row = sealed_columns(cipher, id, fields)?;
+    row.tenant_id = Set(tx.tenant_id().as_uuid());
+    row.id = Set(id);
+    row.version = Set(1);
+    row.created_at = Set(now);
+    row.updated_at = Set(now);
+    let model = row.insert(tx.raw()).await.store()?;
+    open(cipher, model)
+}
+
+/// Clients that `scope` may not see among `ids`: those whose every case is a restricted case
+/// outside the scope. A client with no case, or with one visible case, is visible.
+async fn hidden(tx: &TenantTx, ids: &[Uuid], scope: CaseScope) -> Result<HashSet<Uuid>, StoreError> {
+    if scope == CaseScope::All || ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<(Uuid, bool, Option<Uuid>)> = case::Entity::find()
+        .select_only()
+        .columns([case::Column::ClientId, case::Column::Restricted, case::Column::AssignedTo])
+        .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(case::Column::ClientId.is_in(ids.to_vec()))
+        .into_tuple()
+        .all(tx.raw())
+        .await
+        .store()?;
+    let mut with_case = HashSet::new();
+    let mut visible = HashSet::new();
+    for (client, restricted, assigned) in rows {
+        with_case.insert(client);
+        if scope.sees(restricted, assigned.map(domain::UserId::from_uuid)) {
+            visible.insert(client);
+        }
+    }
+    Ok(with_case.difference(&visible).copied().collect())
+}
+
+/// One client, if visible in `scope`.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when absent, another tenant's, or hidden by a restricted case.
+pub async fn get(tx: &TenantTx, cipher: &TenantCipher, id: Uuid, scope: CaseScope) -> Result<Client, StoreError> {
+    let model = client::Entity::find_by_id((tx.tenant_id().as_uuid(), id))
+        .one(tx.raw())
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?;
+    if hidden(tx, &[id], scope).await?.contains(&id) {
+        return Err(StoreError::NotFound);
+    }
+    open(cipher, model)
+}
+
+/// Exact-match search criteria (each already validated); `None` matches anything.
+#[derive(Clone, Default)]
+pub struct ClientSearch {
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+}
+
+impl std::fmt::Debug for ClientSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSearch(..)")
+    }
+}
+
+/// A page of clients matching `search` exactly (case-insensitively for names), through the blind
+/// indexes. Returns the visible clients and the last id scanned (for the next cursor).
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure.
+pub async fn search(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    search: &ClientSearch,
+    scope: CaseScope,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<(Vec<Client>, Option<Uuid>, bool), StoreError> {
+    let mut query = client::Entity::find()
+        .filter(client::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .order_by_asc(client::Column::Id)
+        .limit(limit + 1);
+    if let Some(name) = &search.given_name {
+        query = query.filter(client::Column::GivenNameIndex.eq(cipher.blind_index(GIVEN, &search_form(name))));
+    }
+    if let Some(name) = &search.family_name {
+        query = query.filter(client::Column::FamilyNameIndex.eq(cipher.blind_index(FAMILY, &search_form(name))));
+    }
+    if let Some(date) = search.date_of_birth {
+        query = query.filter(
+            client::Column::DateOfBirthIndex.eq(cipher.blind_index(BIRTH, &date.format("%Y-%m-%d").to_string())),
+        );
+    }
+    if let Some(after) = after {
+        query = query.filter(client::Column::Id.gt(after));
+    }
+    let mut rows = query.all(tx.raw()).await.store()?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let last = rows.last().map(|r| r.id);
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let hidden = hidden(tx, &ids, scope).await?;
+    let clients =
+        rows.into_iter().filter(|r| !hidden.contains(&r.id)).map(|r| open(cipher, r)).collect::<Result<Vec<_>, _>>()?;
+    Ok((clients, last, more))
+}
+
+/// Replaces a client's details if the stored version is still `expected_version`.
+///
+/// # Errors
+/// [`StoreError::NotFound`], [`StoreError::VersionMismatch`].
+pub async fn update(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    id: Uuid,
+    expected_version: i32,
+    fields: &ClientFields,
+) -> Result<Client, StoreError> {
+    let row = sealed_columns(cipher, id, fields)?;
+    let mut update = client::Entity::update_many()
+        .col_expr(client::Column::Version, Expr::col(client::Column::Version).add(1))
+        .col_expr(client::Column::UpdatedAt, Expr::value(crate::db::now()))
+        .filter(client::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(client::Column::Id.eq(id))
+        .filter(client::Column::Version.eq(expected_version));
+    macro_rules! set {
+        ($($col:ident => $field:ident),+) => {
+            $(if let sea_orm::ActiveValue::Set(v) = row.$field.clone() {
+                update = update.col_expr(client::Column::$col, Expr::value(v));
+            })+
+        };
+    }
+    set!(
+        GivenNameSealed => given_name_sealed, FamilyNameSealed => family_name_sealed,
+        DateOfBirthSealed => date_of_birth_sealed, Gender => gender, PhoneSealed => phone_sealed,
+        EmailSealed => email_sealed, PreferredLanguageSealed => preferred_language_sealed,
+        AddressSealed => address_sealed, SafeContactSealed => safe_contact_sealed,
+        GivenNameIndex => given_name_index, FamilyNameIndex => family_name_index,
+        DateOfBirthIndex => date_of_birth_index
+    );
+    if update.exec(tx.raw()).await.store()?.rows_affected == 0 {
+        client::Entity::find_by_id((tx.tenant_id().as_uuid(), id))
+            .one(tx.raw())
+            .await
+            .store()?
+            .ok_or(StoreError::NotFound)?;
+        return Err(StoreError::VersionMismatch);
+    }
+    let model = client::Entity::find_by_id((tx.tenant_id().as_uuid(), id))
+        .one(tx.raw())
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?;
+    open(cipher, model)
+}
+
+/// True when the client exists in this tenant (whatever its visibility).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn exists(tx: &TenantTx, id: Uuid) -> Result<bool, StoreError> {
+    Ok(client::Entity::find_by_id((tx.tenant_id().as_uuid(), id)).one(tx.raw()).await.store()?.is_some())
+}

@@ -1,0 +1,232 @@
+//! Clients: encrypted personal details, exact search through blind indexes, audited reads.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, on_postgres, problem, spawn_app};
+
+/// Distinctive values that must never appear at rest or in logs.
+pub const CANARY_NAME: &str = "Zephyrine";
+pub const CANARY_FAMILY: &str = "Quillfeather";
+pub const CANARY_PHONE: &str = "+1 416 555 7391";
+
+fn client_body() -> Value {
+    json!({"given_name": CANARY_NAME, "family_name": CANARY_FAMILY, "date_of_birth": "1991-07-14", "gender": "woman",
+           "phone": CANARY_PHONE, "email": "zephyrine@mail.example", "preferred_language": "Tagalog",
+           "address": "12 Hidden Lane", "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false, "notes": "Only after 6 pm"}})
+}
+
+pub async fn create_client(app: &TestApp, token: &str, body: &Value) -> Value {
+    let response = app.post_json("/api/v1/clients", Some(token), body).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "create client");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_case_manager_records_reads_and_updates_a_client() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let response = app.post_json("/api/v1/clients", Some(&worker.access_token), &client_body()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers().get("etag").and_then(|v| v.to_str().ok()), Some("\"1\""));
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap().to_owned();
+    let client: Value = response.json().await.unwrap();
+    assert_eq!(client["given_name"], CANARY_NAME);
+    assert_eq!(client["date_of_birth"], "1991-07-14");
+    assert_eq!(client["safe_contact"]["notes"], "Only after 6 pm");
+
+    let read: Value = app.get(&location, Some(&worker.access_token)).await.json().await.unwrap();
+    assert_eq!(read, client);
+
+    let missing = app.patch_json(&location, &worker.access_token, None, &json!({"phone": null})).await;
+    problem(missing, StatusCode::PRECONDITION_REQUIRED).await;
+    let updated = app
+        .patch_json(
+            &location,
+            &worker.access_token,
+            Some("\"1\""),
+            &json!({"phone": null, "preferred_language": "English"}),
+        )
+        .await;
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(
+        (updated["phone"].clone(), updated["preferred_language"].clone(), updated["version"].clone()),
+        (Value::Null, json!("English"), json!(2))
+    );
+    assert_eq!(updated["family_name"], CANARY_FAMILY, "absent fields stay");
+    problem(
+        app.patch_json(&location, &worker.access_token, Some("\"1\""), &json!({"address": null})).await,
+        StatusCode::PRECONDITION_FAILED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_client_fields_are_each_reported_without_echoing_values() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let body = json!({"given_name": " ", "date_of_birth": "2999-01-01", "gender": "unicorn", "phone": "call Zephyrine", "email": "not-an-email",
+                      "safe_contact": {"ok_to_call": true, "ok_to_text": true, "ok_to_voicemail": true, "notes": "x".repeat(2001)}});
+    let p = problem(
+        app.post_json("/api/v1/clients", Some(&worker.access_token), &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(fields, ["given_name", "date_of_birth", "gender", "phone", "email", "safe_contact.notes"]);
+    assert!(!p.to_string().contains("Zephyrine"));
+}
+
+#[tokio::test]
+async fn search_finds_exact_matches_ignoring_case_and_spacing() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let ana = create_client(
+        &app,
+        &worker.access_token,
+        &json!({"given_name": "Ana Maria", "family_name": "Silva", "date_of_birth": "1990-01-02"}),
+    )
+    .await;
+    create_client(
+        &app,
+        &worker.access_token,
+        &json!({"given_name": "Ana", "family_name": "Silva", "date_of_birth": "1985-05-05"}),
+    )
+    .await;
+    create_client(&app, &worker.access_token, &json!({"given_name": "Anamaria", "family_name": "Silvas"})).await;
+
+    let find = |query: &str| {
+        let query = query.to_owned();
+        let app = &app;
+        let token = worker.access_token.clone();
+        async move {
+            let body: Value = app.get(&format!("/api/v1/clients?{query}"), Some(&token)).await.json().await.unwrap();
+            body["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    let ana_id = ana["id"].as_str().unwrap().to_owned();
+    assert_eq!(find("given_name=%20%20ANA%20%20maria").await, std::slice::from_ref(&ana_id));
+    assert_eq!(find("family_name=silva").await.len(), 2);
+    assert_eq!(find("family_name=SILVA&date_of_birth=1990-01-02").await, std::slice::from_ref(&ana_id));
+    assert_eq!(find("given_name=an").await.len(), 0, "no prefix matching");
+    let none = app.get("/api/v1/clients", Some(&worker.access_token)).await;
+    problem(none, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // Every search result read is in the audit log.
+    let events: Value = app
+        .get(&format!("/api/v1/audit-events?resource_id={ana_id}&limit=200"), Some(&agency.admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reads = events["items"].as_array().unwrap().iter().filter(|e| e["action"] == "client.read").count();
+    assert_eq!(reads, 3);
+}
+
+#[tokio::test]
+async fn every_client_read_is_audited_in_the_same_transaction() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let client = create_client(&app, &worker.access_token, &client_body()).await;
+    let id = client["id"].as_str().unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            app.get(&format!("/api/v1/clients/{id}"), Some(&worker.access_token)).await.status(),
+            StatusCode::OK
+        );
+    }
+    let events: Value = app
+        .get(&format!("/api/v1/audit-events?resource_id={id}"), Some(&agency.admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["client.read", "client.read", "client.created"]);
+    assert!(events["items"].as_array().unwrap().iter().all(|e| e["actor_id"] == json!(worker.user_id)));
+    assert!(!events.to_string().contains(CANARY_NAME));
+}
+
+#[tokio::test]
+async fn clients_are_per_agency_and_only_case_workers_reach_them() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let other = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let foreign_worker = app.create_user(&other, &["supervisor"]).await;
+    let client = create_client(&app, &worker.access_token, &client_body()).await;
+    let path = format!("/api/v1/clients/{}", client["id"].as_str().unwrap());
+    let foreign = problem(app.get(&path, Some(&foreign_worker.access_token)).await, StatusCode::NOT_FOUND).await;
+    let missing = problem(
+        app.get(&format!("/api/v1/clients/{}", Uuid::now_v7()), Some(&foreign_worker.access_token)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(foreign, missing);
+    let searched: Value = app
+        .get(&format!("/api/v1/clients?given_name={CANARY_NAME}"), Some(&foreign_worker.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(searched["items"], json!([]));
+    problem(
+        app.patch_json(&path, &foreign_worker.access_token, Some("\"1\""), &json!({"phone": null})).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    let liaison = app.create_user(&agency, &["police_liaison"]).await;
+    let ministry = app.create_tenant("ministry").await;
+    for token in [&agency.admin.access_token, &liaison.access_token, &ministry.admin.access_token] {
+        problem(app.get(&path, Some(token)).await, StatusCode::FORBIDDEN).await;
+        problem(app.post_json("/api/v1/clients", Some(token), &client_body()).await, StatusCode::FORBIDDEN).await;
+        problem(
+            app.get(&format!("/api/v1/clients?given_name={CANARY_NAME}"), Some(token)).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn personal_fields_never_reach_the_database_in_plaintext() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    create_client(&app, &worker.access_token, &client_body()).await;
+    let canaries =
+        [CANARY_NAME, CANARY_FAMILY, CANARY_PHONE, "Hidden Lane", "zephyrine@mail.example", "Only after 6 pm"];
+    let dump: Vec<u8> = if on_postgres() {
+        let output = std::process::Command::new("pg_dump")
+            .arg("--data-only")
+            .arg(std::env::var("DATABASE_URL").unwrap())
+            .output()
+            .expect("pg_dump runs");
+        assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    } else {
+        let mut bytes = Vec::new();
+        for name in ["vcao.sqlite", "vcao.sqlite-wal"] {
+            if let Ok(mut content) = std::fs::read(app.data_dir.path().join(name)) {
+                bytes.append(&mut content);
+            }
+        }
+        assert!(bytes.len() > 10_000, "the database files were read");
+        bytes
+    };
+    let text = String::from_utf8_lossy(&dump);
+    assert!(
+        text.contains("tenant.created") || text.contains("client.created"),
+        "the dump holds the audit log, so it is real"
+    );
+    for canary in canaries {
+        assert!(!text.contains(canary), "{canary} found in plaintext at rest");
+    }
+}
