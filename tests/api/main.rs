@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod cases;
 mod clients;
 mod errors;
 mod helpers;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod clients;
 pub mod ops;
 pub mod organizations;
@@ -46,7 +47,14 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(clients::create_client)
         .service(clients::search_clients)
         .service(clients::get_client)
-        .service(clients::update_client);
+        .service(clients::update_client)
+        .service(cases::create_case)
+        .service(cases::list_cases)
+        .service(cases::get_case)
+        .service(cases::update_case)
+        .service(cases::close_case)
+        .service(cases::reopen_case)
+        .service(cases::get_case_access_log);
 }
 
 /// Refuses the caller unless `domain::authz` allows the action.

@@ -277,10 +277,11 @@ pub async fn update(
     open(cipher, model)
 }
 
-/// True when the client exists in this tenant (whatever its visibility).
+/// True when the client exists in this tenant and `scope` may see it.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn exists(tx: &TenantTx, id: Uuid) -> Result<bool, StoreError> {
-    Ok(client::Entity::find_by_id((tx.tenant_id().as_uuid(), id)).one(tx.raw()).await.store()?.is_some())
+pub async fn visible(tx: &TenantTx, id: Uuid, scope: CaseScope) -> Result<bool, StoreError> {
+    let exists = client::Entity::find_by_id((tx.tenant_id().as_uuid(), id)).one(tx.raw()).await.store()?.is_some();
+    Ok(exists && !hidden(tx, &[id], scope).await?.contains(&id))
 }

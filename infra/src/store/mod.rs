@@ -3,6 +3,7 @@
 //! (tenants, police services and divisions) take any connection.
 
 pub mod audit;
+pub mod cases;
 pub mod clients;
 pub mod idempotency;
 pub mod organizations;
@@ -63,6 +64,7 @@ fn unique_meaning(detail: &str) -> &'static str {
         ("audit_seals", "audit_seals.seq"),
         ("ux_refresh_tokens_hash", "refresh_tokens.token_hash"),
         ("ux_programs_code", "programs.code"),
+        ("cases.status", "cases.status"),
         ("programs.tenant_id, programs.code", "programs.code"),
     ];
     KNOWN.iter().find(|(needle, _)| detail.contains(needle)).map_or("unique", |(_, meaning)| meaning)

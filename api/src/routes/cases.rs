@@ -1,0 +1,493 @@
+//! Cases: opened on a client, worked by case managers and supervisors. Restricted cases exist only
+//! for their assigned worker and supervisors. Every read is audited in the same transaction.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use domain::audit::actions;
+use domain::authz::{Action, Actor, CaseScope};
+use domain::case::{self, CaseStatus, ReferralSource, RiskLevel, VictimizationType};
+use domain::user::Role;
+use domain::{PoliceDivisionId, UserId, ValidationErrors};
+use infra::TenantTx;
+use infra::db::begin_tenant_tx;
+use infra::store::audit::{self, AuditFilter};
+use infra::store::cases::{self, Case, CaseChanges, CaseFilter, NewCase};
+use infra::store::{clients, programs, reference, users};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::audit::AuditEventResponse;
+use super::clients::nullable;
+use super::{Page, PageQuery, authorize};
+use crate::audit_trail::entry;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, etag};
+use crate::idempotency::{Begun, Created, Idempotent};
+use crate::state::AppState;
+
+/// A new case.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"client_id": "01936f1e-0000-7000-8000-000000000001", "victimization_types": ["human_trafficking_sexual"],
+    "referral_source": "police", "restricted": false}))]
+pub struct CreateCaseRequest {
+    /// The client.
+    pub client_id: uuid::Uuid,
+    /// What happened; at least one of the victimization types.
+    pub victimization_types: Vec<String>,
+    /// `police`, `self`, `community_organization`, `hospital`, `court` or `other`.
+    pub referral_source: String,
+    /// The program the case belongs to.
+    pub program_id: Option<uuid::Uuid>,
+    /// The police division.
+    pub division_id: Option<uuid::Uuid>,
+    /// The worker (a supervisor or case manager of this agency).
+    pub assigned_to: Option<uuid::Uuid>,
+    /// Visible only to the assigned worker and supervisors.
+    #[serde(default)]
+    pub restricted: bool,
+}
+
+/// Changes to a case; absent fields stay; `null` unassigns or clears the risk level.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+pub struct UpdateCaseRequest {
+    /// New worker, or `null` to unassign.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub assigned_to: Option<Option<uuid::Uuid>>,
+    /// New victimization types (replaces all).
+    pub victimization_types: Option<Vec<String>>,
+    /// Restrict or unrestrict.
+    pub restricted: Option<bool>,
+    /// `low`, `moderate`, `high`, `extreme`, or `null`.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub risk_level: Option<Option<String>>,
+}
+
+/// Why a case is closed or reopened.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ReasonRequest {
+    /// The reason (encrypted at rest).
+    #[schema(min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
+/// A case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The client.
+    pub client_id: uuid::Uuid,
+    /// `open` or `closed`.
+    pub status: String,
+    /// What happened.
+    pub victimization_types: Vec<String>,
+    /// Who referred.
+    pub referral_source: String,
+    /// Program.
+    pub program_id: Option<uuid::Uuid>,
+    /// Police division.
+    pub division_id: Option<uuid::Uuid>,
+    /// Assigned worker.
+    pub assigned_to: Option<uuid::Uuid>,
+    /// Visible only to the assigned worker and supervisors.
+    pub restricted: bool,
+    /// Latest assessed risk.
+    pub risk_level: Option<String>,
+    /// When opened.
+    pub opened_at: chrono::DateTime<chrono::Utc>,
+    /// When closed.
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Version for `If-Match`.
+    pub version: i32,
+}
+
+impl From<Case> for CaseResponse {
+    fn from(c: Case) -> Self {
+        Self {
+            id: c.id,
+            client_id: c.client_id,
+            status: c.status.as_str().to_owned(),
+            victimization_types: c.victimization_types.iter().map(|t| t.as_str().to_owned()).collect(),
+            referral_source: c.referral_source.as_str().to_owned(),
+            program_id: c.program_id,
+            division_id: c.division_id.map(|d| d.as_uuid()),
+            assigned_to: c.assigned_to.map(|u| u.as_uuid()),
+            restricted: c.restricted,
+            risk_level: c.risk_level.map(|l| l.as_str().to_owned()),
+            opened_at: c.opened_at,
+            closed_at: c.closed_at,
+            version: c.version,
+        }
+    }
+}
+
+/// Filters of the case list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQuery {
+    /// `open` or `closed`.
+    pub status: Option<String>,
+    /// Only cases assigned to this worker.
+    pub assigned_to: Option<uuid::Uuid>,
+    /// Only cases with this victimization type.
+    pub victimization_type: Option<String>,
+    /// Only cases at this police division.
+    pub division_id: Option<uuid::Uuid>,
+}
+
+fn respond(mut builder: actix_web::HttpResponseBuilder, case: Case) -> HttpResponse {
+    builder.insert_header((actix_web::http::header::ETAG, etag(case.version)));
+    builder.json(CaseResponse::from(case))
+}
+
+/// Refuses an assignee who is not an active supervisor or case manager of this agency.
+async fn check_assignee(tx: &TenantTx, worker: UserId) -> Result<(), ApiError> {
+    match users::get(tx, worker).await {
+        Ok(user)
+            if user.active && (user.roles.contains(Role::CaseManager) || user.roles.contains(Role::Supervisor)) =>
+        {
+            Ok(())
+        }
+        Ok(_) | Err(infra::StoreError::NotFound) => {
+            Err(ApiError::field("assigned_to", "must be an active supervisor or case manager of this agency"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl CreateCaseRequest {
+    async fn try_into_domain(&self, state: &AppState, tx: &TenantTx, actor: &Actor) -> Result<NewCase, ApiError> {
+        let mut e = ValidationErrors::default();
+        let types = e.check("victimization_types", case::victimization_types(&self.victimization_types));
+        let source = e.check("referral_source", ReferralSource::parse(&self.referral_source));
+        if !clients::visible(tx, self.client_id, CaseScope::of(actor)).await? {
+            e.add("client_id", "does not name a client");
+        }
+        if let Some(program) = self.program_id
+            && matches!(programs::get(tx, program).await, Err(infra::StoreError::NotFound))
+        {
+            e.add("program_id", "does not name a program of this agency");
+        }
+        if let Some(division) = self.division_id
+            && matches!(
+                reference::get_division(state.db.global(), PoliceDivisionId::from_uuid(division)).await,
+                Err(infra::StoreError::NotFound)
+            )
+        {
+            e.add("division_id", "does not name a police division");
+        }
+        if let Some(worker) = self.assigned_to
+            && let Err(ApiError::Validation(mut errors)) = check_assignee(tx, UserId::from_uuid(worker)).await
+        {
+            e.0.append(&mut errors.0);
+        }
+        Ok(e.finish(|| {
+            Some(NewCase {
+                client_id: self.client_id,
+                victimization_types: types?,
+                referral_source: source?,
+                program_id: self.program_id,
+                division_id: self.division_id.map(PoliceDivisionId::from_uuid),
+                assigned_to: self.assigned_to.map(UserId::from_uuid),
+                restricted: self.restricted,
+            })
+        })?)
+    }
+}
+
+/// Opens a case on a client.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_case",
+    request_body = CreateCaseRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
+    responses(
+        (status = 201, description = "Opened", body = CaseResponse, headers(("Location" = String, description = "The new case"), ("ETag" = String, description = "Version for If-Match"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or references, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases")]
+pub async fn create_case(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    idempotency: IdempotencyHeader,
+    body: web::Json<CreateCaseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_case", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let new = body.try_into_domain(&state, &tx, &actor).await?;
+    let case = cases::insert(&tx, new).await?;
+    let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });
+    audit::record(&tx, entry(&actor, &meta, actions::CASE_CREATED, "case", Some(case.id), details)).await?;
+    let location = format!("/api/v1/cases/{}", case.id);
+    let version = case.version;
+    let mut response = idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location)).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(actix_web::http::header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// Lists the cases the caller may see, filtered, in opening order.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_cases",
+    params(CaseQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of cases", body = Page<CaseResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases")]
+pub async fn list_cases(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    query: web::Query<CaseQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let (limit, after) = page.parse()?;
+    let mut e = ValidationErrors::default();
+    let status = query.status.as_deref().map(|s| e.check("status", CaseStatus::parse(s)));
+    let kind = query.victimization_type.as_deref().map(|t| e.check("victimization_type", VictimizationType::parse(t)));
+    e.finish(|| Some(()))?;
+    let filter = CaseFilter {
+        status: status.flatten(),
+        assigned_to: query.assigned_to.map(UserId::from_uuid),
+        victimization_type: kind.flatten(),
+        division_id: query.division_id.map(PoliceDivisionId::from_uuid),
+    };
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let rows = cases::list(&tx, &filter, CaseScope::of(&actor), after, limit.get() + 1).await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |c| c.id);
+    let reads = rows
+        .iter()
+        .map(|c| entry(&actor, &meta, actions::CASE_READ, "case", Some(c.id), serde_json::json!({ "via": "list" })))
+        .collect();
+    audit::record_many(&tx, reads).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(CaseResponse::from).collect(), next_cursor }))
+}
+
+/// Reads a case.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "get_case",
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "The case (the read is audited)", body = CaseResponse, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}")]
+pub async fn get_case(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let case = cases::get(&tx, path.into_inner(), CaseScope::of(&actor)).await?;
+    audit::record(&tx, entry(&actor, &meta, actions::CASE_READ, "case", Some(case.id), serde_json::json!({}))).await?;
+    tx.commit().await?;
+    Ok(respond(HttpResponse::Ok(), case))
+}
+
+/// Changes a case. Requires `If-Match`.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "update_case",
+    request_body = UpdateCaseRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id"), ("If-Match" = String, Header, description = "The ETag last read")),
+    responses(
+        (status = 200, description = "Updated", body = CaseResponse, headers(("ETag" = String, description = "New version"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The case changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/cases/{id}")]
+pub async fn update_case(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateCaseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkCases)?;
+    let mut e = ValidationErrors::default();
+    let types =
+        body.victimization_types.as_deref().map(|t| e.check("victimization_types", case::victimization_types(t)));
+    let level = match &body.risk_level {
+        None => None,
+        Some(None) => Some(Some(None)),
+        Some(Some(raw)) => Some(e.check("risk_level", RiskLevel::parse(raw)).map(Some)),
+    };
+    e.finish(|| Some(()))?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let current = cases::get(&tx, path.into_inner(), CaseScope::of(&actor)).await?;
+    if let Some(Some(worker)) = body.assigned_to {
+        check_assignee(&tx, UserId::from_uuid(worker)).await?;
+    }
+    let changes = CaseChanges {
+        assigned_to: body.assigned_to.map(|w| w.map(UserId::from_uuid)),
+        victimization_types: types.flatten(),
+        restricted: body.restricted,
+        risk_level: level.flatten(),
+    };
+    let case = cases::update(&tx, current.id, if_match.0, changes).await?;
+    audit::record(
+        &tx,
+        entry(
+            &actor,
+            &meta,
+            actions::CASE_UPDATED,
+            "case",
+            Some(case.id),
+            serde_json::json!({ "version": case.version }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(respond(HttpResponse::Ok(), case))
+}
+
+async fn change_status(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    id: uuid::Uuid,
+    reason: &str,
+    closing: bool,
+) -> Result<HttpResponse, ApiError> {
+    authorize(actor, Action::CloseCases)?;
+    let reason = case::reason(reason).map_err(|e| ApiError::field("reason", e.to_string()))?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, actor).await?;
+    let current = cases::get(&tx, id, CaseScope::of(actor)).await?;
+    let transition = if closing { case::close(current.status) } else { case::reopen(current.status) };
+    let to = transition.map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let case = cases::change_status(&tx, &cipher, id, current.status, to, &reason, actor.user_id).await?;
+    let action = if closing { actions::CASE_CLOSED } else { actions::CASE_REOPENED };
+    audit::record(
+        &tx,
+        entry(actor, meta, action, "case", Some(case.id), serde_json::json!({ "version": case.version })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(respond(HttpResponse::Ok(), case))
+}
+
+/// Closes a case (supervisors).
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "close_case",
+    request_body = ReasonRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "Closed", body = CaseResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/close")]
+pub async fn close_case(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<ReasonRequest>,
+) -> Result<HttpResponse, ApiError> {
+    change_status(&state, &caller.0, &meta, path.into_inner(), &body.reason, true).await
+}
+
+/// Reopens a closed case (supervisors).
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "reopen_case",
+    request_body = ReasonRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "Reopened", body = CaseResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already open", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/reopen")]
+pub async fn reopen_case(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<ReasonRequest>,
+) -> Result<HttpResponse, ApiError> {
+    change_status(&state, &caller.0, &meta, path.into_inner(), &body.reason, false).await
+}
+
+/// Who read or changed this case, newest first (supervisors and agency admins).
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "get_case_access_log",
+    params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of audit events about this case", body = Page<AuditEventResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or agency admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case in this agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}/access-log")]
+pub async fn get_case_access_log(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<uuid::Uuid>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadAccessLog)?;
+    let (limit, before) = page.parse()?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    // Auditors see the log of every case of the agency, restricted ones too.
+    let case = cases::get(&tx, path.into_inner(), CaseScope::All).await?;
+    let filter = AuditFilter { resource_type: Some("case".to_owned()), resource_id: Some(case.id), actor_id: None };
+    let rows = audit::list(&tx, &filter, before, limit.get() + 1).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |e| e.id);
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(AuditEventResponse::from).collect(), next_cursor }))
+}

@@ -1,0 +1,330 @@
+//! Cases, their victimization types (one row each, so the type filter is an index lookup) and
+//! their status history (reasons encrypted: they may name people).
+
+use chrono::{DateTime, Utc};
+use domain::authz::CaseScope;
+use domain::case::{CaseStatus, ReferralSource, RiskLevel, VictimizationType};
+use domain::{PoliceDivisionId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use super::{DbResultExt, StoreError};
+use crate::TenantTx;
+use crate::crypto::TenantCipher;
+use crate::entities::{case, case_status_change, case_victimization_type};
+
+/// A case as the service sees it.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Id.
+    pub id: Uuid,
+    /// The client.
+    pub client_id: Uuid,
+    /// Open or closed.
+    pub status: CaseStatus,
+    /// What happened.
+    pub victimization_types: Vec<VictimizationType>,
+    /// Who referred.
+    pub referral_source: ReferralSource,
+    /// Program.
+    pub program_id: Option<Uuid>,
+    /// Police division.
+    pub division_id: Option<PoliceDivisionId>,
+    /// Assigned worker.
+    pub assigned_to: Option<UserId>,
+    /// Visible only to the assigned worker and supervisors.
+    pub restricted: bool,
+    /// Latest assessed risk.
+    pub risk_level: Option<RiskLevel>,
+    /// When opened.
+    pub opened_at: DateTime<Utc>,
+    /// When closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version.
+    pub version: i32,
+}
+
+fn types_from_storage(stored: &str) -> Vec<VictimizationType> {
+    stored.split(',').filter_map(|t| VictimizationType::parse(t).ok()).collect()
+}
+
+fn types_to_storage(types: &[VictimizationType]) -> String {
+    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+}
+
+impl From<case::Model> for Case {
+    fn from(m: case::Model) -> Self {
+        Self {
+            id: m.id,
+            client_id: m.client_id,
+            status: CaseStatus::parse(&m.status).unwrap_or(CaseStatus::Open),
+            victimization_types: types_from_storage(&m.victimization_types),
+            referral_source: ReferralSource::parse(&m.referral_source).unwrap_or(ReferralSource::Other),
+            program_id: m.program_id,
+            division_id: m.division_id.map(PoliceDivisionId::from_uuid),
+            assigned_to: m.assigned_to.map(UserId::from_uuid),
+            restricted: m.restricted,
+            risk_level: m.risk_level.as_deref().and_then(|l| RiskLevel::parse(l).ok()),
+            opened_at: m.opened_at,
+            closed_at: m.closed_at,
+            version: m.version,
+        }
+    }
+}
+
+/// A case about to be opened (references already checked).
+#[derive(Clone, Debug)]
+pub struct NewCase {
+    /// The client.
+    pub client_id: Uuid,
+    /// What happened (non-empty).
+    pub victimization_types: Vec<VictimizationType>,
+    /// Who referred.
+    pub referral_source: ReferralSource,
+    /// Program.
+    pub program_id: Option<Uuid>,
+    /// Police division.
+    pub division_id: Option<PoliceDivisionId>,
+    /// Assigned worker.
+    pub assigned_to: Option<UserId>,
+    /// Restricted.
+    pub restricted: bool,
+}
+
+async fn write_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) -> Result<(), StoreError> {
+    case_victimization_type::Entity::delete_many()
+        .filter(case_victimization_type::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(case_victimization_type::Column::CaseId.eq(case_id))
+        .exec(tx.raw())
+        .await
+        .store()?;
+    let rows = types.iter().map(|t| case_victimization_type::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        case_id: Set(case_id),
+        victimization_type: Set(t.as_str().to_owned()),
+    });
+    case_victimization_type::Entity::insert_many(rows).exec_without_returning(tx.raw()).await.store()?;
+    Ok(())
+}
+
+/// Opens a case.
+///
+/// # Errors
+/// [`StoreError::Conflict`] on `reference` when a referenced row does not exist.
+pub async fn insert(tx: &TenantTx, new: NewCase) -> Result<Case, StoreError> {
+    let id = Uuid::now_v7();
+    let now = crate::db::now();
+    let model = case::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(id),
+        client_id: Set(new.client_id),
+        status: Set(CaseStatus::Open.as_str().to_owned()),
+        victimization_types: Set(types_to_storage(&new.victimization_types)),
+        referral_source: Set(new.referral_source.as_str().to_owned()),
+        program_id: Set(new.program_id),
+        division_id: Set(new.division_id.map(|d| d.as_uuid())),
+        assigned_to: Set(new.assigned_to.map(|u| u.as_uuid())),
+        restricted: Set(new.restricted),
+        risk_level: Set(None),
+        opened_at: Set(now),
+        closed_at: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    write_types(tx, id, &new.victimization_types).await?;
+    Ok(Case::from(model))
+}
+
+/// The SQL form of a scope: restricted cases only for the assigned worker (or everything).
+fn visible(scope: CaseScope) -> Condition {
+    match scope {
+        CaseScope::All => Condition::all(),
+        CaseScope::UnrestrictedOrAssignedTo(me) => {
+            Condition::any().add(case::Column::Restricted.eq(false)).add(case::Column::AssignedTo.eq(me.as_uuid()))
+        }
+    }
+}
+
+/// One case, if visible in `scope`. Another tenant's, missing and hidden look the same.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub async fn get(tx: &TenantTx, id: Uuid, scope: CaseScope) -> Result<Case, StoreError> {
+    case::Entity::find()
+        .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(case::Column::Id.eq(id))
+        .filter(visible(scope))
+        .one(tx.raw())
+        .await
+        .store()?
+        .map(Case::from)
+        .ok_or(StoreError::NotFound)
+}
+
+/// Filters of the case list.
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    /// Only this status.
+    pub status: Option<CaseStatus>,
+    /// Only cases assigned to this worker.
+    pub assigned_to: Option<UserId>,
+    /// Only cases with this victimization type.
+    pub victimization_type: Option<VictimizationType>,
+    /// Only cases at this division.
+    pub division_id: Option<PoliceDivisionId>,
+}
+
+/// A page of visible cases in id order.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list(
+    tx: &TenantTx,
+    filter: &CaseFilter,
+    scope: CaseScope,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Case>, StoreError> {
+    let tenant = tx.tenant_id().as_uuid();
+    let mut query = case::Entity::find()
+        .filter(case::Column::TenantId.eq(tenant))
+        .filter(visible(scope))
+        .order_by_asc(case::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(case::Column::Id.gt(after));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(case::Column::Status.eq(status.as_str()));
+    }
+    if let Some(worker) = filter.assigned_to {
+        query = query.filter(case::Column::AssignedTo.eq(worker.as_uuid()));
+    }
+    if let Some(division) = filter.division_id {
+        query = query.filter(case::Column::DivisionId.eq(division.as_uuid()));
+    }
+    if let Some(kind) = filter.victimization_type {
+        let with_type = Query::select()
+            .column(case_victimization_type::Column::CaseId)
+            .from(case_victimization_type::Entity)
+            .and_where(Expr::col(case_victimization_type::Column::TenantId).eq(tenant))
+            .and_where(Expr::col(case_victimization_type::Column::VictimizationType).eq(kind.as_str()))
+            .to_owned();
+        query = query.filter(case::Column::Id.in_subquery(with_type));
+    }
+    Ok(query.all(tx.raw()).await.store()?.into_iter().map(Case::from).collect())
+}
+
+/// What a PATCH may change; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct CaseChanges {
+    /// New assignment (`Some(None)` unassigns).
+    pub assigned_to: Option<Option<UserId>>,
+    /// New victimization types.
+    pub victimization_types: Option<Vec<VictimizationType>>,
+    /// Restrict or unrestrict.
+    pub restricted: Option<bool>,
+    /// New risk level (`Some(None)` clears).
+    pub risk_level: Option<Option<RiskLevel>>,
+}
+
+/// Applies `changes` if the version is still `expected_version` (one conditional UPDATE).
+///
+/// # Errors
+/// [`StoreError::NotFound`], [`StoreError::VersionMismatch`].
+pub async fn update(tx: &TenantTx, id: Uuid, expected_version: i32, changes: CaseChanges) -> Result<Case, StoreError> {
+    let mut update = case::Entity::update_many()
+        .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
+        .col_expr(case::Column::UpdatedAt, Expr::value(crate::db::now()))
+        .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(case::Column::Id.eq(id))
+        .filter(case::Column::Version.eq(expected_version));
+    if let Some(worker) = changes.assigned_to {
+        update = update.col_expr(case::Column::AssignedTo, Expr::value(worker.map(|w| w.as_uuid())));
+    }
+    if let Some(types) = &changes.victimization_types {
+        update = update.col_expr(case::Column::VictimizationTypes, Expr::value(types_to_storage(types)));
+    }
+    if let Some(restricted) = changes.restricted {
+        update = update.col_expr(case::Column::Restricted, Expr::value(restricted));
+    }
+    if let Some(level) = changes.risk_level {
+        update = update.col_expr(case::Column::RiskLevel, Expr::value(level.map(|l| l.as_str().to_owned())));
+    }
+    if update.exec(tx.raw()).await.store()?.rows_affected == 0 {
+        get(tx, id, CaseScope::All).await?;
+        return Err(StoreError::VersionMismatch);
+    }
+    if let Some(types) = &changes.victimization_types {
+        write_types(tx, id, types).await?;
+    }
+    get(tx, id, CaseScope::All).await
+}
+
+/// Moves a case from `from` to `to`, recording who and why (the reason sealed). Conditional on the
+/// status still being `from`, so two supervisors closing at once cannot both succeed.
+///
+/// # Errors
+/// [`StoreError::Conflict`] on `cases.status` when the status changed meanwhile.
+pub async fn change_status(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    id: Uuid,
+    from: CaseStatus,
+    to: CaseStatus,
+    reason: &str,
+    by: UserId,
+) -> Result<Case, StoreError> {
+    let now = crate::db::now();
+    let closed_at = if to == CaseStatus::Closed { Some(now) } else { None };
+    let result = case::Entity::update_many()
+        .col_expr(case::Column::Status, Expr::value(to.as_str()))
+        .col_expr(case::Column::ClosedAt, Expr::value(closed_at))
+        .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
+        .col_expr(case::Column::UpdatedAt, Expr::value(now))
+        .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(case::Column::Id.eq(id))
+        .filter(case::Column::Status.eq(from.as_str()))
+        .exec(tx.raw())
+        .await
+        .store()?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Conflict { constraint: "cases.status" });
+    }
+    let change_id = Uuid::now_v7();
+    case_status_change::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(change_id),
+        case_id: Set(id),
+        status: Set(to.as_str().to_owned()),
+        reason_sealed: Set(cipher.seal("case_status_changes.reason", change_id, reason)?),
+        changed_by: Set(by.as_uuid()),
+        created_at: Set(now),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    get(tx, id, CaseScope::All).await
+}
+
+/// Sets the case's risk level from its newest assessment.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn set_risk_level(tx: &TenantTx, id: Uuid, level: RiskLevel) -> Result<(), StoreError> {
+    case::Entity::update_many()
+        .col_expr(case::Column::RiskLevel, Expr::value(level.as_str()))
+        .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
+        .col_expr(case::Column::UpdatedAt, Expr::value(crate::db::now()))
+        .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(case::Column::Id.eq(id))
+        .exec(tx.raw())
+        .await
+        .store()?;
+    Ok(())
+}
