@@ -33,6 +33,9 @@ pub enum ApiError {
     /// 409: the change conflicts with the current state.
     #[error("conflict")]
     Conflict(String),
+    /// 409: the person's consent for this is not in force.
+    #[error("consent required")]
+    ConsentRequired,
     /// 412: `If-Match` names a version that is no longer current.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -110,6 +113,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
+            Self::ConsentRequired => "consent_required",
             Self::PreconditionFailed => "precondition_failed",
             Self::PreconditionRequired => "precondition_required",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -130,6 +134,9 @@ impl ApiError {
             Self::NotFound => ("Not found", "No such resource.".to_owned()),
             Self::MethodNotAllowed => ("Method not allowed", "This path does not support this method.".to_owned()),
             Self::Conflict(why) => ("Conflict", why.clone()),
+            Self::ConsentRequired => {
+                ("Consent required", "The person's consent for this is not in force; record it first.".to_owned())
+            }
             Self::PreconditionFailed => {
                 ("Precondition failed", "The resource changed since you read it; read it again.".to_owned())
             }
@@ -173,7 +180,7 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConsentRequired => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

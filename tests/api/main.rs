@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod case_records;
 mod cases;
 mod clients;
 mod errors;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod case_records;
 pub mod cases;
 pub mod clients;
 pub mod ops;
@@ -54,7 +55,22 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(cases::update_case)
         .service(cases::close_case)
         .service(cases::reopen_case)
-        .service(cases::get_case_access_log);
+        .service(cases::get_case_access_log)
+        .service(case_records::notes::create_note)
+        .service(case_records::notes::list_notes)
+        .service(case_records::notes::create_note_amendment)
+        .service(case_records::services::create_service)
+        .service(case_records::services::list_services)
+        .service(case_records::consents::create_consent)
+        .service(case_records::consents::list_consents)
+        .service(case_records::consents::create_outbound_referral)
+        .service(case_records::consents::list_outbound_referrals)
+        .service(case_records::assessments::create_risk_assessment)
+        .service(case_records::assessments::list_risk_assessments)
+        .service(case_records::safety_plan::put_safety_plan)
+        .service(case_records::safety_plan::get_safety_plan)
+        .service(case_records::children::create_child)
+        .service(case_records::children::list_children);
 }
 
 /// Refuses the caller unless `domain::authz` allows the action.

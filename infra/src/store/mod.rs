@@ -3,12 +3,16 @@
 //! (tenants, police services and divisions) take any connection.
 
 pub mod audit;
+pub mod case_records;
 pub mod cases;
 pub mod clients;
+pub mod consents;
 pub mod idempotency;
+pub mod notes;
 pub mod organizations;
 pub mod programs;
 pub mod reference;
+pub mod safety_plans;
 pub mod sessions;
 pub mod tenant_keys;
 pub mod tenants;

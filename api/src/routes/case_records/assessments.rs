@@ -1,0 +1,148 @@
+//! Risk assessments: the newest sets the case's risk level.
+
+use actix_web::{HttpResponse, get, post, web};
+use domain::ValidationErrors;
+use domain::case::{RiskLevel, RiskTool};
+use infra::store::case_records::{self, RiskAssessment};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{audit_change, audit_read, open_case, optional_notes};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::routes::{Page, PageQuery};
+use crate::state::AppState;
+
+/// A risk assessment.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"tool": "odara", "score": 7, "level": "high"}))]
+pub struct RiskAssessmentRequest {
+    /// `odara`, `danger_assessment`, `b_safer` or `agency_tool`.
+    pub tool: String,
+    /// The instrument's score, 0 to 1000.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub score: Option<i32>,
+    /// `low`, `moderate`, `high` or `extreme`.
+    pub level: String,
+    /// Notes (encrypted at rest).
+    pub notes: Option<String>,
+}
+
+/// A recorded assessment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RiskAssessmentResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The case.
+    pub case_id: uuid::Uuid,
+    /// Instrument.
+    pub tool: String,
+    /// Score.
+    pub score: Option<i32>,
+    /// Level.
+    pub level: String,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Who assessed.
+    pub assessor_id: uuid::Uuid,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<RiskAssessment> for RiskAssessmentResponse {
+    fn from(r: RiskAssessment) -> Self {
+        Self {
+            id: r.id,
+            case_id: r.case_id,
+            tool: r.tool.as_str().to_owned(),
+            score: r.score,
+            level: r.level.as_str().to_owned(),
+            notes: r.notes,
+            assessor_id: r.assessor_id.as_uuid(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Records an assessment; its level becomes the case's `risk_level`.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_risk_assessment",
+    request_body = RiskAssessmentRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 201, description = "Recorded", body = RiskAssessmentResponse, headers(("Location" = String, description = "The case's assessments"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/risk-assessments")]
+pub async fn create_risk_assessment(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<RiskAssessmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let mut e = ValidationErrors::default();
+    let tool = e.check("tool", RiskTool::parse(&body.tool));
+    let level = e.check("level", RiskLevel::parse(&body.level));
+    if body.score.is_some_and(|s| !(0..=1000).contains(&s)) {
+        e.add("score", "must be between 0 and 1000");
+    }
+    let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
+    let (tool, level) = e.finish(|| Some((tool?, level?)))?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let assessment = case_records::insert_risk_assessment(
+        &tx,
+        &cipher,
+        case.id,
+        tool,
+        body.score,
+        level,
+        notes.as_deref(),
+        actor.user_id,
+    )
+    .await?;
+    audit_change(&tx, &actor, &meta, &case, "risk_assessment", assessment.id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/cases/{}/risk-assessments", case.id)))
+        .json(RiskAssessmentResponse::from(assessment)))
+}
+
+/// Lists a case's assessments, oldest first.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_risk_assessments",
+    params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of assessments (the read is audited)", body = Page<RiskAssessmentResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}/risk-assessments")]
+pub async fn list_risk_assessments(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let (limit, after) = page.parse()?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let rows = case_records::list_risk_assessments(&tx, &cipher, case.id, after, limit.get() + 1).await?;
+    audit_read(&tx, &actor, &meta, &case, "risk_assessments").await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |r| r.id);
+    Ok(HttpResponse::Ok()
+        .json(Page { items: rows.into_iter().map(RiskAssessmentResponse::from).collect(), next_cursor }))
+}

@@ -1,0 +1,130 @@
+//! Children recorded on a case (names encrypted).
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Datelike as _;
+use domain::ValidationErrors;
+use domain::person;
+use infra::store::case_records::{self, Child};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{audit_change, audit_read, open_case, optional_notes};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::routes::{Page, PageQuery};
+use crate::state::AppState;
+
+/// A child to record.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"given_name": "Mia", "year_of_birth": 2019}))]
+pub struct ChildRequest {
+    /// Given name (encrypted at rest).
+    #[schema(min_length = 1, max_length = 100)]
+    pub given_name: String,
+    /// Year of birth, 1900 to this year.
+    pub year_of_birth: Option<i32>,
+    /// Notes (encrypted at rest).
+    pub notes: Option<String>,
+}
+
+/// A recorded child.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The case.
+    pub case_id: uuid::Uuid,
+    /// Given name.
+    pub given_name: String,
+    /// Year of birth.
+    pub year_of_birth: Option<i32>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// When recorded.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Child> for ChildResponse {
+    fn from(c: Child) -> Self {
+        Self {
+            id: c.id,
+            case_id: c.case_id,
+            given_name: c.given_name,
+            year_of_birth: c.year_of_birth,
+            notes: c.notes,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// Records a child involved in a case.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_child",
+    request_body = ChildRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 201, description = "Recorded", body = ChildResponse, headers(("Location" = String, description = "The case's children"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/children")]
+pub async fn create_child(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<ChildRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let mut e = ValidationErrors::default();
+    let name = e.check("given_name", person::name(&body.given_name));
+    let this_year = chrono::Utc::now().year();
+    if body.year_of_birth.is_some_and(|y| !(1900..=this_year).contains(&y)) {
+        e.add("year_of_birth", "must be between 1900 and this year");
+    }
+    let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
+    let name = e.finish(|| name)?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let child = case_records::insert_child(&tx, &cipher, case.id, &name, body.year_of_birth, notes.as_deref()).await?;
+    audit_change(&tx, &actor, &meta, &case, "child", child.id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/cases/{}/children", case.id)))
+        .json(ChildResponse::from(child)))
+}
+
+/// Lists the children recorded on a case.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_children",
+    params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of children (the read is audited)", body = Page<ChildResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}/children")]
+pub async fn list_children(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let (limit, after) = page.parse()?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let rows = case_records::list_children(&tx, &cipher, case.id, after, limit.get() + 1).await?;
+    audit_read(&tx, &actor, &meta, &case, "children").await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |c| c.id);
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(ChildResponse::from).collect(), next_cursor }))
+}

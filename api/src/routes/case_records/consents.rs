@@ -1,0 +1,282 @@
+//! Consents on a case (the newest per scope is in force; expiry honoured) and the referrals out to
+//! community organisations that need `share_with_community_organization` consent.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use domain::ValidationErrors;
+use domain::case::{ConsentScope, consent_in_force};
+use domain::validation::bounded_text;
+use infra::store::consents::{self, Consent, OutboundReferral};
+use infra::store::organizations;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{audit_change, audit_read, open_case, optional_notes};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::routes::{Page, PageQuery};
+use crate::state::AppState;
+
+/// A consent decision.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"scope": "share_with_community_organization", "granted": true, "expires_at": "2027-05-31T23:59:59Z"}))]
+pub struct ConsentRequest {
+    /// What it covers.
+    pub scope: String,
+    /// Given (`true`) or withdrawn (`false`).
+    pub granted: bool,
+    /// When it lapses (in the future).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Notes (encrypted at rest).
+    pub notes: Option<String>,
+}
+
+/// A consent decision as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The case.
+    pub case_id: uuid::Uuid,
+    /// Scope.
+    pub scope: String,
+    /// Given or withdrawn.
+    pub granted: bool,
+    /// When it lapses.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// True when this decision is the one in force for its scope now.
+    pub in_force: bool,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Who recorded it.
+    pub recorded_by: uuid::Uuid,
+    /// When recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+fn response(c: Consent, all: &[domain::case::ConsentRecord]) -> ConsentResponse {
+    let now = Utc::now();
+    let newest = all.iter().filter(|r| r.scope == c.scope).max_by_key(|r| r.recorded_at).map(|r| r.recorded_at);
+    let in_force = newest == Some(c.created_at) && consent_in_force(all, c.scope, now);
+    ConsentResponse {
+        id: c.id,
+        case_id: c.case_id,
+        scope: c.scope.as_str().to_owned(),
+        granted: c.granted,
+        expires_at: c.expires_at,
+        in_force,
+        notes: c.notes,
+        recorded_by: c.recorded_by.as_uuid(),
+        created_at: c.created_at,
+    }
+}
+
+/// Records a consent decision; it replaces earlier ones of its scope.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_consent",
+    request_body = ConsentRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 201, description = "Recorded", body = ConsentResponse, headers(("Location" = String, description = "The case's consents"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/consents")]
+pub async fn create_consent(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<ConsentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let mut e = ValidationErrors::default();
+    let scope = e.check("scope", ConsentScope::parse(&body.scope));
+    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
+        e.add("expires_at", "must be in the future");
+    }
+    let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
+    let scope = e.finish(|| scope)?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let consent =
+        consents::insert(&tx, &cipher, case.id, scope, body.granted, body.expires_at, notes.as_deref(), actor.user_id)
+            .await?;
+    audit_change(&tx, &actor, &meta, &case, "consent", consent.id).await?;
+    let all = consents::records(&tx, case.id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/cases/{}/consents", case.id)))
+        .json(response(consent, &all)))
+}
+
+/// Lists a case's consent decisions, newest first, each marked whether it is in force.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_consents",
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "All consent decisions (the read is audited)", body = Page<ConsentResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}/consents")]
+pub async fn list_consents(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let rows = consents::list(&tx, &cipher, case.id).await?;
+    audit_read(&tx, &actor, &meta, &case, "consents").await?;
+    tx.commit().await?;
+    let all: Vec<_> = rows.iter().map(Consent::record).collect();
+    Ok(HttpResponse::Ok()
+        .json(Page { items: rows.into_iter().map(|c| response(c, &all)).collect::<Vec<_>>(), next_cursor: None }))
+}
+
+/// A referral out to a community organisation.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"organization_id": "01936f1e-0000-7000-8000-000000000002", "service": "emergency shelter"}))]
+pub struct OutboundReferralRequest {
+    /// The organisation (of this agency's list).
+    pub organization_id: uuid::Uuid,
+    /// What is asked for.
+    #[schema(min_length = 1, max_length = 200)]
+    pub service: String,
+    /// Notes (encrypted at rest).
+    pub notes: Option<String>,
+}
+
+/// A referral out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboundReferralResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The case.
+    pub case_id: uuid::Uuid,
+    /// The organisation.
+    pub organization_id: uuid::Uuid,
+    /// What was asked for.
+    pub service: String,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Who made it.
+    pub created_by: uuid::Uuid,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OutboundReferral> for OutboundReferralResponse {
+    fn from(r: OutboundReferral) -> Self {
+        Self {
+            id: r.id,
+            case_id: r.case_id,
+            organization_id: r.organization_id,
+            service: r.service,
+            notes: r.notes,
+            created_by: r.created_by.as_uuid(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Refers the client out. Refused with `409 consent_required` unless consent to share with a
+/// community organisation is in force.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_outbound_referral",
+    request_body = OutboundReferralRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 201, description = "Referred", body = OutboundReferralResponse, headers(("Location" = String, description = "The case's referrals out"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No consent to share with a community organisation is in force (code consent_required)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or unknown organisation", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/outbound-referrals")]
+pub async fn create_outbound_referral(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<OutboundReferralRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let mut e = ValidationErrors::default();
+    let service = e.check("service", bounded_text(&body.service, 200));
+    let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
+    let service = e.finish(|| service)?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    match organizations::get(&tx, body.organization_id).await {
+        Ok(_) => {}
+        Err(infra::StoreError::NotFound) => {
+            return Err(ApiError::field("organization_id", "does not name an organisation of this agency"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let records = consents::records(&tx, case.id).await?;
+    if !consent_in_force(&records, ConsentScope::ShareWithCommunityOrganization, Utc::now()) {
+        return Err(ApiError::ConsentRequired);
+    }
+    let referral = consents::insert_referral(
+        &tx,
+        &cipher,
+        case.id,
+        body.organization_id,
+        &service,
+        notes.as_deref(),
+        actor.user_id,
+    )
+    .await?;
+    audit_change(&tx, &actor, &meta, &case, "outbound_referral", referral.id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/cases/{}/outbound-referrals", case.id)))
+        .json(OutboundReferralResponse::from(referral)))
+}
+
+/// Lists a case's referrals out, oldest first.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_outbound_referrals",
+    params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of referrals out (the read is audited)", body = Page<OutboundReferralResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}/outbound-referrals")]
+pub async fn list_outbound_referrals(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let (limit, after) = page.parse()?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let rows = consents::list_referrals(&tx, &cipher, case.id, after, limit.get() + 1).await?;
+    audit_read(&tx, &actor, &meta, &case, "outbound_referrals").await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |r| r.id);
+    Ok(HttpResponse::Ok()
+        .json(Page { items: rows.into_iter().map(OutboundReferralResponse::from).collect(), next_cursor }))
+}

@@ -1,0 +1,71 @@
+//! Records kept on a case: notes, services, consents and referrals out, risk assessments, the
+//! safety plan and children. Each endpoint first finds the case as the caller may see it (a hidden
+//! or foreign case is 404), and audits the read or change against the case in the same transaction.
+
+pub mod assessments;
+pub mod children;
+pub mod consents;
+pub mod notes;
+pub mod safety_plan;
+pub mod services;
+
+use std::sync::Arc;
+
+use domain::audit::actions;
+use domain::authz::{Action, Actor, CaseScope};
+use infra::TenantTx;
+use infra::crypto::TenantCipher;
+use infra::db::begin_tenant_tx;
+use infra::store::audit;
+use infra::store::cases::{self, Case};
+
+use super::authorize;
+use crate::audit_trail::entry;
+use crate::error::ApiError;
+use crate::extract::RequestMeta;
+use crate::state::AppState;
+
+/// The caller's transaction, the tenant cipher and the case, once the caller may work it.
+pub(crate) async fn open_case(
+    state: &AppState,
+    actor: &Actor,
+    case_id: uuid::Uuid,
+) -> Result<(TenantTx, Arc<TenantCipher>, Case), ApiError> {
+    authorize(actor, Action::WorkCases)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, actor).await?;
+    let case = cases::get(&tx, case_id, CaseScope::of(actor)).await?;
+    Ok((tx, cipher, case))
+}
+
+/// Audits a read of the case's `record` list.
+pub(crate) async fn audit_read(
+    tx: &TenantTx,
+    actor: &Actor,
+    meta: &RequestMeta,
+    case: &Case,
+    record: &str,
+) -> Result<(), ApiError> {
+    let details = serde_json::json!({ "record": record });
+    audit::record(tx, entry(actor, meta, actions::CASE_READ, "case", Some(case.id), details)).await?;
+    Ok(())
+}
+
+/// Audits a record added to (or changed on) the case.
+pub(crate) async fn audit_change(
+    tx: &TenantTx,
+    actor: &Actor,
+    meta: &RequestMeta,
+    case: &Case,
+    record: &str,
+    record_id: uuid::Uuid,
+) -> Result<(), ApiError> {
+    let details = serde_json::json!({ "record": record, "record_id": record_id });
+    audit::record(tx, entry(actor, meta, actions::CASE_UPDATED, "case", Some(case.id), details)).await?;
+    Ok(())
+}
+
+/// Optional free text (notes on a record): 1 to 20,000 characters when given.
+pub(crate) fn optional_notes(e: &mut domain::ValidationErrors, field: &str, raw: Option<&str>) -> Option<String> {
+    raw.and_then(|n| e.check(field, domain::case::note_text(n)))
+}

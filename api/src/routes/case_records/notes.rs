@@ -1,0 +1,154 @@
+//! Case notes: never edited or deleted; an amendment is a new note pointing at the one it corrects.
+
+use actix_web::{HttpResponse, get, post, web};
+use infra::store::notes::{self, Note};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{audit_change, audit_read, open_case};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::routes::{Page, PageQuery};
+use crate::state::AppState;
+
+/// A new note or amendment.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"body": "Met at 51 Division; client wants shelter tonight."}))]
+pub struct NoteRequest {
+    /// The text (encrypted at rest), 1 to 20,000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
+    pub body: String,
+}
+
+/// A note.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The case.
+    pub case_id: uuid::Uuid,
+    /// The text.
+    pub body: String,
+    /// Who wrote it.
+    pub author_id: uuid::Uuid,
+    /// The note this one corrects, for an amendment.
+    pub amends_note_id: Option<uuid::Uuid>,
+    /// When written.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Note> for NoteResponse {
+    fn from(n: Note) -> Self {
+        Self {
+            id: n.id,
+            case_id: n.case_id,
+            body: n.body,
+            author_id: n.author_id.as_uuid(),
+            amends_note_id: n.amends_note_id,
+            created_at: n.created_at,
+        }
+    }
+}
+
+async fn add(
+    state: &AppState,
+    caller: Authenticated,
+    meta: &RequestMeta,
+    case_id: uuid::Uuid,
+    body: &str,
+    amends: Option<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let text = domain::case::note_text(body).map_err(|e| ApiError::field("body", e.to_string()))?;
+    let (tx, cipher, case) = open_case(state, &actor, case_id).await?;
+    let note = notes::insert(&tx, &cipher, case.id, &text, actor.user_id, amends).await?;
+    audit_change(&tx, &actor, meta, &case, if amends.is_some() { "note_amendment" } else { "note" }, note.id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/cases/{}/notes", case.id)))
+        .json(NoteResponse::from(note)))
+}
+
+/// Adds a note to a case.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_note",
+    request_body = NoteRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses(
+        (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or too long", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/notes")]
+pub async fn create_note(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<NoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    add(&state, caller, &meta, path.into_inner(), &body.body, None).await
+}
+
+/// Adds an amendment that corrects a note of the case (the note itself never changes).
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_note_amendment",
+    request_body = NoteRequest,
+    params(("id" = uuid::Uuid, Path, description = "Case id"), ("note_id" = uuid::Uuid, Path, description = "The note corrected")),
+    responses(
+        (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case or note visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or too long", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{id}/notes/{note_id}/amendments")]
+pub async fn create_note_amendment(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+    body: web::Json<NoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (case_id, note_id) = path.into_inner();
+    add(&state, caller, &meta, case_id, &body.body, Some(note_id)).await
+}
+
+/// Lists a case's notes and amendments, oldest first.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_notes",
+    params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of notes (the read is audited)", body = Page<NoteResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases/{id}/notes")]
+pub async fn list_notes(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let (limit, after) = page.parse()?;
+    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let rows = notes::list(&tx, &cipher, case.id, after, limit.get() + 1).await?;
+    audit_read(&tx, &actor, &meta, &case, "notes").await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |n| n.id);
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(NoteResponse::from).collect(), next_cursor }))
+}
