@@ -8,7 +8,10 @@ use infra::store::case_records::{self, Child};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{audit_change, audit_read, open_case, optional_notes};
+use infra::TenantTx;
+use infra::crypto::TenantCipher;
+
+use super::{audit_change, list_records, open_case, optional_notes};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, RequestMeta};
 use crate::routes::{Page, PageQuery};
@@ -119,12 +122,9 @@ pub async fn list_children(
     path: web::Path<uuid::Uuid>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
-    let (limit, after) = page.parse()?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
-    let rows = case_records::list_children(&tx, &cipher, case.id, after, limit.get() + 1).await?;
-    audit_read(&tx, &actor, &meta, &case, "children").await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |c| c.id);
-    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(ChildResponse::from).collect(), next_cursor }))
+    let fetch = async |tx: &TenantTx, cipher: &TenantCipher, case_id, after, limit| {
+        case_records::list_children(tx, cipher, case_id, after, limit).await
+    };
+    list_records(&state, &caller.0, &meta, path.into_inner(), &page, "children", fetch, |r| r.id, ChildResponse::from)
+        .await
 }

@@ -11,7 +11,10 @@ use infra::store::organizations;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{audit_change, audit_read, open_case, optional_notes};
+use infra::TenantTx;
+use infra::crypto::TenantCipher;
+
+use super::{audit_change, audit_read, list_records, open_case, optional_notes};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, RequestMeta};
 use crate::routes::{Page, PageQuery};
@@ -270,13 +273,19 @@ pub async fn list_outbound_referrals(
     path: web::Path<uuid::Uuid>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
-    let (limit, after) = page.parse()?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
-    let rows = consents::list_referrals(&tx, &cipher, case.id, after, limit.get() + 1).await?;
-    audit_read(&tx, &actor, &meta, &case, "outbound_referrals").await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |r| r.id);
-    Ok(HttpResponse::Ok()
-        .json(Page { items: rows.into_iter().map(OutboundReferralResponse::from).collect(), next_cursor }))
+    let fetch = async |tx: &TenantTx, cipher: &TenantCipher, case_id, after, limit| {
+        consents::list_referrals(tx, cipher, case_id, after, limit).await
+    };
+    list_records(
+        &state,
+        &caller.0,
+        &meta,
+        path.into_inner(),
+        &page,
+        "outbound_referrals",
+        fetch,
+        |r| r.id,
+        OutboundReferralResponse::from,
+    )
+    .await
 }

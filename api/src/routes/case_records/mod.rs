@@ -65,6 +65,36 @@ pub(crate) async fn audit_change(
     Ok(())
 }
 
+/// The body every record list shares: find the case as the caller may see it, fetch a page,
+/// audit the read, answer `{items, next_cursor}`.
+#[expect(clippy::too_many_arguments, reason = "the parts in which record lists differ")]
+pub(crate) async fn list_records<T, R: serde::Serialize + utoipa::ToSchema>(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    case_id: uuid::Uuid,
+    page: &crate::routes::PageQuery,
+    record: &str,
+    fetch: impl AsyncFnOnce(
+        &TenantTx,
+        &TenantCipher,
+        uuid::Uuid,
+        Option<uuid::Uuid>,
+        u64,
+    ) -> Result<Vec<T>, infra::StoreError>,
+    id_of: impl Fn(&T) -> uuid::Uuid,
+    to_response: impl Fn(T) -> R,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let (limit, after) = page.parse()?;
+    let (tx, cipher, case) = open_case(state, actor, case_id).await?;
+    let rows = fetch(&tx, &cipher, case.id, after, limit.get() + 1).await?;
+    audit_read(&tx, actor, meta, &case, record).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, id_of);
+    Ok(actix_web::HttpResponse::Ok()
+        .json(crate::routes::Page { items: rows.into_iter().map(to_response).collect(), next_cursor }))
+}
+
 /// Optional free text (notes on a record): 1 to 20,000 characters when given.
 pub(crate) fn optional_notes(e: &mut domain::ValidationErrors, field: &str, raw: Option<&str>) -> Option<String> {
     raw.and_then(|n| e.check(field, domain::case::note_text(n)))

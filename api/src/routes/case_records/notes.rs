@@ -5,7 +5,10 @@ use infra::store::notes::{self, Note};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{audit_change, audit_read, open_case};
+use infra::TenantTx;
+use infra::crypto::TenantCipher;
+
+use super::{audit_change, list_records, open_case};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, RequestMeta};
 use crate::routes::{Page, PageQuery};
@@ -143,12 +146,8 @@ pub async fn list_notes(
     path: web::Path<uuid::Uuid>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
-    let (limit, after) = page.parse()?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
-    let rows = notes::list(&tx, &cipher, case.id, after, limit.get() + 1).await?;
-    audit_read(&tx, &actor, &meta, &case, "notes").await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |n| n.id);
-    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(NoteResponse::from).collect(), next_cursor }))
+    let fetch = async |tx: &TenantTx, cipher: &TenantCipher, case_id, after, limit| {
+        notes::list(tx, cipher, case_id, after, limit).await
+    };
+    list_records(&state, &caller.0, &meta, path.into_inner(), &page, "notes", fetch, |r| r.id, NoteResponse::from).await
 }
