@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod maintenance;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

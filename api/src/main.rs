@@ -24,6 +24,8 @@ enum Command {
     Openapi,
     /// Retire the generated signing key in the data directory and add a new one.
     RotateSigningKey,
+    /// Re-wrap every tenant's data key under the current master key (see README).
+    RotateMasterKey,
 }
 
 #[tokio::main]
@@ -54,6 +56,17 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "new signing key {kid}; restart the service to use it (old keys keep verifying until their tokens expire)"
             );
+            Ok(())
+        }
+        Command::RotateMasterKey => {
+            let report = api::maintenance::rotate_master_key(&settings).await?;
+            println!("re-wrapped {} tenant key(s) under the current master key", report.rewrapped);
+            if !report.unknown_master.is_empty() {
+                anyhow::bail!(
+                    "{} tenant key(s) are wrapped by a master key that is not configured; set it as VCAO_PREVIOUS_MASTER_KEY and run again",
+                    report.unknown_master.len()
+                );
+            }
             Ok(())
         }
         Command::Serve { demo } => {

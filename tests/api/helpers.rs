@@ -23,8 +23,9 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub state: api::state::AppState,
-    /// Keeps the SQLite file and generated keys alive for the test's duration.
-    pub data_dir: tempfile::TempDir,
+    /// Keeps the SQLite file and generated keys alive for the test's duration (shared by apps
+    /// started with [`spawn_app_sharing`]).
+    pub data_dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// True when the suite runs on PostgreSQL.
@@ -61,10 +62,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service after `adjust` has changed the test settings.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_in(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), adjust).await
+}
+
+/// Starts a second service on the same data directory (and so the same SQLite file) as `other`.
+pub async fn spawn_app_sharing(other: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_in(std::sync::Arc::clone(&other.data_dir), adjust).await
+}
+
+async fn spawn_in(data_dir: std::sync::Arc<tempfile::TempDir>, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(infra::config::LogFormat::Text, "info");
     }
-    let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path());
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("the service builds");

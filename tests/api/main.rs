@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod isolation;
 mod jwt;
+mod master_key;
 mod operations;
 mod programs;
 mod redis_outage;

@@ -59,13 +59,23 @@ async fn latest(tx: &crate::TenantTx, tenant: TenantId) -> Result<Option<tenant_
         .store()
 }
 
-/// Re-wraps every tenant key not yet wrapped by the current master key; returns how many. Rows of
-/// personal data are untouched: their data keys do not change.
+/// What a master-key rotation did.
+#[derive(Clone, Debug, Default)]
+pub struct Rewrapped {
+    /// Tenant keys now wrapped by the current master key.
+    pub rewrapped: u64,
+    /// Tenants whose key is wrapped by a master key this process does not hold (left untouched).
+    pub unknown_master: Vec<TenantId>,
+}
+
+/// Re-wraps every tenant key not yet wrapped by the current master key. Rows of personal data are
+/// untouched: their data keys do not change. A tenant whose key is wrapped by a master key not held
+/// is reported and skipped, so one stray key cannot stop the rotation of all others.
 ///
 /// # Errors
-/// [`StoreError`] on database failure or when a key is wrapped by a master key not held.
-pub async fn rewrap_all(db: &Db, keyring: &Keyring) -> Result<u64, StoreError> {
-    let mut count = 0;
+/// [`StoreError`] on database failure.
+pub async fn rewrap_all(db: &Db, keyring: &Keyring) -> Result<Rewrapped, StoreError> {
+    let mut report = Rewrapped::default();
     for tenant in super::tenants::all_ids(db.global()).await? {
         let tx = begin_tenant_tx_for(db, tenant).await?;
         let stale = tenant_key::Entity::find()
@@ -75,17 +85,18 @@ pub async fn rewrap_all(db: &Db, keyring: &Keyring) -> Result<u64, StoreError> {
             .await
             .store()?;
         for row in stale {
-            let master = keyring
-                .master(&row.master_key_id)
-                .ok_or_else(|| crate::crypto::CryptoError::UnknownMaster(row.master_key_id.clone()))?;
+            let Some(master) = keyring.master(&row.master_key_id) else {
+                report.unknown_master.push(tenant);
+                continue;
+            };
             let data_key = master.unwrap(tenant, &row.wrapped_key)?;
             let mut active: tenant_key::ActiveModel = row.into();
             active.master_key_id = Set(keyring.current().id().to_owned());
             active.wrapped_key = Set(keyring.current().wrap(tenant, &data_key)?);
             active.update(tx.raw()).await.store()?;
-            count += 1;
+            report.rewrapped += 1;
         }
         tx.commit().await?;
     }
-    Ok(count)
+    Ok(report)
 }
