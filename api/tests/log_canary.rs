@@ -1,0 +1,142 @@
+//! The real `vcao` binary, run with trace logging, never writes personal information to its log:
+//! names, phone numbers and note text sent in bodies and query strings stay out of it.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly")]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "log-canary-admin-password";
+const CANARIES: [&str; 4] = ["Wrenfield", "Oswaldina", "416-555-8642", "the blue house by the ravine"];
+
+struct Service {
+    child: std::process::Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.client.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_success(), "POST {path}: {}", response.status());
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().await.unwrap()
+    }
+
+    async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
+        let body = self
+            .post("/api/v1/auth/login", None, json!({"tenant": tenant, "email": email, "password": password}))
+            .await;
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn trace_logs_hold_no_personal_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log_path = dir.path().join("service.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vcao"));
+    command
+        .arg("serve")
+        .env("VCAO_DATA_DIR", dir.path())
+        .env("VCAO_BIND", format!("127.0.0.1:{port}"))
+        .env("VCAO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "trace")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log));
+    if std::env::var("DATABASE_URL").is_err() {
+        command.env_remove("DATABASE_URL");
+    }
+    let service = Service {
+        child: command.spawn().unwrap(),
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+    };
+    let mut up = false;
+    for _ in 0..300 {
+        if service.client.get(format!("{}/health/live", service.base)).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the service started; log:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+
+    let platform = service.login("platform", "admin@platform.local", ADMIN_PASSWORD).await;
+    let slug = format!("canary-{}", &uuid_suffix());
+    let password = "agency admin password";
+    service
+        .post(
+            "/api/v1/tenants",
+            Some(&platform),
+            json!({"slug": slug, "name": "Canary Agency", "kind": "agency", "admin": {"email": "admin@canary.example", "display_name": "Admin", "password": password}}),
+        )
+        .await;
+    let admin = service.login(&slug, "admin@canary.example", password).await;
+    service
+        .post("/api/v1/users", Some(&admin), json!({"email": "cm@canary.example", "display_name": "Case Manager", "roles": ["case_manager"], "password": password}))
+        .await;
+    let worker = service.login(&slug, "cm@canary.example", password).await;
+    let client = service
+        .post(
+            "/api/v1/clients",
+            Some(&worker),
+            json!({"given_name": CANARIES[0], "family_name": CANARIES[1], "phone": CANARIES[2], "address": CANARIES[3]}),
+        )
+        .await;
+    service.get(&format!("/api/v1/clients?given_name={}&family_name={}", CANARIES[0], CANARIES[1]), &worker).await;
+    let case = service
+        .post(
+            "/api/v1/cases",
+            Some(&worker),
+            json!({"client_id": client["id"], "victimization_types": ["other"], "referral_source": "self"}),
+        )
+        .await;
+    service
+        .post(
+            &format!("/api/v1/cases/{}/notes", case["id"].as_str().unwrap()),
+            Some(&worker),
+            json!({"body": format!("Met {} at {}", CANARIES[0], CANARIES[3])}),
+        )
+        .await;
+    // A rejected request with personal data in it must not echo it into the log either.
+    let _ = service
+        .client
+        .post(format!("{}/api/v1/clients", service.base))
+        .bearer_auth(&worker)
+        .json(&json!({"given_name": CANARIES[0], "phone": "call Oswaldina"}))
+        .send()
+        .await;
+    drop(service);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("request finished"), "the log was written at trace level:\n{log}");
+    for canary in CANARIES {
+        assert!(!log.contains(canary), "{canary} appears in the service log");
+    }
+}
+
+fn uuid_suffix() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
+}
