@@ -123,3 +123,33 @@ async fn a_malformed_key_answers_422() {
         assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
     }
 }
+
+#[tokio::test]
+async fn a_retried_client_and_case_create_replay_instead_of_duplicating() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let post = |path: &'static str, key: &'static str, body: Value| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&worker.access_token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let client_body = json!({"given_name": "Retry", "family_name": "Person"});
+    let first: Value = post("/api/v1/clients", "client-1", client_body.clone()).await.unwrap().json().await.unwrap();
+    let again: Value = post("/api/v1/clients", "client-1", client_body).await.unwrap().json().await.unwrap();
+    assert_eq!(first, again);
+    let found: Value =
+        app.get("/api/v1/clients?family_name=person", Some(&worker.access_token)).await.json().await.unwrap();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+
+    let case_body = json!({"client_id": first["id"], "victimization_types": ["other"], "referral_source": "self"});
+    let case: Value = post("/api/v1/cases", "case-1", case_body.clone()).await.unwrap().json().await.unwrap();
+    let replay = post("/api/v1/cases", "case-1", case_body).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::CREATED);
+    assert_eq!(replay.json::<Value>().await.unwrap(), case);
+    let cases: Value = app.get("/api/v1/cases", Some(&worker.access_token)).await.json().await.unwrap();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 1);
+}
