@@ -80,6 +80,7 @@ impl Application {
         let state = AppState::new(db, tokens, keyring, redis, settings);
         let server = server(listener, state.clone())?;
         spawn_audit_sealer(state.clone());
+        spawn_escalation_sweeper(state.clone());
         Ok(Self { port, server, state })
     }
 
@@ -180,4 +181,62 @@ fn spawn_audit_sealer(state: AppState) {
             }
         }
     });
+}
+
+/// Escalates referrals nobody accepted within their window: marks them (claimed with
+/// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never double up) and notifies the agency's
+/// supervisors. Deadlines are columns, so a referral due while the service was down escalates on
+/// the first sweep after it starts.
+fn spawn_escalation_sweeper(state: AppState) {
+    let interval = Duration::from_millis(state.settings.escalation_sweep_interval_ms);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let tenants = match infra::store::tenants::all_ids(state.db.global()).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "escalation sweeper could not list tenants");
+                    continue;
+                }
+            };
+            for tenant in tenants {
+                match escalate_due(&state, tenant).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(tenant_id = %tenant, escalated = n, "referrals escalated");
+                        state.bus.publish(&crate::routes::referrals::events_topic(tenant)).await;
+                    }
+                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "escalation sweep failed; will retry"),
+                }
+            }
+        }
+    });
+}
+
+async fn escalate_due(state: &AppState, tenant: domain::TenantId) -> Result<usize, infra::StoreError> {
+    use infra::store::{audit, events, referrals, users};
+    let tx = infra::db::begin_tenant_tx_for(&state.db, tenant).await?;
+    let due = referrals::claim_due_escalations(&tx, infra::db::now(), 100).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let supervisors = users::active_with_role(&tx, domain::user::Role::Supervisor).await?;
+    for referral in &due {
+        let payload = serde_json::json!({
+            "referral_id": referral.id, "division_id": referral.division_id, "urgency": referral.urgency.as_str(),
+        });
+        events::publish(&tx, &supervisors, "referral.escalated", &payload).await?;
+        let entry = audit::AuditEntry {
+            actor_id: None,
+            action: "referral.escalated",
+            resource_type: "referral",
+            resource_id: Some(referral.id),
+            client_ip: None,
+            request_id: None,
+            details: serde_json::json!({ "supervisors_notified": supervisors.len() }),
+        };
+        audit::record(&tx, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
 }

@@ -57,6 +57,18 @@ pub enum Action {
     CloseCases,
     /// Read who read or changed a case.
     ReadAccessLog,
+    /// Create postings and shifts.
+    ManageEmbedding,
+    /// Read postings, shifts and who is on duty.
+    ReadEmbedding,
+    /// Make a referral (a liaison at their own division, or agency staff).
+    CreateReferral,
+    /// Accept, contact and convert referrals.
+    WorkReferrals,
+    /// Change the agency's settings (escalation windows).
+    ManageSettings,
+    /// Read the agency's settings.
+    ReadSettings,
 }
 
 /// Which cases a caller may see at all. Restricted cases are visible only to their assigned worker
@@ -111,6 +123,15 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
         Action::CloseCases => actor.has(Role::Supervisor),
         Action::ReadAccessLog => actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin),
+        Action::ManageEmbedding | Action::ManageSettings => actor.has(Role::AgencyAdmin),
+        Action::ReadEmbedding => {
+            actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
+        }
+        Action::CreateReferral => {
+            actor.has(Role::PoliceLiaison) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
+        }
+        Action::WorkReferrals => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
+        Action::ReadSettings => actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor),
     };
     if allowed { Decision::Allow } else { Decision::Forbidden }
 }
@@ -186,6 +207,19 @@ mod tests {
             (Supervisor, ReadAccessLog, Allow),
             (AgencyAdmin, ReadAccessLog, Allow),
             (CaseManager, ReadAccessLog, Forbidden),
+            (AgencyAdmin, ManageEmbedding, Allow),
+            (Supervisor, ManageEmbedding, Forbidden),
+            (CaseManager, ReadEmbedding, Allow),
+            (PoliceLiaison, ReadEmbedding, Forbidden),
+            (PoliceLiaison, CreateReferral, Allow),
+            (CaseManager, CreateReferral, Allow),
+            (MinistryAnalyst, CreateReferral, Forbidden),
+            (PoliceLiaison, WorkReferrals, Forbidden),
+            (CaseManager, WorkReferrals, Allow),
+            (AgencyAdmin, ManageSettings, Allow),
+            (Supervisor, ManageSettings, Forbidden),
+            (Supervisor, ReadSettings, Allow),
+            (CaseManager, ReadSettings, Forbidden),
         ];
         for &(role, action, expected) in table {
             let actor = actor(role.tenant_kind(), role);

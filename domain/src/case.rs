@@ -1,14 +1,12 @@
 //! Cases: what a case manager records about the help given to one client, and the rules on it.
 
-use serde::{Deserialize, Serialize};
-
 use crate::validation::{TextError, bounded_text};
 
 /// Declares a closed set of snake_case names with parsing and a stable string form.
 macro_rules! name_enum {
     ($(#[$meta:meta])* $name:ident, $error:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(#[doc = $text] $variant),+

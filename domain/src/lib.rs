@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod case;
+pub mod dispatch;
 pub mod idempotency;
 pub mod ids;
 pub mod paging;

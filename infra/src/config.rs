@@ -60,6 +60,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How often, in milliseconds, the audit sealer links new events into the chain.
     pub audit_seal_interval_ms: u64,
+    /// How often, in milliseconds, unaccepted referrals past their window are escalated.
+    pub escalation_sweep_interval_ms: u64,
 }
 
 /// How logs are written.
@@ -98,6 +100,7 @@ impl Default for Settings {
             trust_forwarded_for: false,
             log_format: LogFormat::Text,
             audit_seal_interval_ms: 1000,
+            escalation_sweep_interval_ms: 1000,
         }
     }
 }
@@ -198,6 +201,9 @@ impl Settings {
         }
         if !(10..=86_400).contains(&self.login_failure_window_seconds) {
             return Err(invalid("VCAO_LOGIN_FAILURE_WINDOW_SECONDS", "must be 10 to 86400"));
+        }
+        if !(10..=60_000).contains(&self.escalation_sweep_interval_ms) {
+            return Err(invalid("VCAO_ESCALATION_SWEEP_INTERVAL_MS", "must be 10 to 60000"));
         }
         if !(10..=60_000).contains(&self.audit_seal_interval_ms) {
             return Err(invalid("VCAO_AUDIT_SEAL_INTERVAL_MS", "must be 10 to 60000"));

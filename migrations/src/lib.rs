@@ -15,7 +15,9 @@ mod m20261128_000001_create_reference_tables;
 mod m20261128_000002_create_identity_tables;
 mod m20261128_000003_create_audit_and_idempotency;
 mod m20261128_000004_create_case_management;
+mod m20261128_000005_create_dispatch;
 mod rls;
+mod tables;
 
 /// Tables whose rows belong to one tenant. Each has row-level security on PostgreSQL.
 pub const TENANT_TABLES: &[&str] = &[
@@ -39,6 +41,12 @@ pub const TENANT_TABLES: &[&str] = &[
     "safety_plans",
     "children",
     "outbound_referrals",
+    "agency_settings",
+    "postings",
+    "shifts",
+    "referrals",
+    "contact_attempts",
+    "events",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -62,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_identity_tables::Migration),
             Box::new(m20261128_000003_create_audit_and_idempotency::Migration),
             Box::new(m20261128_000004_create_case_management::Migration),
+            Box::new(m20261128_000005_create_dispatch::Migration),
         ]
     }
 }

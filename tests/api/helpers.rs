@@ -23,6 +23,8 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub state: api::state::AppState,
+    /// The Redis namespace, for a second app that must share wake-ups with this one.
+    pub redis_namespace: String,
     /// Keeps the SQLite file and generated keys alive for the test's duration (shared by apps
     /// started with [`spawn_app_sharing`]).
     pub data_dir: std::sync::Arc<tempfile::TempDir>,
@@ -43,6 +45,7 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
         // Per-address limits are exercised by their own test; the rest of the suite shares 127.0.0.1.
         login_max_failures_per_address: 10_000,
         audit_seal_interval_ms: 200,
+        escalation_sweep_interval_ms: 100,
         redis_namespace: format!("test-{}", Uuid::now_v7().simple()),
         ..Settings::default()
     };
@@ -76,6 +79,7 @@ async fn spawn_in(data_dir: std::sync::Arc<tempfile::TempDir>, adjust: impl FnOn
     }
     let mut settings = test_settings(data_dir.path());
     adjust(&mut settings);
+    let redis_namespace = settings.redis_namespace.clone();
     let app = Application::build(settings).await.expect("the service builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
@@ -85,7 +89,7 @@ async fn spawn_in(data_dir: std::sync::Arc<tempfile::TempDir>, adjust: impl FnOn
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    TestApp { address, client, state, data_dir }
+    TestApp { address, client, state, redis_namespace, data_dir }
 }
 
 /// A signed-in user.
@@ -229,4 +233,62 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
     let body: Value = response.json().await.expect("problem json");
     assert_eq!(body["status"], status.as_u16());
     body
+}
+
+/// A Server-Sent Events stream read event by event.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One event of a stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamEvent {
+    pub id: String,
+    pub kind: String,
+    pub data: Value,
+}
+
+impl TestApp {
+    /// Opens `GET /events` for `token`, optionally resuming after `last_event_id`.
+    pub async fn events(&self, token: &str, last_event_id: Option<&str>) -> EventStream {
+        let mut request =
+            self.client.get(self.url("/api/v1/events")).bearer_auth(token).timeout(Duration::from_secs(3600));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("stream opened");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+        EventStream { response, buffer: String::new() }
+    }
+}
+
+impl EventStream {
+    /// The next event within `wait`, skipping comments and the retry hint; `None` on timeout.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<StreamEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut id = None;
+                let mut kind = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        kind = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(v).ok();
+                    }
+                }
+                if let (Some(id), Some(kind), Some(data)) = (id, kind, data) {
+                    return Some(StreamEvent { id, kind, data });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
 }

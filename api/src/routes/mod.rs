@@ -6,10 +6,14 @@ pub mod auth;
 pub mod case_records;
 pub mod cases;
 pub mod clients;
+pub mod embedding;
+pub mod events;
 pub mod ops;
 pub mod organizations;
 pub mod programs;
 pub mod reference;
+pub mod referrals;
+pub mod settings;
 pub mod tenants;
 pub mod users;
 
@@ -70,7 +74,22 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(case_records::safety_plan::put_safety_plan)
         .service(case_records::safety_plan::get_safety_plan)
         .service(case_records::children::create_child)
-        .service(case_records::children::list_children);
+        .service(case_records::children::list_children)
+        .service(embedding::create_posting)
+        .service(embedding::list_postings)
+        .service(embedding::create_shift)
+        .service(embedding::list_shifts)
+        .service(embedding::delete_shift)
+        .service(embedding::get_on_duty)
+        .service(settings::get_settings)
+        .service(settings::update_settings)
+        .service(referrals::create_referral)
+        .service(referrals::list_referrals)
+        .service(referrals::get_referral)
+        .service(referrals::accept_referral)
+        .service(referrals::create_contact_attempt)
+        .service(referrals::convert_referral)
+        .service(events::stream_events);
 }
 
 /// Refuses the caller unless `domain::authz` allows the action.

@@ -2,6 +2,7 @@
 //! stores map them to domain values or plain records, and `api` maps those to DTOs. Columns named
 //! `*_sealed` hold ciphertext (see `crate::crypto`), `*_index` blind indexes.
 
+pub mod agency_setting;
 pub mod audit_event;
 pub mod audit_seal;
 pub mod case;
@@ -10,18 +11,23 @@ pub mod case_victimization_type;
 pub mod child;
 pub mod client;
 pub mod consent;
+pub mod contact_attempt;
+pub mod event;
 pub mod idempotency_key;
 pub mod note;
 pub mod organization;
 pub mod outbound_referral;
 pub mod police_division;
 pub mod police_service;
+pub mod posting;
 pub mod program;
+pub mod referral;
 pub mod refresh_token;
 pub mod risk_assessment;
 pub mod safety_plan;
 pub mod service;
 pub mod session;
+pub mod shift;
 pub mod tenant;
 pub mod tenant_key;
 pub mod user;

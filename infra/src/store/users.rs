@@ -184,3 +184,23 @@ pub async fn update(
     }
     get(tx, id).await
 }
+
+/// Active users of this tenant holding `role` (escalation recipients, say).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn active_with_role(tx: &TenantTx, role: domain::user::Role) -> Result<Vec<UserId>, StoreError> {
+    let rows = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(user::Column::Active.eq(true))
+        .filter(user::Column::Roles.contains(role.as_str()))
+        .all(tx.raw())
+        .await
+        .store()?;
+    // `contains` is a substring match on the stored list; parse to be exact.
+    Ok(rows
+        .into_iter()
+        .filter(|u| RoleSet::from_storage(&u.roles).contains(role))
+        .map(|u| UserId::from_uuid(u.id))
+        .collect())
+}

@@ -1,0 +1,150 @@
+//! `GET /events`: the signed-in user's events as Server-Sent Events.
+//!
+//! Events are rows written in the same transaction as the change they announce (the outbox). A
+//! stream sends the user's rows after the last id it sent, waits for a wake-up (in process, or from
+//! another replica through Redis) or a heartbeat, and looks again; so a lost wake-up delays an
+//! event by at most one heartbeat and never loses it. Reconnecting with `Last-Event-ID` replays
+//! exactly what was missed. A session revoked meanwhile ends the stream at the next heartbeat.
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use domain::authz::Actor;
+use infra::db::begin_tenant_tx;
+use infra::store::{events, sessions};
+use tokio::sync::broadcast;
+
+use super::referrals::events_topic;
+use crate::error::{ApiError, Problem};
+use crate::extract::Authenticated;
+use crate::state::AppState;
+
+/// How often an idle stream sends a comment line (keeps proxies from closing it) and re-checks the
+/// session.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+struct Stream {
+    state: web::Data<AppState>,
+    actor: Actor,
+    last: Option<uuid::Uuid>,
+    wake: broadcast::Receiver<String>,
+    topic: String,
+    started: bool,
+    done: bool,
+}
+
+fn format_event(event: &events::Event) -> String {
+    format!("id: {}\nevent: {}\ndata: {}\n\n", event.id, event.kind, event.payload)
+}
+
+impl Stream {
+    async fn next_chunk(&mut self) -> Option<Result<Bytes, actix_web::Error>> {
+        if self.done {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            return Some(Ok(Bytes::from_static(b"retry: 2000\n\n")));
+        }
+        loop {
+            match self.fetch().await {
+                Ok(chunk) if !chunk.is_empty() => return Some(Ok(Bytes::from(chunk))),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed; the client will reconnect");
+                    self.done = true;
+                    return None;
+                }
+            }
+            tokio::select! {
+                woke = self.wake.recv() => match woke {
+                    Ok(topic) if topic != self.topic => continue,
+                    // A wake-up for us, or missed wake-ups (lagged): look again either way.
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        self.done = true;
+                        return None;
+                    }
+                },
+                () = tokio::time::sleep(HEARTBEAT) => {
+                    if !self.session_live().await {
+                        self.done = true;
+                        return None;
+                    }
+                    return Some(Ok(Bytes::from_static(b": heartbeat\n\n")));
+                }
+            }
+        }
+    }
+
+    async fn fetch(&mut self) -> Result<String, infra::StoreError> {
+        let tx = begin_tenant_tx(&self.state.db, &self.actor).await?;
+        let rows = events::after(&tx, self.actor.user_id, self.last, 100).await?;
+        tx.commit().await?;
+        if let Some(last) = rows.last() {
+            self.last = Some(last.id);
+        }
+        Ok(rows.iter().map(format_event).collect())
+    }
+
+    async fn session_live(&self) -> bool {
+        let Ok(tx) = begin_tenant_tx(&self.state.db, &self.actor).await else { return false };
+        let live = sessions::live_session_user(&tx, self.actor.session_id).await.is_ok();
+        let _ = tx.commit().await;
+        live
+    }
+}
+
+/// Streams the caller's events: `referral.created` (to workers on duty at the division),
+/// `referral.accepted` (to the referral's maker), `referral.escalated` (to supervisors) and
+/// `case.assigned`. Send `Last-Event-ID` to replay what was missed.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "stream_events",
+    params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received; replays everything after it")),
+    responses(
+        (status = 200, description = "An endless text/event-stream; each event has `id`, `event` (its kind) and `data` (JSON with ids only)", content_type = "text/event-stream", body = String),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Last-Event-ID is not an event id", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/events")]
+pub async fn stream_events(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let last = match request.headers().get("Last-Event-ID") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| uuid::Uuid::try_parse(v.trim()).ok())
+                .ok_or_else(|| ApiError::field("Last-Event-ID", "is not an event id"))?,
+        ),
+    };
+    // Subscribe before reading, so nothing published in between is missed.
+    let wake = state.bus.subscribe();
+    let last = match last {
+        Some(id) => Some(id),
+        None => {
+            let tx = begin_tenant_tx(&state.db, &actor).await?;
+            let latest = events::latest_id(&tx, actor.user_id).await?;
+            tx.commit().await?;
+            latest
+        }
+    };
+    let topic = events_topic(actor.tenant_id);
+    let stream = Stream { state, actor, last, wake, topic, started: false, done: false };
+    let body =
+        futures_util::stream::unfold(stream, |mut s| async move { s.next_chunk().await.map(|chunk| (chunk, s)) });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}

@@ -1,0 +1,676 @@
+//! Referrals at the point of contact with police (Exit Route): made by a police liaison at their
+//! own division or by agency staff, assigned to a worker on duty there, announced to every worker
+//! on duty at once, accepted once, worked through contact attempts, converted into a client and a
+//! case once. Police liaisons see the status of their own referrals and nothing about the person.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::audit::actions;
+use domain::authz::{Action, Actor};
+use domain::case::{self as case_rules, ReferralSource};
+use domain::dispatch::{self, Candidate, ContactOutcome, ReferralError, ReferralStatus, Urgency};
+use domain::person::{self, SafeContact};
+use domain::user::Role;
+use domain::{PoliceDivisionId, UserId, ValidationErrors};
+use infra::TenantTx;
+use infra::db::begin_tenant_tx;
+use infra::store::audit;
+use infra::store::cases::{self, NewCase};
+use infra::store::clients::{self, ClientFields};
+use infra::store::referrals::{self, NewReferral, Referral, ReferralFilter, ReferralPerson};
+use infra::store::{embedding, events, programs, reference, settings, users};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::clients::SafeContactDto;
+use super::{Page, PageQuery, authorize};
+use crate::audit_trail::entry;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Begun, Created, Idempotent};
+use crate::state::AppState;
+
+/// The person referred (encrypted at rest; never shown to police liaisons).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ReferralPersonDto {
+    /// Given name.
+    #[schema(min_length = 1, max_length = 100)]
+    pub given_name: String,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Preferred language.
+    pub preferred_language: Option<String>,
+    /// How to contact safely.
+    pub safe_contact: SafeContactDto,
+}
+
+/// A new referral.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"division_id": "01936f1e-0000-7000-8000-000000000004", "victimization_types": ["human_trafficking_sexual"], "urgency": "immediate",
+    "person": {"given_name": "Ana", "phone": "416-555-0199", "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false}},
+    "consent_to_contact": true}))]
+pub struct CreateReferralRequest {
+    /// The police division where police met the person.
+    pub division_id: uuid::Uuid,
+    /// The agency program.
+    pub program_id: Option<uuid::Uuid>,
+    /// The police occurrence number (encrypted at rest).
+    pub occurrence_number: Option<String>,
+    /// What happened.
+    pub victimization_types: Vec<String>,
+    /// `immediate`, `same_day` or `routine`.
+    pub urgency: String,
+    /// The person.
+    pub person: ReferralPersonDto,
+    /// Whether the person agreed to be contacted. `false` is recorded, and no worker may contact them.
+    pub consent_to_contact: bool,
+    /// Whether children are involved.
+    pub children_involved: Option<bool>,
+    /// Notes (encrypted at rest).
+    pub notes: Option<String>,
+}
+
+/// A referral as its maker and the dispatch board see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralResponse {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// `pending`, `accepted`, `contacted`, `declined`, `unable_to_reach` or `converted`.
+    pub status: String,
+    /// Division.
+    pub division_id: uuid::Uuid,
+    /// Urgency.
+    pub urgency: String,
+    /// The on-duty worker it was assigned to.
+    pub assigned_to: Option<uuid::Uuid>,
+    /// Who accepted it.
+    pub accepted_by: Option<uuid::Uuid>,
+    /// When accepted.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// When the person was first reached.
+    pub first_contact_at: Option<DateTime<Utc>>,
+    /// When it escalated to supervisors for want of acceptance.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// Seconds from creation to acceptance (a response-time figure for ministry reporting).
+    pub seconds_to_accept: Option<i64>,
+    /// Seconds from creation to first contact with the person.
+    pub seconds_to_first_contact: Option<i64>,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// Version.
+    pub version: i32,
+}
+
+/// A referral with everything a worker needs (never shown to police liaisons).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralDetailResponse {
+    /// The status view.
+    #[serde(flatten)]
+    pub summary: ReferralResponse,
+    /// Program.
+    pub program_id: Option<uuid::Uuid>,
+    /// Who made it.
+    pub created_by: uuid::Uuid,
+    /// Occurrence number.
+    pub occurrence_number: Option<String>,
+    /// What happened.
+    pub victimization_types: Vec<String>,
+    /// The person.
+    pub person: Option<ReferralPersonDto>,
+    /// Consent to contact.
+    pub consent_to_contact: bool,
+    /// Children involved.
+    pub children_involved: Option<bool>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// When it escalates if not accepted.
+    pub escalation_due_at: DateTime<Utc>,
+    /// The case it became.
+    pub case_id: Option<uuid::Uuid>,
+    /// The client it became.
+    pub client_id: Option<uuid::Uuid>,
+}
+
+impl From<&Referral> for ReferralResponse {
+    fn from(r: &Referral) -> Self {
+        Self {
+            id: r.id,
+            status: r.status.as_str().to_owned(),
+            division_id: r.division_id.as_uuid(),
+            urgency: r.urgency.as_str().to_owned(),
+            assigned_to: r.assigned_to.map(|u| u.as_uuid()),
+            accepted_by: r.accepted_by.map(|u| u.as_uuid()),
+            accepted_at: r.accepted_at,
+            first_contact_at: r.first_contact_at,
+            escalated_at: r.escalated_at,
+            seconds_to_accept: r.accepted_at.map(|at| (at - r.created_at).num_seconds()),
+            seconds_to_first_contact: r.first_contact_at.map(|at| (at - r.created_at).num_seconds()),
+            created_at: r.created_at,
+            version: r.version,
+        }
+    }
+}
+
+impl From<Referral> for ReferralDetailResponse {
+    fn from(r: Referral) -> Self {
+        let summary = ReferralResponse::from(&r);
+        Self {
+            summary,
+            program_id: r.program_id,
+            created_by: r.created_by.as_uuid(),
+            occurrence_number: r.occurrence_number,
+            victimization_types: r.victimization_types.iter().map(|t| t.as_str().to_owned()).collect(),
+            person: r.person.map(|p| ReferralPersonDto {
+                given_name: p.given_name,
+                family_name: p.family_name,
+                date_of_birth: p.date_of_birth,
+                phone: p.phone,
+                email: p.email,
+                preferred_language: p.preferred_language,
+                safe_contact: SafeContactDto {
+                    ok_to_call: p.safe_contact.ok_to_call,
+                    ok_to_text: p.safe_contact.ok_to_text,
+                    ok_to_voicemail: p.safe_contact.ok_to_voicemail,
+                    notes: p.safe_contact.notes,
+                },
+            }),
+            consent_to_contact: r.consent_to_contact,
+            children_involved: r.children_involved,
+            notes: r.notes,
+            escalation_due_at: r.escalation_due_at,
+            case_id: r.case_id,
+            client_id: r.client_id,
+        }
+    }
+}
+
+/// Filters of the referral list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReferralQuery {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this division.
+    pub division_id: Option<uuid::Uuid>,
+}
+
+/// A contact attempt.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContactAttemptRequest {
+    /// `reached`, `no_answer`, `declined` or `unsafe_to_contact`.
+    pub outcome: String,
+    /// Notes (encrypted at rest).
+    pub notes: Option<String>,
+}
+
+/// A recorded contact attempt and where the referral now stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactAttemptResponse {
+    /// Id of the attempt.
+    pub id: uuid::Uuid,
+    /// The referral.
+    pub referral_id: uuid::Uuid,
+    /// The outcome.
+    pub outcome: String,
+    /// The referral's status now.
+    pub status: String,
+    /// When the person was first reached.
+    pub first_contact_at: Option<DateTime<Utc>>,
+}
+
+/// What a conversion made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversionResponse {
+    /// The new case.
+    pub case_id: uuid::Uuid,
+    /// The new client.
+    pub client_id: uuid::Uuid,
+}
+
+/// True when the caller only refers (a police liaison without case-work roles).
+fn liaison_only(actor: &Actor) -> bool {
+    actor.has(Role::PoliceLiaison) && !actor.has(Role::Supervisor) && !actor.has(Role::CaseManager)
+}
+
+fn referral_error(e: ReferralError) -> ApiError {
+    match e {
+        ReferralError::ConsentRequired => ApiError::ConsentRequired,
+        other => ApiError::Conflict(other.to_string()),
+    }
+}
+
+/// A referral's checked fields.
+struct ReferralParts {
+    types: Vec<case_rules::VictimizationType>,
+    urgency: Urgency,
+    person: ReferralPerson,
+    occurrence: Option<String>,
+    notes: Option<String>,
+}
+
+impl CreateReferralRequest {
+    fn try_into_parts(&self) -> Result<ReferralParts, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let types = e.check("victimization_types", case_rules::victimization_types(&self.victimization_types));
+        let urgency = e.check("urgency", Urgency::parse(&self.urgency));
+        let occurrence = self
+            .occurrence_number
+            .as_deref()
+            .and_then(|o| e.check("occurrence_number", dispatch::occurrence_number(o)));
+        let p = &self.person;
+        let today = Utc::now().date_naive();
+        let given = e.check("person.given_name", person::name(&p.given_name));
+        let family = p.family_name.as_deref().and_then(|n| e.check("person.family_name", person::name(n)));
+        let dob = p.date_of_birth.and_then(|d| e.check("person.date_of_birth", person::date_of_birth(d, today)));
+        let phone = p.phone.as_deref().and_then(|v| e.check("person.phone", person::phone(v)));
+        let email = p.email.as_deref().and_then(|v| e.check("person.email", person::email(v)));
+        let language = p
+            .preferred_language
+            .as_deref()
+            .and_then(|v| e.check("person.preferred_language", person::free_text(v, 64)));
+        let safe_notes = p
+            .safe_contact
+            .notes
+            .as_deref()
+            .and_then(|v| e.check("person.safe_contact.notes", person::free_text(v, 2000)));
+        let notes = self.notes.as_deref().and_then(|n| e.check("notes", case_rules::note_text(n)));
+        e.finish(|| {
+            let person = ReferralPerson {
+                given_name: given?,
+                family_name: family,
+                date_of_birth: dob,
+                phone,
+                email,
+                preferred_language: language,
+                safe_contact: SafeContact {
+                    ok_to_call: p.safe_contact.ok_to_call,
+                    ok_to_text: p.safe_contact.ok_to_text,
+                    ok_to_voicemail: p.safe_contact.ok_to_voicemail,
+                    notes: safe_notes,
+                },
+            };
+            Some(ReferralParts { types: types?, urgency: urgency?, person, occurrence, notes })
+        })
+    }
+}
+
+/// The on-duty worker who takes a new referral at `division` (see `domain::dispatch::choose_assignee`).
+async fn assignee(
+    tx: &TenantTx,
+    division: PoliceDivisionId,
+    now: DateTime<Utc>,
+) -> Result<(Option<UserId>, Vec<UserId>), ApiError> {
+    let on_duty = embedding::on_duty(tx, division, now).await?;
+    let workers: Vec<UserId> = on_duty.iter().map(|d| d.user_id).collect();
+    let load = referrals::open_load(tx, &workers).await?;
+    let candidates: Vec<Candidate> = on_duty
+        .iter()
+        .map(|d| Candidate {
+            user_id: d.user_id,
+            open_referrals: load.get(&d.user_id).copied().unwrap_or(0),
+            shift_started: d.starts_at,
+        })
+        .collect();
+    Ok((dispatch::choose_assignee(&candidates), workers))
+}
+
+/// Makes a referral at a police division. The on-duty worker with the fewest open referrals is
+/// assigned, and every worker on duty there is notified at once.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "create_referral",
+    request_body = CreateReferralRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
+    responses(
+        (status = 201, description = "Made", body = ReferralResponse, headers(("Location" = String, description = "The new referral"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed to refer, or a liaison referring at another division", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or references", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/referrals")]
+pub async fn create_referral(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    idempotency: IdempotencyHeader,
+    body: web::Json<CreateReferralRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::CreateReferral)?;
+    let ReferralParts { types, urgency, person, occurrence, notes } = body.try_into_parts()?;
+    let division = PoliceDivisionId::from_uuid(body.division_id);
+    match reference::get_division(state.db.global(), division).await {
+        Ok(_) => {}
+        Err(infra::StoreError::NotFound) => {
+            return Err(ApiError::field("division_id", "does not name a police division"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_referral", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    if liaison_only(&actor) && users::get(&tx, actor.user_id).await?.division_id != Some(division) {
+        return Err(ApiError::Forbidden);
+    }
+    if let Some(program) = body.program_id
+        && matches!(programs::get(&tx, program).await, Err(infra::StoreError::NotFound))
+    {
+        return Err(ApiError::field("program_id", "does not name a program of this agency"));
+    }
+    let now = infra::db::now();
+    let windows = settings::get(&tx).await?.windows;
+    let (assigned_to, on_duty) = assignee(&tx, division, now).await?;
+    let new = NewReferral {
+        division_id: division,
+        program_id: body.program_id,
+        created_by: actor.user_id,
+        occurrence_number: occurrence,
+        victimization_types: types,
+        urgency,
+        person,
+        consent_to_contact: body.consent_to_contact,
+        children_involved: body.children_involved,
+        notes,
+        assigned_to,
+        created_at: now,
+        escalation_due_at: windows.deadline(urgency, now),
+    };
+    let referral = referrals::insert(&tx, &cipher, new).await?;
+    let payload = serde_json::json!({ "referral_id": referral.id, "division_id": division, "urgency": urgency.as_str(), "assigned_to": assigned_to });
+    events::publish(&tx, &on_duty, "referral.created", &payload).await?;
+    let details = serde_json::json!({ "division_id": division, "assigned_to": assigned_to, "on_duty": on_duty.len() });
+    audit::record(&tx, entry(&actor, &meta, "referral.created", "referral", Some(referral.id), details)).await?;
+    let location = format!("/api/v1/referrals/{}", referral.id);
+    let response = idempotent.finish(tx, &actor, Created::new(&ReferralResponse::from(&referral), location)).await?;
+    state.bus.publish(&events_topic(actor.tenant_id)).await;
+    Ok(response)
+}
+
+/// The wake-up topic of a tenant's event streams.
+#[must_use]
+pub fn events_topic(tenant: domain::TenantId) -> String {
+    format!("events:{tenant}")
+}
+
+/// Lists referrals. Police liaisons see only those they made, as status views.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "list_referrals",
+    params(ReferralQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of referrals (status views)", body = Page<ReferralResponse>),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not agency staff who refer or work referrals", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/referrals")]
+pub async fn list_referrals(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<ReferralQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::CreateReferral)?;
+    let (limit, after) = page.parse()?;
+    let status = match &query.status {
+        None => None,
+        Some(s) => Some(ReferralStatus::parse(s).map_err(|e| ApiError::field("status", e.to_string()))?),
+    };
+    let filter = ReferralFilter {
+        status,
+        division_id: query.division_id.map(PoliceDivisionId::from_uuid),
+        created_by: liaison_only(&actor).then_some(actor.user_id),
+    };
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let rows = referrals::list(&tx, &filter, after, limit.get() + 1).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = domain::paging::into_page(rows, limit, |r| r.id);
+    Ok(HttpResponse::Ok().json(Page { items: rows.iter().map(ReferralResponse::from).collect(), next_cursor }))
+}
+
+/// Reads a referral: the whole of it for workers (audited), its status for the liaison who made it.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "get_referral",
+    params(("id" = uuid::Uuid, Path, description = "Referral id")),
+    responses(
+        (status = 200, description = "The referral (workers get the detail view)", body = ReferralDetailResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not agency staff who refer or work referrals", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such referral visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/referrals/{id}")]
+pub async fn get_referral(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::CreateReferral)?;
+    if liaison_only(&actor) {
+        let tx = begin_tenant_tx(&state.db, &actor).await?;
+        let referral = referrals::get(&tx, None, path.into_inner()).await?;
+        tx.commit().await?;
+        if referral.created_by != actor.user_id {
+            return Err(ApiError::NotFound);
+        }
+        return Ok(HttpResponse::Ok().json(ReferralResponse::from(&referral)));
+    }
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let referral = referrals::get(&tx, Some(&cipher), path.into_inner()).await?;
+    audit::record(&tx, entry(&actor, &meta, "referral.read", "referral", Some(referral.id), serde_json::json!({})))
+        .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(ReferralDetailResponse::from(referral)))
+}
+
+/// Accepts a pending referral. Only one worker can: a second accept answers 409.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "accept_referral",
+    params(("id" = uuid::Uuid, Path, description = "Referral id")),
+    responses(
+        (status = 200, description = "Accepted", body = ReferralResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already accepted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/referrals/{id}/accept")]
+pub async fn accept_referral(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkReferrals)?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let referral = referrals::get(&tx, None, path.into_inner()).await?;
+    dispatch::accept(referral.status).map_err(referral_error)?;
+    let now = infra::db::now();
+    match referrals::accept(&tx, referral.id, actor.user_id, now).await {
+        Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyAccepted)),
+        other => other?,
+    }
+    let payload = serde_json::json!({ "referral_id": referral.id, "accepted_by": actor.user_id });
+    let mut recipients = vec![referral.created_by];
+    recipients.extend(referral.assigned_to.filter(|a| *a != actor.user_id));
+    events::publish(&tx, &recipients, "referral.accepted", &payload).await?;
+    audit::record(&tx, entry(&actor, &meta, "referral.accepted", "referral", Some(referral.id), serde_json::json!({})))
+        .await?;
+    let accepted = referrals::get(&tx, None, referral.id).await?;
+    tx.commit().await?;
+    state.bus.publish(&events_topic(actor.tenant_id)).await;
+    Ok(HttpResponse::Ok().json(ReferralResponse::from(&accepted)))
+}
+
+/// Records an attempt to reach the person. Refused (`409 consent_required`) when the person did
+/// not consent to contact. `reached` sets `first_contact_at` and status `contacted`; `declined`
+/// sets status `declined`.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "create_contact_attempt",
+    request_body = ContactAttemptRequest,
+    params(("id" = uuid::Uuid, Path, description = "Referral id")),
+    responses(
+        (status = 201, description = "Recorded", body = ContactAttemptResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No consent to contact (code consent_required), not yet accepted, or closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/referrals/{id}/contact-attempts")]
+pub async fn create_contact_attempt(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<ContactAttemptRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkReferrals)?;
+    let mut e = ValidationErrors::default();
+    let outcome = e.check("outcome", ContactOutcome::parse(&body.outcome));
+    let notes = body.notes.as_deref().and_then(|n| e.check("notes", case_rules::note_text(n)));
+    let outcome = e.finish(|| outcome)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let referral = referrals::get(&tx, None, path.into_inner()).await?;
+    let next = dispatch::contact(referral.status, referral.consent_to_contact, outcome).map_err(referral_error)?;
+    let now = infra::db::now();
+    let attempt =
+        match referrals::record_contact(&tx, &cipher, &referral, outcome, next, notes.as_deref(), actor.user_id, now)
+            .await
+        {
+            Err(infra::StoreError::Conflict { .. }) => {
+                return Err(ApiError::Conflict("The referral changed meanwhile; read it again.".to_owned()));
+            }
+            other => other?,
+        };
+    let details = serde_json::json!({ "outcome": outcome.as_str(), "attempt_id": attempt });
+    audit::record(&tx, entry(&actor, &meta, "referral.contact_attempted", "referral", Some(referral.id), details))
+        .await?;
+    let updated = referrals::get(&tx, None, referral.id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(ContactAttemptResponse {
+        id: attempt,
+        referral_id: referral.id,
+        outcome: outcome.as_str().to_owned(),
+        status: updated.status.as_str().to_owned(),
+        first_contact_at: updated.first_contact_at,
+    }))
+}
+
+/// Converts an accepted referral into a client and a case, once. The case keeps the referral's
+/// program and division and is assigned to the worker who accepted it.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "convert_referral",
+    params(("id" = uuid::Uuid, Path, description = "Referral id")),
+    responses(
+        (status = 201, description = "Converted", body = ConversionResponse, headers(("Location" = String, description = "The new case"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not accepted, declined, or already converted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/referrals/{id}/convert")]
+pub async fn convert_referral(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::WorkReferrals)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let referral = referrals::get(&tx, Some(&cipher), path.into_inner()).await?;
+    dispatch::convert(referral.status).map_err(referral_error)?;
+    let person = referral.person.clone().ok_or_else(|| ApiError::Internal("referral person unreadable".to_owned()))?;
+    let fields = ClientFields {
+        given_name: person.given_name,
+        family_name: person.family_name,
+        date_of_birth: person.date_of_birth,
+        gender: None,
+        phone: person.phone,
+        email: person.email,
+        preferred_language: person.preferred_language,
+        address: None,
+        safe_contact: Some(person.safe_contact),
+    };
+    let client = clients::insert(&tx, &cipher, &fields).await?;
+    let worker = referral.accepted_by.or(referral.assigned_to);
+    let case = cases::insert(
+        &tx,
+        NewCase {
+            client_id: client.id,
+            victimization_types: referral.victimization_types.clone(),
+            referral_source: ReferralSource::Police,
+            program_id: referral.program_id,
+            division_id: Some(referral.division_id),
+            assigned_to: worker,
+            restricted: false,
+        },
+    )
+    .await?;
+    match referrals::mark_converted(&tx, referral.id, referral.status, case.id, client.id).await {
+        Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyConverted)),
+        other => other?,
+    }
+    if let Some(worker) = worker {
+        events::publish(
+            &tx,
+            &[worker],
+            "case.assigned",
+            &serde_json::json!({ "case_id": case.id, "referral_id": referral.id }),
+        )
+        .await?;
+    }
+    let details = serde_json::json!({ "case_id": case.id, "client_id": client.id });
+    audit::record(&tx, entry(&actor, &meta, "referral.converted", "referral", Some(referral.id), details)).await?;
+    audit::record(
+        &tx,
+        entry(
+            &actor,
+            &meta,
+            actions::CASE_CREATED,
+            "case",
+            Some(case.id),
+            serde_json::json!({ "referral_id": referral.id }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    state.bus.publish(&events_topic(actor.tenant_id)).await;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/cases/{}", case.id)))
+        .json(ConversionResponse { case_id: case.id, client_id: client.id }))
+}

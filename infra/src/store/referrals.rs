@@ -1,0 +1,420 @@
+//! Referrals made at the point of contact with police. The person's details are sealed as one
+//! document; status changes are conditional updates, so two workers racing to accept cannot both
+//! win, and the escalation deadline is a column so restarts and replicas lose none.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::case::VictimizationType;
+use domain::dispatch::{ContactOutcome, ReferralStatus, Urgency};
+use domain::person::SafeContact;
+use domain::{PoliceDivisionId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{DbResultExt, StoreError};
+use crate::TenantTx;
+use crate::crypto::TenantCipher;
+use crate::entities::{contact_attempt, referral};
+
+/// The person referred (all personal; sealed at rest).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralPerson {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Preferred language.
+    pub preferred_language: Option<String>,
+    /// How to contact safely.
+    pub safe_contact: SafeContact,
+}
+
+impl std::fmt::Debug for ReferralPerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReferralPerson(..)")
+    }
+}
+
+/// A referral with the person's details decrypted.
+#[derive(Clone, Debug)]
+pub struct Referral {
+    /// Id.
+    pub id: Uuid,
+    /// The division it was made at.
+    pub division_id: PoliceDivisionId,
+    /// Program.
+    pub program_id: Option<Uuid>,
+    /// Who made it.
+    pub created_by: UserId,
+    /// Police occurrence number.
+    pub occurrence_number: Option<String>,
+    /// What happened.
+    pub victimization_types: Vec<VictimizationType>,
+    /// How soon.
+    pub urgency: Urgency,
+    /// The person (decrypted only when asked for).
+    pub person: Option<ReferralPerson>,
+    /// Whether the person agreed to be contacted.
+    pub consent_to_contact: bool,
+    /// Children involved.
+    pub children_involved: Option<bool>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Status.
+    pub status: ReferralStatus,
+    /// The on-duty worker it was assigned to.
+    pub assigned_to: Option<UserId>,
+    /// Who accepted it.
+    pub accepted_by: Option<UserId>,
+    /// When accepted.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// When the person was first reached.
+    pub first_contact_at: Option<DateTime<Utc>>,
+    /// When it escalates if not accepted.
+    pub escalation_due_at: DateTime<Utc>,
+    /// When it escalated.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// The case it became.
+    pub case_id: Option<Uuid>,
+    /// The client it became.
+    pub client_id: Option<Uuid>,
+    /// Version.
+    pub version: i32,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+}
+
+const PERSON: &str = "referrals.person";
+
+fn from_model(m: referral::Model, cipher: Option<&TenantCipher>) -> Result<Referral, StoreError> {
+    let (person, occurrence_number, notes) = match cipher {
+        Some(c) => (
+            serde_json::from_str(&c.open(PERSON, m.id, &m.person_sealed)?).ok(),
+            c.open_opt("referrals.occurrence_number", m.id, m.occurrence_number_sealed.as_deref())?,
+            c.open_opt("referrals.notes", m.id, m.notes_sealed.as_deref())?,
+        ),
+        None => (None, None, None),
+    };
+    Ok(Referral {
+        id: m.id,
+        division_id: PoliceDivisionId::from_uuid(m.division_id),
+        program_id: m.program_id,
+        created_by: UserId::from_uuid(m.created_by),
+        occurrence_number,
+        victimization_types: m
+            .victimization_types
+            .split(',')
+            .filter_map(|t| VictimizationType::parse(t).ok())
+            .collect(),
+        urgency: Urgency::parse(&m.urgency).unwrap_or(Urgency::Routine),
+        person,
+        consent_to_contact: m.consent_to_contact,
+        children_involved: m.children_involved,
+        notes,
+        status: ReferralStatus::parse(&m.status).unwrap_or(ReferralStatus::Pending),
+        assigned_to: m.assigned_to.map(UserId::from_uuid),
+        accepted_by: m.accepted_by.map(UserId::from_uuid),
+        accepted_at: m.accepted_at,
+        first_contact_at: m.first_contact_at,
+        escalation_due_at: m.escalation_due_at,
+        escalated_at: m.escalated_at,
+        case_id: m.case_id,
+        client_id: m.client_id,
+        version: m.version,
+        created_at: m.created_at,
+    })
+}
+
+/// A referral about to be made (validated).
+#[derive(Clone, Debug)]
+pub struct NewReferral {
+    /// Division.
+    pub division_id: PoliceDivisionId,
+    /// Program.
+    pub program_id: Option<Uuid>,
+    /// Maker.
+    pub created_by: UserId,
+    /// Occurrence number.
+    pub occurrence_number: Option<String>,
+    /// Types.
+    pub victimization_types: Vec<VictimizationType>,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// The person.
+    pub person: ReferralPerson,
+    /// Consent to contact.
+    pub consent_to_contact: bool,
+    /// Children involved.
+    pub children_involved: Option<bool>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Assignee.
+    pub assigned_to: Option<UserId>,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// Escalation deadline.
+    pub escalation_due_at: DateTime<Utc>,
+}
+
+/// Inserts a referral.
+///
+/// # Errors
+/// [`StoreError`] on database or encryption failure.
+pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> Result<Referral, StoreError> {
+    let id = Uuid::now_v7();
+    let person = serde_json::to_string(&new.person).unwrap_or_default();
+    let model = referral::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(id),
+        division_id: Set(new.division_id.as_uuid()),
+        program_id: Set(new.program_id),
+        created_by: Set(new.created_by.as_uuid()),
+        occurrence_number_sealed: Set(cipher.seal_opt(
+            "referrals.occurrence_number",
+            id,
+            new.occurrence_number.as_deref(),
+        )?),
+        victimization_types: Set(new.victimization_types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")),
+        urgency: Set(new.urgency.as_str().to_owned()),
+        person_sealed: Set(cipher.seal(PERSON, id, &person)?),
+        consent_to_contact: Set(new.consent_to_contact),
+        children_involved: Set(new.children_involved),
+        notes_sealed: Set(cipher.seal_opt("referrals.notes", id, new.notes.as_deref())?),
+        status: Set(ReferralStatus::Pending.as_str().to_owned()),
+        assigned_to: Set(new.assigned_to.map(|u| u.as_uuid())),
+        accepted_by: Set(None),
+        accepted_at: Set(None),
+        first_contact_at: Set(None),
+        escalation_due_at: Set(new.escalation_due_at),
+        escalated_at: Set(None),
+        case_id: Set(None),
+        client_id: Set(None),
+        version: Set(1),
+        created_at: Set(new.created_at),
+        updated_at: Set(new.created_at),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    from_model(model, Some(cipher))
+}
+
+/// One referral; the person's details are decrypted only when `cipher` is given.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub async fn get(tx: &TenantTx, cipher: Option<&TenantCipher>, id: Uuid) -> Result<Referral, StoreError> {
+    let model = referral::Entity::find_by_id((tx.tenant_id().as_uuid(), id))
+        .one(tx.raw())
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?;
+    from_model(model, cipher)
+}
+
+/// Filters of the referral list.
+#[derive(Clone, Debug, Default)]
+pub struct ReferralFilter {
+    /// Only this status.
+    pub status: Option<ReferralStatus>,
+    /// Only this division.
+    pub division_id: Option<PoliceDivisionId>,
+    /// Only referrals this user made (a police liaison sees no others).
+    pub created_by: Option<UserId>,
+}
+
+/// A page of referrals, without the person's details.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list(
+    tx: &TenantTx,
+    filter: &ReferralFilter,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Referral>, StoreError> {
+    let mut query = referral::Entity::find()
+        .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .order_by_asc(referral::Column::Id)
+        .limit(limit);
+    if let Some(status) = filter.status {
+        query = query.filter(referral::Column::Status.eq(status.as_str()));
+    }
+    if let Some(division) = filter.division_id {
+        query = query.filter(referral::Column::DivisionId.eq(division.as_uuid()));
+    }
+    if let Some(maker) = filter.created_by {
+        query = query.filter(referral::Column::CreatedBy.eq(maker.as_uuid()));
+    }
+    if let Some(after) = after {
+        query = query.filter(referral::Column::Id.gt(after));
+    }
+    query.all(tx.raw()).await.store()?.into_iter().map(|m| from_model(m, None)).collect()
+}
+
+/// Open referrals (pending or accepted) assigned to each of `workers`, for fair assignment.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn open_load(tx: &TenantTx, workers: &[UserId]) -> Result<HashMap<UserId, u32>, StoreError> {
+    if workers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let assigned: Vec<Option<Uuid>> = referral::Entity::find()
+        .select_only()
+        .column(referral::Column::AssignedTo)
+        .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(referral::Column::AssignedTo.is_in(workers.iter().map(|w| w.as_uuid()).collect::<Vec<_>>()))
+        .filter(referral::Column::Status.is_in([ReferralStatus::Pending.as_str(), ReferralStatus::Accepted.as_str()]))
+        .into_tuple()
+        .all(tx.raw())
+        .await
+        .store()?;
+    let mut load = HashMap::new();
+    for worker in assigned.into_iter().flatten() {
+        *load.entry(UserId::from_uuid(worker)).or_insert(0) += 1;
+    }
+    Ok(load)
+}
+
+/// Moves a referral from `from` to `to` with the given column changes, only if its status is still
+/// `from`; returns false when someone else moved it first.
+async fn transition(
+    tx: &TenantTx,
+    id: Uuid,
+    from: ReferralStatus,
+    to: ReferralStatus,
+    set: Vec<(referral::Column, sea_orm::Value)>,
+) -> Result<bool, StoreError> {
+    let mut update = referral::Entity::update_many()
+        .col_expr(referral::Column::Status, Expr::value(to.as_str()))
+        .col_expr(referral::Column::Version, Expr::col(referral::Column::Version).add(1))
+        .col_expr(referral::Column::UpdatedAt, Expr::value(crate::db::now()))
+        .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(referral::Column::Id.eq(id))
+        .filter(referral::Column::Status.eq(from.as_str()));
+    for (column, value) in set {
+        update = update.col_expr(column, Expr::value(value));
+    }
+    Ok(update.exec(tx.raw()).await.store()?.rows_affected == 1)
+}
+
+/// Accepts a pending referral for `by`.
+///
+/// # Errors
+/// [`StoreError::Conflict`] on `referrals.accepted` when it was no longer pending.
+pub async fn accept(tx: &TenantTx, id: Uuid, by: UserId, at: DateTime<Utc>) -> Result<(), StoreError> {
+    let set = vec![
+        (referral::Column::AcceptedBy, Some(by.as_uuid()).into()),
+        (referral::Column::AcceptedAt, Some(at).into()),
+    ];
+    if transition(tx, id, ReferralStatus::Pending, ReferralStatus::Accepted, set).await? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict { constraint: "referrals.accepted" })
+    }
+}
+
+/// Records a contact attempt and the status it leads to; the first `reached` sets `first_contact_at`.
+///
+/// # Errors
+/// [`StoreError::Conflict`] on `referrals.status` when the status changed meanwhile.
+#[expect(clippy::too_many_arguments, reason = "one value per column of the attempt")]
+pub async fn record_contact(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    referral: &Referral,
+    outcome: ContactOutcome,
+    next: ReferralStatus,
+    notes: Option<&str>,
+    by: UserId,
+    at: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
+    let mut set = Vec::new();
+    if outcome == ContactOutcome::Reached && referral.first_contact_at.is_none() {
+        set.push((referral::Column::FirstContactAt, Some(at).into()));
+    }
+    if !transition(tx, referral.id, referral.status, next, set).await? {
+        return Err(StoreError::Conflict { constraint: "referrals.status" });
+    }
+    let id = Uuid::now_v7();
+    contact_attempt::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(id),
+        referral_id: Set(referral.id),
+        outcome: Set(outcome.as_str().to_owned()),
+        notes_sealed: Set(cipher.seal_opt("contact_attempts.notes", id, notes)?),
+        attempted_by: Set(by.as_uuid()),
+        created_at: Set(at),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    Ok(id)
+}
+
+/// Marks a referral converted into `case_id` and `client_id`, only from `from`.
+///
+/// # Errors
+/// [`StoreError::Conflict`] on `referrals.status` when it changed meanwhile.
+pub async fn mark_converted(
+    tx: &TenantTx,
+    id: Uuid,
+    from: ReferralStatus,
+    case_id: Uuid,
+    client_id: Uuid,
+) -> Result<(), StoreError> {
+    let set =
+        vec![(referral::Column::CaseId, Some(case_id).into()), (referral::Column::ClientId, Some(client_id).into())];
+    if transition(tx, id, from, ReferralStatus::Converted, set).await? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict { constraint: "referrals.status" })
+    }
+}
+
+/// Claims up to `limit` pending referrals whose escalation deadline has passed and marks them
+/// escalated. On PostgreSQL the rows are locked with `FOR UPDATE SKIP LOCKED`, so two replicas
+/// sweeping at once never claim the same referral; the conditional update guards SQLite too.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn claim_due_escalations(tx: &TenantTx, now: DateTime<Utc>, limit: u64) -> Result<Vec<Referral>, StoreError> {
+    let mut query = referral::Entity::find()
+        .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Pending.as_str()))
+        .filter(referral::Column::EscalatedAt.is_null())
+        .filter(referral::Column::EscalationDueAt.lte(now))
+        .order_by_asc(referral::Column::EscalationDueAt)
+        .limit(limit);
+    if tx.raw().get_database_backend() == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let due = query.all(tx.raw()).await.store()?;
+    let mut claimed = Vec::new();
+    for model in due {
+        let result = referral::Entity::update_many()
+            .col_expr(referral::Column::EscalatedAt, Expr::value(Some(now)))
+            .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+            .filter(referral::Column::Id.eq(model.id))
+            .filter(referral::Column::EscalatedAt.is_null())
+            .exec(tx.raw())
+            .await
+            .store()?;
+        if result.rows_affected == 1 {
+            claimed.push(from_model(model, None)?);
+        }
+    }
+    Ok(claimed)
+}
