@@ -9,7 +9,7 @@ use domain::authz::Actor;
 use domain::tenant::TenantKind;
 use domain::user::RoleSet;
 use domain::{SessionId, TenantId, UserId};
-use infra::db::begin_tenant_tx_for;
+use infra::db::begin_tenant_read_tx_for;
 use infra::store::sessions;
 
 use crate::error::ApiError;
@@ -59,7 +59,7 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Authenti
     };
     // The database decides: a session revoked on another replica, or while Redis was down, is
     // still refused here.
-    let tx = begin_tenant_tx_for(&state.db, actor.tenant_id).await?;
+    let tx = begin_tenant_read_tx_for(&state.db, actor.tenant_id).await?;
     let owner = sessions::live_session_user(&tx, session).await;
     tx.commit().await?;
     match owner {

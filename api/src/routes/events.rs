@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use domain::authz::Actor;
-use infra::db::begin_tenant_tx;
+use infra::db::{begin_tenant_read_tx_for, begin_tenant_tx};
 use infra::store::{events, sessions};
 use tokio::sync::broadcast;
 
@@ -79,7 +79,7 @@ impl Stream {
     }
 
     async fn fetch(&mut self) -> Result<String, infra::StoreError> {
-        let tx = begin_tenant_tx(&self.state.db, &self.actor).await?;
+        let tx = begin_tenant_read_tx_for(&self.state.db, self.actor.tenant_id).await?;
         let rows = events::after(&tx, self.actor.user_id, self.last, 100).await?;
         tx.commit().await?;
         if let Some(last) = rows.last() {
@@ -89,7 +89,7 @@ impl Stream {
     }
 
     async fn session_live(&self) -> bool {
-        let Ok(tx) = begin_tenant_tx(&self.state.db, &self.actor).await else { return false };
+        let Ok(tx) = begin_tenant_read_tx_for(&self.state.db, self.actor.tenant_id).await else { return false };
         let live = sessions::live_session_user(&tx, self.actor.session_id).await.is_ok();
         let _ = tx.commit().await;
         live

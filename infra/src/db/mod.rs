@@ -188,6 +188,24 @@ pub async fn begin_tenant_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantT
     Ok(TenantTx { tx, tenant_id })
 }
 
+/// Begins a transaction for a tenant that will only read. On SQLite it does not take the write
+/// lock (WAL readers never wait for writers), so session checks and event streams do not queue
+/// behind writes; on PostgreSQL it is an ordinary read-only transaction with the same row-level
+/// security as any other.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot begin one.
+pub async fn begin_tenant_read_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantTx, StoreError> {
+    let options = TransactionOptions {
+        isolation_level: None,
+        access_mode: Some(sea_orm::AccessMode::ReadOnly),
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
+    };
+    let tx = db.conn.begin_with_options(options).await?;
+    set_tenant(&tx, tenant_id).await?;
+    Ok(TenantTx { tx, tenant_id })
+}
+
 async fn set_tenant(tx: &DatabaseTransaction, tenant_id: TenantId) -> Result<(), DbErr> {
     if tx.get_database_backend() == DbBackend::Postgres {
         // SET cannot take bind parameters; a UUID renders only as [0-9a-f-], so this is safe.
