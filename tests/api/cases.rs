@@ -354,3 +354,19 @@ async fn the_access_log_shows_who_read_and_changed_a_case() {
     }
     problem(app.get(&format!("{path}/access-log"), Some(&t.worker.access_token)).await, StatusCode::FORBIDDEN).await;
 }
+
+#[tokio::test]
+async fn a_worker_is_told_over_the_event_stream_when_a_case_is_assigned_to_them() {
+    let app = spawn_app().await;
+    let t = team(&app).await;
+    let mut stream = app.events(&t.colleague.access_token, None).await;
+    let case = open_case(&app, &t.worker, json!({})).await;
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    app.patch_json(&path, &t.supervisor.access_token, Some("\"1\""), &json!({"assigned_to": t.colleague.user_id}))
+        .await;
+    let event = stream.next_within(std::time::Duration::from_secs(1)).await.expect("told within a second");
+    assert_eq!((event.kind.as_str(), event.data["case_id"].clone()), ("case.assigned", case["id"].clone()));
+    // Re-saving without changing the assignee tells nobody again.
+    app.patch_json(&path, &t.supervisor.access_token, Some("\"2\""), &json!({"risk_level": "low"})).await;
+    assert_eq!(stream.next_within(std::time::Duration::from_millis(300)).await, None);
+}

@@ -228,11 +228,16 @@ pub async fn create_case(
     };
     let new = body.try_into_domain(&state, &tx, &actor).await?;
     let case = cases::insert(&tx, new).await?;
+    announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });
     audit::record(&tx, entry(&actor, &meta, actions::CASE_CREATED, "case", Some(case.id), details)).await?;
     let location = format!("/api/v1/cases/{}", case.id);
     let version = case.version;
+    let wake = case.assigned_to.is_some();
     let mut response = idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location)).await?;
+    if wake {
+        state.bus.publish(&super::referrals::events_topic(actor.tenant_id)).await;
+    }
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(actix_web::http::header::ETAG, value);
     }
@@ -363,6 +368,7 @@ pub async fn update_case(
         risk_level: level.flatten(),
     };
     let case = cases::update(&tx, current.id, if_match.0, changes).await?;
+    let reassigned = announce_assignment(&tx, &case, current.assigned_to).await?;
     audit::record(
         &tx,
         entry(
@@ -376,7 +382,22 @@ pub async fn update_case(
     )
     .await?;
     tx.commit().await?;
+    if reassigned {
+        state.bus.publish(&super::referrals::events_topic(actor.tenant_id)).await;
+    }
     Ok(respond(HttpResponse::Ok(), case))
+}
+
+/// Tells a newly assigned worker (a `case.assigned` event in the same transaction); true if told.
+async fn announce_assignment(tx: &TenantTx, case: &Case, before: Option<UserId>) -> Result<bool, ApiError> {
+    match case.assigned_to {
+        Some(worker) if Some(worker) != before => {
+            let payload = serde_json::json!({ "case_id": case.id });
+            infra::store::events::publish(tx, &[worker], "case.assigned", &payload).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 async fn change_status(
