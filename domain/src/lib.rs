@@ -15,6 +15,7 @@ pub mod ids;
 pub mod paging;
 pub mod person;
 pub mod reference;
+pub mod reporting;
 pub mod tenant;
 pub mod user;
 pub mod validation;
