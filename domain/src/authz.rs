@@ -3,7 +3,7 @@
 //! "Forbidden" (the role may not use the endpoint at all) maps to 403. Objects another tenant
 //! owns never reach this table: they are simply not found (404), so ids cannot be probed.
 
-use crate::ids::{PoliceDivisionId, SessionId, TenantId, UserId};
+use crate::ids::{SessionId, TenantId, UserId};
 use crate::tenant::TenantKind;
 use crate::user::{Role, RoleSet};
 
@@ -134,12 +134,6 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::ReadSettings => actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor),
     };
     if allowed { Decision::Allow } else { Decision::Forbidden }
-}
-
-/// The division a police liaison works at, if the caller is one; used by later endpoints.
-#[must_use]
-pub fn liaison_division(actor: &Actor, division: Option<PoliceDivisionId>) -> Option<PoliceDivisionId> {
-    if actor.has(Role::PoliceLiaison) { division } else { None }
 }
 
 #[cfg(test)]

@@ -219,11 +219,9 @@ pub async fn create_user(
     )
     .await?;
     let location = format!("/api/v1/users/{}", user.id);
-    let mut created = Created::new(&UserResponse::from(user), location);
-    created.status = actix_web::http::StatusCode::CREATED;
-    let version = created.body.get("version").and_then(serde_json::Value::as_i64).unwrap_or(1);
-    let mut response = idempotent.finish(tx, &actor, created).await?;
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(i32::try_from(version).unwrap_or(1))) {
+    let version = user.version;
+    let mut response = idempotent.finish(tx, &actor, Created::new(&UserResponse::from(user), location)).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(actix_web::http::header::ETAG, value);
     }
     Ok(response)
