@@ -345,3 +345,30 @@ async fn note_bodies_and_record_notes_never_reach_the_database_in_plaintext() {
         assert!(!text.contains(canary), "{canary} found in plaintext at rest");
     }
 }
+
+#[tokio::test]
+async fn a_retried_record_create_with_the_same_key_records_once() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let case = open_case(&app, &worker, json!({})).await;
+    let base = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let send = |path: String, body: Value| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(&worker.access_token)
+            .header("Idempotency-Key", "flaky-network")
+            .json(&body)
+            .send()
+    };
+    let note = json!({"body": "Called from the station"});
+    let first: Value = send(format!("{base}/notes"), note.clone()).await.unwrap().json().await.unwrap();
+    let again = send(format!("{base}/notes"), note).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let notes: Value = app.get(&format!("{base}/notes"), Some(&worker.access_token)).await.json().await.unwrap();
+    assert_eq!(notes["items"].as_array().unwrap().len(), 1);
+    // The same key for a different record is refused.
+    let other = send(format!("{base}/notes"), json!({"body": "Something else"})).await.unwrap();
+    assert_eq!(problem(other, StatusCode::UNPROCESSABLE_ENTITY).await["code"], "idempotency_key_reused");
+}

@@ -10,9 +10,10 @@ use utoipa::ToSchema;
 use infra::TenantTx;
 use infra::crypto::TenantCipher;
 
-use super::{audit_change, list_records, open_case, optional_notes};
+use super::{Opened, audit_change, begin_record, list_records, optional_notes};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Created, Idempotent};
 use crate::routes::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -72,7 +73,7 @@ impl From<RiskAssessment> for RiskAssessmentResponse {
     tag = "cases",
     operation_id = "create_risk_assessment",
     request_body = RiskAssessmentRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = RiskAssessmentResponse, headers(("Location" = String, description = "The case's assessments"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -87,6 +88,7 @@ pub async fn create_risk_assessment(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<RiskAssessmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -99,7 +101,11 @@ pub async fn create_risk_assessment(
     }
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let (tool, level) = e.finish(|| Some((tool?, level?)))?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_risk_assessment", &*body);
+    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+        Opened::Replay(response) => return Ok(response),
+        Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
+    };
     let assessment = case_records::insert_risk_assessment(
         &tx,
         &cipher,
@@ -112,10 +118,8 @@ pub async fn create_risk_assessment(
     )
     .await?;
     audit_change(&tx, &actor, &meta, &case, "risk_assessment", assessment.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}/risk-assessments", case.id)))
-        .json(RiskAssessmentResponse::from(assessment)))
+    let location = format!("/api/v1/cases/{}/risk-assessments", case.id);
+    idempotent.finish(tx, &actor, Created::new(&RiskAssessmentResponse::from(assessment), location)).await
 }
 
 /// Lists a case's assessments, oldest first.

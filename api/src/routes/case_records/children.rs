@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use infra::TenantTx;
 use infra::crypto::TenantCipher;
 
-use super::{audit_change, list_records, open_case, optional_notes};
+use super::{Opened, audit_change, begin_record, list_records, optional_notes};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Created, Idempotent};
 use crate::routes::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -65,7 +66,7 @@ impl From<Child> for ChildResponse {
     tag = "cases",
     operation_id = "create_child",
     request_body = ChildRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = ChildResponse, headers(("Location" = String, description = "The case's children"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -80,6 +81,7 @@ pub async fn create_child(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<ChildRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -92,13 +94,15 @@ pub async fn create_child(
     }
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let name = e.finish(|| name)?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_child", &*body);
+    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+        Opened::Replay(response) => return Ok(response),
+        Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
+    };
     let child = case_records::insert_child(&tx, &cipher, case.id, &name, body.year_of_birth, notes.as_deref()).await?;
     audit_change(&tx, &actor, &meta, &case, "child", child.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}/children", case.id)))
-        .json(ChildResponse::from(child)))
+    let location = format!("/api/v1/cases/{}/children", case.id);
+    idempotent.finish(tx, &actor, Created::new(&ChildResponse::from(child), location)).await
 }
 
 /// Lists the children recorded on a case.

@@ -14,9 +14,10 @@ use utoipa::ToSchema;
 use infra::TenantTx;
 use infra::crypto::TenantCipher;
 
-use super::{audit_change, audit_read, list_records, open_case, optional_notes};
+use super::{Opened, audit_change, audit_read, begin_record, list_records, open_case, optional_notes};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Created, Idempotent};
 use crate::routes::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -79,7 +80,7 @@ fn response(c: Consent, all: &[domain::case::ConsentRecord]) -> ConsentResponse 
     tag = "cases",
     operation_id = "create_consent",
     request_body = ConsentRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = ConsentResponse, headers(("Location" = String, description = "The case's consents"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -94,6 +95,7 @@ pub async fn create_consent(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<ConsentRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -105,16 +107,18 @@ pub async fn create_consent(
     }
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let scope = e.finish(|| scope)?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_consent", &*body);
+    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+        Opened::Replay(response) => return Ok(response),
+        Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
+    };
     let consent =
         consents::insert(&tx, &cipher, case.id, scope, body.granted, body.expires_at, notes.as_deref(), actor.user_id)
             .await?;
     audit_change(&tx, &actor, &meta, &case, "consent", consent.id).await?;
     let all = consents::records(&tx, case.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}/consents", case.id)))
-        .json(response(consent, &all)))
+    let location = format!("/api/v1/cases/{}/consents", case.id);
+    idempotent.finish(tx, &actor, Created::new(&response(consent, &all), location)).await
 }
 
 /// Lists a case's consent decisions, newest first, each marked whether it is in force.
@@ -199,7 +203,7 @@ impl From<OutboundReferral> for OutboundReferralResponse {
     tag = "cases",
     operation_id = "create_outbound_referral",
     request_body = OutboundReferralRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Referred", body = OutboundReferralResponse, headers(("Location" = String, description = "The case's referrals out"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -215,6 +219,7 @@ pub async fn create_outbound_referral(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<OutboundReferralRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -223,7 +228,11 @@ pub async fn create_outbound_referral(
     let service = e.check("service", bounded_text(&body.service, 200));
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let service = e.finish(|| service)?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_outbound_referral", &*body);
+    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+        Opened::Replay(response) => return Ok(response),
+        Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
+    };
     match organizations::get(&tx, body.organization_id).await {
         Ok(_) => {}
         Err(infra::StoreError::NotFound) => {
@@ -246,10 +255,8 @@ pub async fn create_outbound_referral(
     )
     .await?;
     audit_change(&tx, &actor, &meta, &case, "outbound_referral", referral.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}/outbound-referrals", case.id)))
-        .json(OutboundReferralResponse::from(referral)))
+    let location = format!("/api/v1/cases/{}/outbound-referrals", case.id);
+    idempotent.finish(tx, &actor, Created::new(&OutboundReferralResponse::from(referral), location)).await
 }
 
 /// Lists a case's referrals out, oldest first.

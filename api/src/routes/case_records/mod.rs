@@ -38,6 +38,31 @@ pub(crate) async fn open_case(
     Ok((tx, cipher, case))
 }
 
+/// What [`begin_record`] found.
+pub(crate) enum Opened {
+    /// An earlier request with this `Idempotency-Key` answered already: send that again.
+    Replay(actix_web::HttpResponse),
+    /// Go ahead in this transaction.
+    Proceed(TenantTx, Arc<TenantCipher>, Case),
+}
+
+/// [`open_case`] for a create that accepts an `Idempotency-Key`.
+pub(crate) async fn begin_record(
+    state: &AppState,
+    actor: &Actor,
+    case_id: uuid::Uuid,
+    idempotent: &crate::idempotency::Idempotent,
+) -> Result<Opened, ApiError> {
+    authorize(actor, Action::WorkCases)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = match idempotent.begin(&state.db, actor).await? {
+        crate::idempotency::Begun::Replay(response) => return Ok(Opened::Replay(response)),
+        crate::idempotency::Begun::Proceed(tx) => tx,
+    };
+    let case = cases::get(&tx, case_id, CaseScope::of(actor)).await?;
+    Ok(Opened::Proceed(tx, cipher, case))
+}
+
 /// Audits a read of the case's `record` list.
 pub(crate) async fn audit_read(
     tx: &TenantTx,

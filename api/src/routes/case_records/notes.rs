@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use infra::TenantTx;
 use infra::crypto::TenantCipher;
 
-use super::{audit_change, list_records, open_case};
+use super::{Opened, audit_change, begin_record, list_records};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Created, Idempotent};
 use crate::routes::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -57,19 +58,23 @@ async fn add(
     state: &AppState,
     caller: Authenticated,
     meta: &RequestMeta,
+    idempotency: IdempotencyHeader,
     case_id: uuid::Uuid,
     body: &str,
     amends: Option<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     let text = domain::case::note_text(body).map_err(|e| ApiError::field("body", e.to_string()))?;
-    let (tx, cipher, case) = open_case(state, &actor, case_id).await?;
+    let fingerprint = serde_json::json!({ "case_id": case_id, "body": body, "amends": amends });
+    let idempotent = Idempotent::new(idempotency, &actor, "create_note", &fingerprint);
+    let (tx, cipher, case) = match begin_record(state, &actor, case_id, &idempotent).await? {
+        Opened::Replay(response) => return Ok(response),
+        Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
+    };
     let note = notes::insert(&tx, &cipher, case.id, &text, actor.user_id, amends).await?;
     audit_change(&tx, &actor, meta, &case, if amends.is_some() { "note_amendment" } else { "note" }, note.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}/notes", case.id)))
-        .json(NoteResponse::from(note)))
+    let location = format!("/api/v1/cases/{}/notes", case.id);
+    idempotent.finish(tx, &actor, Created::new(&NoteResponse::from(note), location)).await
 }
 
 /// Adds a note to a case.
@@ -77,7 +82,7 @@ async fn add(
     tag = "cases",
     operation_id = "create_note",
     request_body = NoteRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -92,10 +97,11 @@ pub async fn create_note(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    add(&state, caller, &meta, path.into_inner(), &body.body, None).await
+    add(&state, caller, &meta, idempotency, path.into_inner(), &body.body, None).await
 }
 
 /// Adds an amendment that corrects a note of the case (the note itself never changes).
@@ -103,7 +109,7 @@ pub async fn create_note(
     tag = "cases",
     operation_id = "create_note_amendment",
     request_body = NoteRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id"), ("note_id" = uuid::Uuid, Path, description = "The note corrected")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id"), ("note_id" = uuid::Uuid, Path, description = "The note corrected")),
     responses(
         (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -118,11 +124,12 @@ pub async fn create_note_amendment(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
     body: web::Json<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (case_id, note_id) = path.into_inner();
-    add(&state, caller, &meta, case_id, &body.body, Some(note_id)).await
+    add(&state, caller, &meta, idempotency, case_id, &body.body, Some(note_id)).await
 }
 
 /// Lists a case's notes and amendments, oldest first.

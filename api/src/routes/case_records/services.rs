@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use infra::TenantTx;
 use infra::crypto::TenantCipher;
 
-use super::{audit_change, list_records, open_case, optional_notes};
+use super::{Opened, audit_change, begin_record, list_records, optional_notes};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Created, Idempotent};
 use crate::routes::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -107,7 +108,7 @@ impl ServiceRequest {
     tag = "cases",
     operation_id = "create_service",
     request_body = ServiceRequest,
-    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = ServiceResponse, headers(("Location" = String, description = "The case's services"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -122,18 +123,21 @@ pub async fn create_service(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<ServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     let new = body.try_into_domain()?;
-    let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_service", &*body);
+    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+        Opened::Replay(response) => return Ok(response),
+        Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
+    };
     let service = case_records::insert_service(&tx, &cipher, case.id, new, actor.user_id).await?;
     audit_change(&tx, &actor, &meta, &case, "service", service.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}/services", case.id)))
-        .json(ServiceResponse::from(service)))
+    let location = format!("/api/v1/cases/{}/services", case.id);
+    idempotent.finish(tx, &actor, Created::new(&ServiceResponse::from(service), location)).await
 }
 
 /// Lists a case's services, oldest first.
