@@ -419,3 +419,27 @@ async fn a_referral_made_through_one_replica_reaches_a_stream_on_another() {
     let event = stream.next_within(SOON).await.expect("delivered through Redis within a second");
     assert_eq!(event.data["referral_id"], referral["id"]);
 }
+
+#[tokio::test]
+async fn a_retried_conversion_with_the_same_key_answers_with_the_same_case() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let referral = refer(&app, &d.liaison, &referral_body(d.division, true)).await;
+    let path = format!("/api/v1/referrals/{}", referral["id"].as_str().unwrap());
+    app.post_json(&format!("{path}/accept"), Some(&d.on_duty.access_token), &json!({})).await;
+    let convert = || {
+        app.client
+            .post(app.url(&format!("{path}/convert")))
+            .bearer_auth(&d.on_duty.access_token)
+            .header("Idempotency-Key", "convert-once")
+            .send()
+    };
+    let first = convert().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let retry = convert().await.unwrap();
+    assert_eq!(retry.status(), StatusCode::CREATED, "a retry is answered, not refused");
+    assert_eq!(retry.json::<Value>().await.unwrap(), first);
+    let cases: Value = app.get("/api/v1/cases", Some(&d.supervisor.access_token)).await.json().await.unwrap();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 1);
+}

@@ -591,7 +591,7 @@ pub async fn create_contact_attempt(
 #[utoipa::path(
     tag = "referrals",
     operation_id = "convert_referral",
-    params(("id" = uuid::Uuid, Path, description = "Referral id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retried conversion answers with the same case."), ("id" = uuid::Uuid, Path, description = "Referral id")),
     responses(
         (status = 201, description = "Converted", body = ConversionResponse, headers(("Location" = String, description = "The new case"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -606,13 +606,20 @@ pub async fn convert_referral(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::WorkReferrals)?;
+    let referral_id = path.into_inner();
     let cipher = state.cipher(actor.tenant_id).await?;
-    let tx = begin_tenant_tx(&state.db, &actor).await?;
-    let referral = referrals::get(&tx, Some(&cipher), path.into_inner()).await?;
+    let idempotent =
+        Idempotent::new(idempotency, &actor, "convert_referral", &serde_json::json!({ "referral_id": referral_id }));
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let referral = referrals::get(&tx, Some(&cipher), referral_id).await?;
     dispatch::convert(referral.status).map_err(referral_error)?;
     let person = referral.person.clone().ok_or_else(|| ApiError::Internal("referral person unreadable".to_owned()))?;
     let fields = ClientFields {
@@ -668,9 +675,10 @@ pub async fn convert_referral(
         ),
     )
     .await?;
-    tx.commit().await?;
+    let location = format!("/api/v1/cases/{}", case.id);
+    let response = idempotent
+        .finish(tx, &actor, Created::new(&ConversionResponse { case_id: case.id, client_id: client.id }, location))
+        .await?;
     state.bus.publish(&events_topic(actor.tenant_id)).await;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/cases/{}", case.id)))
-        .json(ConversionResponse { case_id: case.id, client_id: client.id }))
+    Ok(response)
 }
