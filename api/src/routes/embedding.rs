@@ -15,11 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Page, PageQuery, authorize};
 use crate::error::{ApiError, Problem};
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, IdempotencyHeader};
+use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
 /// A new posting.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"user_id": "01936f1e-0000-7000-8000-000000000003", "division_id": "01936f1e-0000-7000-8000-000000000004", "starts_on": "2026-12-01"}))]
 pub struct CreatePostingRequest {
     /// The worker (a supervisor or case manager of this agency).
@@ -60,7 +61,7 @@ impl From<Posting> for PostingResponse {
 }
 
 /// A new shift.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"user_id": "01936f1e-0000-7000-8000-000000000003", "division_id": "01936f1e-0000-7000-8000-000000000004",
     "starts_at": "2026-12-01T08:00:00Z", "ends_at": "2026-12-01T16:00:00Z"}))]
 pub struct CreateShiftRequest {
@@ -176,6 +177,7 @@ async fn check_worker_and_division(
 #[utoipa::path(
     tag = "embedding",
     operation_id = "create_posting",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     request_body = CreatePostingRequest,
     responses(
         (status = 201, description = "Posted", body = PostingResponse, headers(("Location" = String, description = "The postings list"))),
@@ -189,12 +191,17 @@ async fn check_worker_and_division(
 pub async fn create_posting(
     state: web::Data<AppState>,
     caller: Authenticated,
+    idempotency: IdempotencyHeader,
     body: web::Json<CreatePostingRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::ManageEmbedding)?;
     check_posting(body.starts_on, body.ends_on).map_err(|e| ApiError::field("ends_on", e.to_string()))?;
-    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_posting", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
     check_worker_and_division(&state, &tx, body.user_id, body.division_id).await?;
     let posting = embedding::insert_posting(
         &tx,
@@ -204,10 +211,8 @@ pub async fn create_posting(
         body.ends_on,
     )
     .await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/postings?division_id={}", posting.division_id)))
-        .json(PostingResponse::from(posting)))
+    let location = format!("/api/v1/postings?division_id={}", posting.division_id);
+    idempotent.finish(tx, &actor, Created::new(&PostingResponse::from(posting), location)).await
 }
 
 /// Lists postings.
@@ -245,6 +250,7 @@ pub async fn list_postings(
 #[utoipa::path(
     tag = "embedding",
     operation_id = "create_shift",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     request_body = CreateShiftRequest,
     responses(
         (status = 201, description = "Scheduled", body = ShiftResponse, headers(("Location" = String, description = "The new shift"))),
@@ -259,12 +265,17 @@ pub async fn list_postings(
 pub async fn create_shift(
     state: web::Data<AppState>,
     caller: Authenticated,
+    idempotency: IdempotencyHeader,
     body: web::Json<CreateShiftRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::ManageEmbedding)?;
     check_shift(body.starts_at, body.ends_at).map_err(|e| ApiError::field("ends_at", e.to_string()))?;
-    let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_shift", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
     check_worker_and_division(&state, &tx, body.user_id, body.division_id).await?;
     let shift = match embedding::insert_shift(
         &tx,
@@ -280,10 +291,8 @@ pub async fn create_shift(
         }
         other => other?,
     };
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/shifts/{}", shift.id)))
-        .json(ShiftResponse::from(shift)))
+    let location = format!("/api/v1/shifts/{}", shift.id);
+    idempotent.finish(tx, &actor, Created::new(&ShiftResponse::from(shift), location)).await
 }
 
 /// Lists shifts, optionally of one division and overlapping a time range.
