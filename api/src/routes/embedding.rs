@@ -253,7 +253,7 @@ pub async fn list_postings(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     request_body = CreateShiftRequest,
     responses(
-        (status = 201, description = "Scheduled", body = ShiftResponse, headers(("Location" = String, description = "The new shift"))),
+        (status = 201, description = "Scheduled", body = ShiftResponse, headers(("Location" = String, description = "The shifts of its division"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Overlaps another shift of the worker", body = Problem, content_type = "application/problem+json"),
@@ -291,7 +291,7 @@ pub async fn create_shift(
         }
         other => other?,
     };
-    let location = format!("/api/v1/shifts/{}", shift.id);
+    let location = format!("/api/v1/shifts?division_id={}", shift.division_id);
     idempotent.finish(tx, &actor, Created::new(&ShiftResponse::from(shift), location)).await
 }
 

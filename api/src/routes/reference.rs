@@ -14,11 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Page, PageQuery, authorize};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
 /// A new police service.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Peel Regional Police", "short_name": "PRP"}))]
 pub struct CreatePoliceServiceRequest {
     /// Full name.
@@ -34,7 +35,7 @@ pub struct CreatePoliceServiceRequest {
 }
 
 /// A new police division.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"police_service_id": "01936f1e-0000-7000-8000-000000000000", "name": "51 Division", "code": "51"}))]
 pub struct CreatePoliceDivisionRequest {
     /// The service it belongs to.
@@ -142,9 +143,10 @@ fn entry(actor: &domain::authz::Actor, meta: &RequestMeta, action: &'static str,
 #[utoipa::path(
     tag = "reference",
     operation_id = "create_police_service",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     request_body = CreatePoliceServiceRequest,
     responses(
-        (status = 201, description = "Created", body = PoliceServiceResponse, headers(("Location" = String, description = "The new service"))),
+        (status = 201, description = "Created", body = PoliceServiceResponse, headers(("Location" = String, description = "The list that holds the new service"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -156,6 +158,7 @@ pub async fn create_police_service(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     body: web::Json<CreatePoliceServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
@@ -165,13 +168,16 @@ pub async fn create_police_service(
     let short = e.check("short_name", short_name(&body.short_name));
     let period = period(&mut e, body.effective_from, body.effective_to);
     let (name, short, period) = e.finish(|| Some((name?, short?, period?)))?;
-    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_police_service", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
     let service = reference::insert_service(tx.raw(), name, short, period).await?;
     audit::record(&tx, entry(&actor, &meta, actions::POLICE_SERVICE_CREATED, service.id.as_uuid())).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/police-services/{}", service.id)))
-        .json(PoliceServiceResponse::from(service)))
+    // There is no single-service resource; the list shows it.
+    let location = "/api/v1/police-services?include_all=true".to_owned();
+    idempotent.finish(tx, &actor, Created::new(&PoliceServiceResponse::from(service), location)).await
 }
 
 /// Lists police services in force (or all).
@@ -206,9 +212,10 @@ pub async fn list_police_services(
 #[utoipa::path(
     tag = "reference",
     operation_id = "create_police_division",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     request_body = CreatePoliceDivisionRequest,
     responses(
-        (status = 201, description = "Created", body = PoliceDivisionResponse, headers(("Location" = String, description = "The new division"))),
+        (status = 201, description = "Created", body = PoliceDivisionResponse, headers(("Location" = String, description = "The list that holds the new division"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The service has this code from that date already", body = Problem, content_type = "application/problem+json"),
@@ -221,6 +228,7 @@ pub async fn create_police_division(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     body: web::Json<CreatePoliceDivisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
@@ -230,7 +238,11 @@ pub async fn create_police_division(
     let code = e.check("code", DivisionCode::parse(&body.code));
     let period = period(&mut e, body.effective_from, body.effective_to);
     let (name, code, period) = e.finish(|| Some((name?, code?, period?)))?;
-    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let idempotent = Idempotent::new(idempotency, &actor, "create_police_division", &*body);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
     let service = PoliceServiceId::from_uuid(body.police_service_id);
     let division = match reference::insert_division(tx.raw(), service, name, &code, period).await {
         Err(infra::StoreError::NotFound) => {
@@ -239,10 +251,9 @@ pub async fn create_police_division(
         other => other?,
     };
     audit::record(&tx, entry(&actor, &meta, actions::POLICE_DIVISION_CREATED, division.id.as_uuid())).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/police-divisions/{}", division.id)))
-        .json(PoliceDivisionResponse::from(division)))
+    let location =
+        format!("/api/v1/police-divisions?police_service_id={}&include_all=true", division.police_service_id);
+    idempotent.finish(tx, &actor, Created::new(&PoliceDivisionResponse::from(division), location)).await
 }
 
 /// Lists police divisions in force (or all), optionally of one service.

@@ -201,7 +201,7 @@ pub struct ReferralQuery {
 }
 
 /// A contact attempt.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ContactAttemptRequest {
     /// `reached`, `no_answer`, `declined` or `unsafe_to_contact`.
     pub outcome: String,
@@ -533,7 +533,7 @@ pub async fn accept_referral(
     tag = "referrals",
     operation_id = "create_contact_attempt",
     request_body = ContactAttemptRequest,
-    params(("id" = uuid::Uuid, Path, description = "Referral id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Referral id")),
     responses(
         (status = 201, description = "Recorded", body = ContactAttemptResponse),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -549,6 +549,7 @@ pub async fn create_contact_attempt(
     state: web::Data<AppState>,
     caller: Authenticated,
     meta: RequestMeta,
+    idempotency: IdempotencyHeader,
     path: web::Path<uuid::Uuid>,
     body: web::Json<ContactAttemptRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -559,8 +560,14 @@ pub async fn create_contact_attempt(
     let notes = body.notes.as_deref().and_then(|n| e.check("notes", case_rules::note_text(n)));
     let outcome = e.finish(|| outcome)?;
     let cipher = state.cipher(actor.tenant_id).await?;
-    let tx = begin_tenant_tx(&state.db, &actor).await?;
-    let referral = referrals::get(&tx, None, path.into_inner()).await?;
+    let referral_id = path.into_inner();
+    let fingerprint = serde_json::json!({ "referral_id": referral_id, "attempt": &*body });
+    let idempotent = Idempotent::new(idempotency, &actor, "create_contact_attempt", &fingerprint);
+    let tx = match idempotent.begin(&state.db, &actor).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(tx) => tx,
+    };
+    let referral = referrals::get(&tx, None, referral_id).await?;
     let next = dispatch::contact(referral.status, referral.consent_to_contact, outcome).map_err(referral_error)?;
     let now = infra::db::now();
     let attempt =
@@ -576,14 +583,15 @@ pub async fn create_contact_attempt(
     audit::record(&tx, entry(&actor, &meta, "referral.contact_attempted", "referral", Some(referral.id), details))
         .await?;
     let updated = referrals::get(&tx, None, referral.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created().json(ContactAttemptResponse {
+    let answer = ContactAttemptResponse {
         id: attempt,
         referral_id: referral.id,
         outcome: outcome.as_str().to_owned(),
         status: updated.status.as_str().to_owned(),
         first_contact_at: updated.first_contact_at,
-    }))
+    };
+    let location = format!("/api/v1/referrals/{}", referral.id);
+    idempotent.finish(tx, &actor, Created::new(&answer, location)).await
 }
 
 /// Converts an accepted referral into a client and a case, once. The case keeps the referral's
