@@ -39,6 +39,8 @@ pub struct Created {
     pub body: serde_json::Value,
     /// The new resource's path.
     pub location: Option<String>,
+    /// The new resource's version, sent as its `ETag` (not stored: a replay answers without it).
+    pub version: Option<i32>,
 }
 
 impl Created {
@@ -49,13 +51,24 @@ impl Created {
             status: StatusCode::CREATED,
             body: serde_json::to_value(body).unwrap_or_default(),
             location: Some(location),
+            version: None,
         }
+    }
+
+    /// Also sends the new resource's `ETag`.
+    #[must_use]
+    pub fn with_etag(mut self, version: i32) -> Self {
+        self.version = Some(version);
+        self
     }
 
     fn into_response(self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         if let Some(location) = &self.location {
             response.insert_header((header::LOCATION, location.clone()));
+        }
+        if let Some(version) = self.version {
+            response.insert_header((header::ETAG, crate::extract::etag(version)));
         }
         response.json(self.body)
     }

@@ -234,12 +234,10 @@ pub async fn create_case(
     let location = format!("/api/v1/cases/{}", case.id);
     let version = case.version;
     let wake = case.assigned_to.is_some();
-    let mut response = idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location)).await?;
+    let response =
+        idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location).with_etag(version)).await?;
     if wake {
         state.bus.publish(&super::referrals::events_topic(actor.tenant_id)).await;
-    }
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
-        response.headers_mut().insert(actix_web::http::header::ETAG, value);
     }
     Ok(response)
 }

@@ -334,10 +334,8 @@ pub async fn create_client(
         .await?;
     let location = format!("/api/v1/clients/{}", client.id);
     let version = client.version;
-    let mut response = idempotent.finish(tx, &actor, Created::new(&ClientResponse::from(client), location)).await?;
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
-        response.headers_mut().insert(actix_web::http::header::ETAG, value);
-    }
+    let response =
+        idempotent.finish(tx, &actor, Created::new(&ClientResponse::from(client), location).with_etag(version)).await?;
     Ok(response)
 }
 

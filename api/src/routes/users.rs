@@ -220,10 +220,8 @@ pub async fn create_user(
     .await?;
     let location = format!("/api/v1/users/{}", user.id);
     let version = user.version;
-    let mut response = idempotent.finish(tx, &actor, Created::new(&UserResponse::from(user), location)).await?;
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
-        response.headers_mut().insert(actix_web::http::header::ETAG, value);
-    }
+    let response =
+        idempotent.finish(tx, &actor, Created::new(&UserResponse::from(user), location).with_etag(version)).await?;
     Ok(response)
 }
 
