@@ -1,0 +1,320 @@
+//! Ministry reporting rules: the de-identified facts figures are computed from, the metrics and
+//! dimensions an analyst may ask for, Ontario's fiscal quarters, response-time percentiles, and
+//! (in [`suppression`]) small-cell suppression with complementary suppression.
+
+pub mod suppression;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::case::name_enum;
+pub use suppression::{Additivity, Cell, DEFAULT_THRESHOLD, protect};
+
+name_enum!(
+    /// What happened, as one de-identified fact. Facts are written in the same transaction as the
+    /// change they record and are never updated.
+    FactKind,
+    "case_opened, case_closed, service_delivered, referral_created, referral_accepted, referral_first_contact" {
+        CaseOpened => "case_opened",
+        CaseClosed => "case_closed",
+        ServiceDelivered => "service_delivered",
+        ReferralCreated => "referral_created",
+        ReferralAccepted => "referral_accepted",
+        ReferralFirstContact => "referral_first_contact",
+    }
+);
+
+name_enum!(
+    /// A figure `GET /aggregates` can compute.
+    Metric,
+    "clients_served, cases_opened, cases_closed, referrals, services, vqrp_plus_cents, minutes_to_accept_p50, minutes_to_accept_p90, minutes_to_first_contact_p50, minutes_to_first_contact_p90" {
+        ClientsServed => "clients_served",
+        CasesOpened => "cases_opened",
+        CasesClosed => "cases_closed",
+        Referrals => "referrals",
+        Services => "services",
+        VqrpPlusCents => "vqrp_plus_cents",
+        MinutesToAcceptP50 => "minutes_to_accept_p50",
+        MinutesToAcceptP90 => "minutes_to_accept_p90",
+        MinutesToFirstContactP50 => "minutes_to_first_contact_p50",
+        MinutesToFirstContactP90 => "minutes_to_first_contact_p90",
+    }
+);
+
+/// How a metric is computed from the facts of its kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Distinct people (the facts' pseudonymous subjects).
+    DistinctPeople,
+    /// Number of facts: events, each about one person.
+    Events,
+    /// Sum of the facts' amounts, in cents.
+    SumOfAmounts,
+    /// The nearest-rank percentile (p of 100) of the facts' minutes.
+    PercentileOfMinutes(u8),
+}
+
+/// What a metric counts, for the people who read the figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Distinct people within one agency. Across agencies these are service episodes: a person
+    /// served by two agencies is counted by each.
+    People,
+    /// Events (cases, referrals, services); one person may have several.
+    Events,
+    /// Cents of VQRP+ money.
+    Cents,
+    /// Minutes.
+    Minutes,
+}
+
+impl Metric {
+    /// The fact kinds the metric reads.
+    #[must_use]
+    pub const fn kinds(self) -> &'static [FactKind] {
+        match self {
+            // Served in a period: a case opened for them or a service delivered to them in it.
+            Self::ClientsServed => &[FactKind::CaseOpened, FactKind::ServiceDelivered],
+            Self::CasesOpened => &[FactKind::CaseOpened],
+            Self::CasesClosed => &[FactKind::CaseClosed],
+            Self::Referrals => &[FactKind::ReferralCreated],
+            Self::Services | Self::VqrpPlusCents => &[FactKind::ServiceDelivered],
+            Self::MinutesToAcceptP50 | Self::MinutesToAcceptP90 => &[FactKind::ReferralAccepted],
+            Self::MinutesToFirstContactP50 | Self::MinutesToFirstContactP90 => &[FactKind::ReferralFirstContact],
+        }
+    }
+
+    /// How it is computed.
+    #[must_use]
+    pub const fn measure(self) -> Measure {
+        match self {
+            Self::ClientsServed => Measure::DistinctPeople,
+            Self::CasesOpened | Self::CasesClosed | Self::Referrals | Self::Services => Measure::Events,
+            Self::VqrpPlusCents => Measure::SumOfAmounts,
+            Self::MinutesToAcceptP50 | Self::MinutesToFirstContactP50 => Measure::PercentileOfMinutes(50),
+            Self::MinutesToAcceptP90 | Self::MinutesToFirstContactP90 => Measure::PercentileOfMinutes(90),
+        }
+    }
+
+    /// What its values count.
+    #[must_use]
+    pub const fn unit(self) -> Unit {
+        match self.measure() {
+            Measure::DistinctPeople => Unit::People,
+            Measure::Events => Unit::Events,
+            Measure::SumOfAmounts => Unit::Cents,
+            Measure::PercentileOfMinutes(_) => Unit::Minutes,
+        }
+    }
+
+    /// Whether its totals are sums of their parts (so complementary suppression applies).
+    #[must_use]
+    pub const fn additivity(self) -> Additivity {
+        match self.measure() {
+            Measure::PercentileOfMinutes(_) => Additivity::NotAdditive,
+            _ => Additivity::Additive,
+        }
+    }
+
+    /// Only VQRP+ services carry money; the sum reads those.
+    #[must_use]
+    pub fn service_type_filter(self) -> Option<&'static str> {
+        (self == Self::VqrpPlusCents).then_some("vqrp_plus")
+    }
+}
+
+name_enum!(
+    /// A dimension figures can be grouped by. Every value is a code, never a record id of a
+    /// personal table; a fact that has no value for a dimension is grouped as `not_recorded`.
+    Dimension,
+    "agency, program, fiscal_quarter, month, victimization_type, division, service_type, gender, age_band, urgency" {
+        Agency => "agency",
+        Program => "program",
+        FiscalQuarterOf => "fiscal_quarter",
+        Month => "month",
+        VictimizationType => "victimization_type",
+        Division => "division",
+        ServiceType => "service_type",
+        Gender => "gender",
+        AgeBand => "age_band",
+        Urgency => "urgency",
+    }
+);
+
+/// The value of a fact that has none for a dimension.
+pub const NOT_RECORDED: &str = "not_recorded";
+
+/// The most dimensions one table may be grouped by. Finer tables are almost all withheld, and
+/// the cost of proving a table safe grows with its margins.
+pub const MAX_DIMENSIONS: usize = 3;
+
+/// A `group_by` that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GroupByError {
+    /// Not one of the dimensions.
+    #[error("{0}")]
+    Unknown(crate::case::UnknownName),
+    /// Named twice.
+    #[error("names a dimension twice")]
+    Repeated,
+    /// More than [`MAX_DIMENSIONS`].
+    #[error("groups by at most 3 dimensions")]
+    TooMany,
+}
+
+/// Parses a comma list of dimensions (empty: the grand total only).
+///
+/// # Errors
+/// [`GroupByError`] for an unknown or repeated name, or too many.
+pub fn parse_group_by(raw: &str) -> Result<Vec<Dimension>, GroupByError> {
+    let mut out = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let dimension = Dimension::parse(name).map_err(GroupByError::Unknown)?;
+        if out.contains(&dimension) {
+            return Err(GroupByError::Repeated);
+        }
+        out.push(dimension);
+    }
+    if out.len() > MAX_DIMENSIONS {
+        return Err(GroupByError::TooMany);
+    }
+    Ok(out)
+}
+
+/// `2026-07`: the month dimension's value.
+#[must_use]
+pub fn month_label(day: NaiveDate) -> String {
+    format!("{:04}-{:02}", day.year(), day.month())
+}
+
+/// A quarter of Ontario's fiscal year, which starts on 1 April: fiscal year 2026, quarter 1 is
+/// April to June 2026; quarter 4 is January to March 2027.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FiscalQuarter {
+    year: i32,
+    quarter: u8,
+}
+
+/// A fiscal quarter that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("quarter must be 1 to 4 and fiscal_year 2000 to 2100")]
+pub struct QuarterError;
+
+impl FiscalQuarter {
+    /// Builds a quarter.
+    ///
+    /// # Errors
+    /// [`QuarterError`] outside quarter 1–4 or fiscal years 2000–2100.
+    pub fn new(year: i32, quarter: u8) -> Result<Self, QuarterError> {
+        if (1..=4).contains(&quarter) && (2000..=2100).contains(&year) {
+            Ok(Self { year, quarter })
+        } else {
+            Err(QuarterError)
+        }
+    }
+
+    /// The quarter a day falls in.
+    #[must_use]
+    pub fn of(day: NaiveDate) -> Self {
+        let (year, quarter) = match day.month() {
+            4..=6 => (day.year(), 1),
+            7..=9 => (day.year(), 2),
+            10..=12 => (day.year(), 3),
+            _ => (day.year() - 1, 4),
+        };
+        Self { year, quarter }
+    }
+
+    /// The fiscal year (named for the calendar year it starts in).
+    #[must_use]
+    pub const fn year(self) -> i32 {
+        self.year
+    }
+
+    /// The quarter, 1 to 4.
+    #[must_use]
+    pub const fn quarter(self) -> u8 {
+        self.quarter
+    }
+
+    /// The first day of the quarter and the first day after it.
+    #[must_use]
+    pub fn range(self) -> (NaiveDate, NaiveDate) {
+        let (year, month) = match self.quarter {
+            1 => (self.year, 4),
+            2 => (self.year, 7),
+            3 => (self.year, 10),
+            _ => (self.year + 1, 1),
+        };
+        let start = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN);
+        let end = start.checked_add_months(chrono::Months::new(3)).unwrap_or(NaiveDate::MAX);
+        (start, end)
+    }
+
+    /// `2026-Q1`.
+    #[must_use]
+    pub fn label(self) -> String {
+        format!("{}-Q{}", self.year, self.quarter)
+    }
+}
+
+/// The `p`-th percentile (0 < p ≤ 100) of `values` by the nearest-rank method: the smallest value
+/// with at least p % of values at or below it. `None` for no values.
+#[must_use]
+pub fn percentile(values: &mut [i64], p: u8) -> Option<i64> {
+    if values.is_empty() || p == 0 || p > 100 {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = (usize::from(p) * values.len()).div_ceil(100);
+    values.get(rank.saturating_sub(1)).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn fiscal_quarters_start_in_april() {
+        assert_eq!(FiscalQuarter::of(day(2026, 4, 1)), FiscalQuarter { year: 2026, quarter: 1 });
+        assert_eq!(FiscalQuarter::of(day(2026, 12, 31)), FiscalQuarter { year: 2026, quarter: 3 });
+        assert_eq!(FiscalQuarter::of(day(2027, 3, 31)), FiscalQuarter { year: 2026, quarter: 4 });
+        let q4 = FiscalQuarter { year: 2026, quarter: 4 };
+        assert_eq!(q4.range(), (day(2027, 1, 1), day(2027, 4, 1)));
+        assert_eq!(FiscalQuarter { year: 2026, quarter: 1 }.range(), (day(2026, 4, 1), day(2026, 7, 1)));
+        assert_eq!(q4.label(), "2026-Q4");
+        assert!(FiscalQuarter::new(2026, 5).is_err());
+    }
+
+    #[test]
+    fn group_by_names_known_dimensions_once_and_at_most_three() {
+        assert_eq!(parse_group_by(""), Ok(vec![]));
+        assert_eq!(parse_group_by("agency, month"), Ok(vec![Dimension::Agency, Dimension::Month]));
+        assert!(matches!(parse_group_by("agency,name"), Err(GroupByError::Unknown(_))));
+        assert_eq!(parse_group_by("agency,agency"), Err(GroupByError::Repeated));
+        assert_eq!(parse_group_by("agency,month,gender,urgency"), Err(GroupByError::TooMany));
+    }
+
+    #[test]
+    fn every_metric_reads_facts_and_says_what_it_counts() {
+        assert_eq!(Metric::ClientsServed.unit(), Unit::People);
+        assert_eq!(Metric::Services.unit(), Unit::Events);
+        assert_eq!(Metric::MinutesToAcceptP90.measure(), Measure::PercentileOfMinutes(90));
+        assert_eq!(Metric::MinutesToAcceptP90.additivity(), Additivity::NotAdditive);
+        assert!(Metric::ALL.iter().all(|m| !m.kinds().is_empty()));
+        assert_eq!(month_label(day(2026, 7, 4)), "2026-07");
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let mut minutes = vec![30, 5, 10, 20, 15];
+        assert_eq!(percentile(&mut minutes, 50), Some(15));
+        assert_eq!(percentile(&mut minutes, 90), Some(30));
+        assert_eq!(percentile(&mut minutes, 100), Some(30));
+        assert_eq!(percentile(&mut [], 50), None);
+        assert_eq!(percentile(&mut [7], 50), Some(7));
+    }
+}
