@@ -31,6 +31,7 @@ Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`). Creates accept
         (name = "embedding", description = "Workers posted at police divisions, their shifts, and who is on duty"),
         (name = "referrals", description = "Referrals at the point of contact with police, and the event stream"),
         (name = "settings", description = "The agency's settings (escalation windows)"),
+        (name = "reporting", description = "De-identified figures and quarterly reports to the ministry"),
         (name = "operations", description = "Health, metrics and keys (no auth)"),
     ),
     components(schemas(Problem, ProblemField)),

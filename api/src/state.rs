@@ -6,7 +6,7 @@ use std::time::Duration;
 use domain::auth::LoginThrottle;
 use infra::Db;
 use infra::auth::tokens::TokenService;
-use infra::cache::{FailureCounter, OptionalRedis, RevocationCache, WakeBus};
+use infra::cache::{AnswerCache, FailureCounter, OptionalRedis, RevocationCache, WakeBus};
 use infra::config::Settings;
 
 use crate::metrics::Metrics;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub revocations: RevocationCache,
     /// Wake-ups for background work and streams.
     pub bus: WakeBus,
+    /// Short-lived aggregate answers.
+    pub answers: AnswerCache,
     /// Prometheus counters.
     pub metrics: Arc<Metrics>,
     /// Settings as loaded.
@@ -67,6 +69,7 @@ impl AppState {
             throttle,
             revocations: RevocationCache::new(redis.clone()),
             bus: WakeBus::new(redis.clone()),
+            answers: AnswerCache::new(redis.clone(), settings.aggregate_cache_seconds),
             redis,
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(settings),

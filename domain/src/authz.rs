@@ -69,6 +69,16 @@ pub enum Action {
     ManageSettings,
     /// Read the agency's settings.
     ReadSettings,
+    /// Read de-identified figures: one's own agency's, or every agency's for the ministry.
+    ReadAggregates,
+    /// Draft quarterly reports to the ministry.
+    PrepareReports,
+    /// Submit a drafted report (freezing its figures).
+    SubmitReports,
+    /// List and read reports: an agency its own, the ministry every submitted one.
+    ReadReports,
+    /// Accept or return submitted reports.
+    ReviewReports,
 }
 
 /// Which cases a caller may see at all. Restricted cases are visible only to their assigned worker
@@ -107,6 +117,10 @@ pub enum Decision {
     Forbidden,
 }
 
+fn ministry_analyst(actor: &Actor) -> bool {
+    actor.tenant_kind == TenantKind::Ministry && actor.has(Role::MinistryAnalyst)
+}
+
 /// Decides whether `actor` may perform `action`.
 #[must_use]
 pub fn may(actor: &Actor, action: Action) -> Decision {
@@ -132,6 +146,16 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         }
         Action::WorkReferrals => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
         Action::ReadSettings => actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor),
+        Action::ReadAggregates | Action::ReadReports => {
+            let agency_lead = actor.tenant_kind == TenantKind::Agency
+                && (actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin));
+            agency_lead || ministry_analyst(actor)
+        }
+        Action::PrepareReports => {
+            actor.tenant_kind == TenantKind::Agency && (actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin))
+        }
+        Action::SubmitReports => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
+        Action::ReviewReports => ministry_analyst(actor),
     };
     if allowed { Decision::Allow } else { Decision::Forbidden }
 }
@@ -198,6 +222,21 @@ mod tests {
             (PlatformAdmin, WorkCases, Forbidden),
             (CaseManager, CloseCases, Forbidden),
             (Supervisor, CloseCases, Allow),
+            (Supervisor, ReadAggregates, Allow),
+            (AgencyAdmin, ReadAggregates, Allow),
+            (CaseManager, ReadAggregates, Forbidden),
+            (PoliceLiaison, ReadAggregates, Forbidden),
+            (PlatformAdmin, ReadAggregates, Forbidden),
+            (AgencyAdmin, PrepareReports, Allow),
+            (AgencyAdmin, SubmitReports, Forbidden),
+            (Supervisor, SubmitReports, Allow),
+            (CaseManager, PrepareReports, Forbidden),
+            (MinistryAnalyst, PrepareReports, Forbidden),
+            (MinistryAnalyst, SubmitReports, Forbidden),
+            (Supervisor, ReviewReports, Forbidden),
+            (MinistryAnalyst, ReadAggregates, Allow),
+            (MinistryAnalyst, ReadReports, Allow),
+            (MinistryAnalyst, ReviewReports, Allow),
             (Supervisor, ReadAccessLog, Allow),
             (AgencyAdmin, ReadAccessLog, Allow),
             (CaseManager, ReadAccessLog, Forbidden),

@@ -62,6 +62,11 @@ pub struct Settings {
     pub audit_seal_interval_ms: u64,
     /// How often, in milliseconds, unaccepted referrals past their window are escalated.
     pub escalation_sweep_interval_ms: u64,
+    /// The fewest people a published figure may rest on; 5 or more (it may only be raised).
+    pub suppression_threshold: i64,
+    /// How long, in seconds, an aggregate answer may be served from Redis (0: never cached).
+    /// Figures are never staler than this.
+    pub aggregate_cache_seconds: u64,
 }
 
 /// How logs are written.
@@ -101,6 +106,8 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             audit_seal_interval_ms: 1000,
             escalation_sweep_interval_ms: 1000,
+            suppression_threshold: domain::reporting::DEFAULT_THRESHOLD,
+            aggregate_cache_seconds: 60,
         }
     }
 }
@@ -204,6 +211,12 @@ impl Settings {
         }
         if !(10..=60_000).contains(&self.escalation_sweep_interval_ms) {
             return Err(invalid("VCAO_ESCALATION_SWEEP_INTERVAL_MS", "must be 10 to 60000"));
+        }
+        if !(domain::reporting::DEFAULT_THRESHOLD..=1000).contains(&self.suppression_threshold) {
+            return Err(invalid("VCAO_SUPPRESSION_THRESHOLD", "must be 5 to 1000: it may be raised, never lowered"));
+        }
+        if self.aggregate_cache_seconds > 3600 {
+            return Err(invalid("VCAO_AGGREGATE_CACHE_SECONDS", "must be 0 to 3600"));
         }
         if !(10..=60_000).contains(&self.audit_seal_interval_ms) {
             return Err(invalid("VCAO_AUDIT_SEAL_INTERVAL_MS", "must be 10 to 60000"));

@@ -16,6 +16,7 @@ mod m20261128_000002_create_identity_tables;
 mod m20261128_000003_create_audit_and_idempotency;
 mod m20261128_000004_create_case_management;
 mod m20261128_000005_create_dispatch;
+mod m20261128_000006_create_reporting;
 mod rls;
 mod tables;
 
@@ -47,6 +48,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "referrals",
     "contact_attempts",
     "events",
+    "reporting_facts",
+    "reports",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -56,7 +59,7 @@ pub const REFERENCE_TABLES: &[&str] = &["tenants", "police_services", "police_di
 pub const GLOBAL_TABLES: &[&str] = &["seaql_migrations"];
 
 /// Tables the runtime role may insert into and read, but never update or delete.
-pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "audit_seals"];
+pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "audit_seals", "reporting_facts"];
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -71,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_audit_and_idempotency::Migration),
             Box::new(m20261128_000004_create_case_management::Migration),
             Box::new(m20261128_000005_create_dispatch::Migration),
+            Box::new(m20261128_000006_create_reporting::Migration),
         ]
     }
 }

@@ -159,7 +159,8 @@ impl MigrationTrait for Migration {
         for table in ["idempotency_keys", "audit_events", "audit_seals"] {
             enable_tenant_rls(manager, table).await?;
         }
-        for table in crate::APPEND_ONLY_TABLES {
+        // This migration's own append-only tables (a shared list would grow with later ones).
+        for table in ["audit_events", "audit_seals"] {
             make_append_only(manager, table).await?;
         }
         Ok(())

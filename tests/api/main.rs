@@ -20,5 +20,6 @@ mod programs;
 mod redis_outage;
 mod reference;
 mod referrals;
+mod reporting;
 mod tenants;
 mod users;

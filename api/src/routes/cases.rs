@@ -227,7 +227,8 @@ pub async fn create_case(
         Begun::Proceed(tx) => tx,
     };
     let new = body.try_into_domain(&state, &tx, &actor).await?;
-    let case = cases::insert(&tx, new).await?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let case = cases::insert(&tx, &cipher, new).await?;
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });
     audit::record(&tx, entry(&actor, &meta, actions::CASE_CREATED, "case", Some(case.id), details)).await?;

@@ -1,6 +1,7 @@
 //! HTTP resources, one module per resource. Handlers read top to bottom: extract, parse into
 //! domain values, ask `domain::authz`, run one tenant transaction through `infra`, map the result.
 
+pub mod aggregates;
 pub mod audit;
 pub mod auth;
 pub mod case_records;
@@ -89,7 +90,8 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(referrals::accept_referral)
         .service(referrals::create_contact_attempt)
         .service(referrals::convert_referral)
-        .service(events::stream_events);
+        .service(events::stream_events)
+        .service(aggregates::get_aggregates);
 }
 
 /// Refuses the caller unless `domain::authz` allows the action.

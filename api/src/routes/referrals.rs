@@ -510,7 +510,8 @@ pub async fn accept_referral(
     let referral = referrals::get(&tx, None, path.into_inner()).await?;
     dispatch::accept(referral.status).map_err(referral_error)?;
     let now = infra::db::now();
-    match referrals::accept(&tx, referral.id, actor.user_id, now).await {
+    let cipher = state.cipher(actor.tenant_id).await?;
+    match referrals::accept(&tx, &cipher, referral.id, actor.user_id, now).await {
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyAccepted)),
         other => other?,
     }
@@ -645,6 +646,7 @@ pub async fn convert_referral(
     let worker = referral.accepted_by.or(referral.assigned_to);
     let case = cases::insert(
         &tx,
+        &cipher,
         NewCase {
             client_id: client.id,
             victimization_types: referral.victimization_types.clone(),

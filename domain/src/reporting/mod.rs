@@ -180,6 +180,24 @@ pub fn parse_group_by(raw: &str) -> Result<Vec<Dimension>, GroupByError> {
     Ok(out)
 }
 
+/// The date in Ontario (Eastern Time) of an instant, since figures are reported by the agency's
+/// calendar, not UTC's: a referral at 9 p.m. on 31 March belongs to March and to the fourth
+/// quarter. Eastern Time is UTC−5, and UTC−4 from 2 a.m. on the second Sunday of March to 2 a.m.
+/// on the first Sunday of November (Canada's rule since 2007).
+#[must_use]
+pub fn ontario_date(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    use chrono::{Duration, NaiveTime, Weekday};
+    let year = at.year();
+    let nth_sunday = |month: u32, n: u8| NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n);
+    let two_am = NaiveTime::from_hms_opt(2, 0, 0).unwrap_or_default();
+    // Daylight time starts at 2 a.m. EST (07:00 UTC) and ends at 2 a.m. EDT (06:00 UTC).
+    let starts = nth_sunday(3, 2).map(|d| d.and_time(two_am).and_utc() + Duration::hours(5));
+    let ends = nth_sunday(11, 1).map(|d| d.and_time(two_am).and_utc() + Duration::hours(4));
+    let daylight = matches!((starts, ends), (Some(s), Some(e)) if at >= s && at < e);
+    let offset = if daylight { Duration::hours(4) } else { Duration::hours(5) };
+    (at - offset).date_naive()
+}
+
 /// `2026-07`: the month dimension's value.
 #[must_use]
 pub fn month_label(day: NaiveDate) -> String {
@@ -296,6 +314,27 @@ mod tests {
         assert!(matches!(parse_group_by("agency,name"), Err(GroupByError::Unknown(_))));
         assert_eq!(parse_group_by("agency,agency"), Err(GroupByError::Repeated));
         assert_eq!(parse_group_by("agency,month,gender,urgency"), Err(GroupByError::TooMany));
+    }
+
+    #[test]
+    fn ontario_dates_follow_eastern_time_and_its_daylight_rule() {
+        let utc = |y, m, d, h, min| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .and_then(|d| d.and_hms_opt(h, min, 0))
+                .map(|t| t.and_utc())
+                .unwrap_or_default()
+        };
+        // 9 p.m. EDT on 31 March is 01:00 UTC on 1 April: still March, still Q4.
+        assert_eq!(ontario_date(utc(2027, 4, 1, 1, 0)), day(2027, 3, 31));
+        assert_eq!(FiscalQuarter::of(ontario_date(utc(2027, 4, 1, 1, 0))).label(), "2026-Q4");
+        // Winter: UTC−5.
+        assert_eq!(ontario_date(utc(2027, 1, 1, 4, 59)), day(2026, 12, 31));
+        assert_eq!(ontario_date(utc(2027, 1, 1, 5, 0)), day(2027, 1, 1));
+        // 2026: daylight time from 8 March 07:00 UTC to 1 November 06:00 UTC.
+        assert_eq!(ontario_date(utc(2026, 3, 8, 6, 59)), day(2026, 3, 8)); // 01:59 EST
+        assert_eq!(ontario_date(utc(2026, 3, 9, 3, 30)), day(2026, 3, 8)); // 23:30 EDT
+        assert_eq!(ontario_date(utc(2026, 11, 1, 5, 30)), day(2026, 11, 1)); // 01:30 EDT
+        assert_eq!(ontario_date(utc(2026, 11, 2, 4, 30)), day(2026, 11, 1)); // 23:30 EST
     }
 
     #[test]

@@ -160,6 +160,20 @@ impl TenantTx {
         Ok(())
     }
 
+    /// Lets this transaction read every agency's reporting facts and submitted reports, and
+    /// review submitted reports: on PostgreSQL the reporting tables' second policy admits them
+    /// (no personal table has one). Only the ministry's reporting paths call this, after
+    /// `domain::authz` allowed the caller; on SQLite the stores' own filters are the wall.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn widen_to_all_agencies(&self) -> Result<(), StoreError> {
+        if self.tx.get_database_backend() == DbBackend::Postgres {
+            self.tx.execute_unprepared("SET LOCAL app.reporting_scope = 'all_agencies'").await?;
+        }
+        Ok(())
+    }
+
     /// Commits.
     ///
     /// # Errors

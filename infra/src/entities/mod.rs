@@ -23,6 +23,8 @@ pub mod posting;
 pub mod program;
 pub mod referral;
 pub mod refresh_token;
+pub mod report;
+pub mod reporting_fact;
 pub mod risk_assessment;
 pub mod safety_plan;
 pub mod service;

@@ -63,7 +63,7 @@ fn open_service(cipher: &TenantCipher, m: service::Model) -> Result<Service, Sto
     })
 }
 
-/// Records a service.
+/// Records a service and its de-identified fact.
 ///
 /// # Errors
 /// [`StoreError`] on database or encryption failure.
@@ -90,6 +90,16 @@ pub async fn insert_service(
     .insert(tx.raw())
     .await
     .store()?;
+    super::facts::service_delivered(
+        tx,
+        cipher,
+        case_id,
+        &model.service_type,
+        model.delivered_at,
+        model.minutes,
+        model.amount_cents,
+    )
+    .await?;
     open_service(cipher, model)
 }
 

@@ -108,11 +108,11 @@ async fn write_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) 
     Ok(())
 }
 
-/// Opens a case.
+/// Opens a case and records its de-identified fact.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on `reference` when a referenced row does not exist.
-pub async fn insert(tx: &TenantTx, new: NewCase) -> Result<Case, StoreError> {
+pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Result<Case, StoreError> {
     let id = Uuid::now_v7();
     let now = crate::db::now();
     let model = case::ActiveModel {
@@ -137,6 +137,7 @@ pub async fn insert(tx: &TenantTx, new: NewCase) -> Result<Case, StoreError> {
     .await
     .store()?;
     write_types(tx, id, &new.victimization_types).await?;
+    super::facts::case_opened(tx, cipher, id, now).await?;
     Ok(Case::from(model))
 }
 
@@ -266,7 +267,8 @@ pub async fn update(tx: &TenantTx, id: Uuid, expected_version: i32, changes: Cas
     get(tx, id, CaseScope::All).await
 }
 
-/// Moves a case from `from` to `to`, recording who and why (the reason sealed). Conditional on the
+/// Moves a case from `from` to `to`, recording who and why (the reason sealed) and, on closing,
+/// the de-identified fact. Conditional on the
 /// status still being `from`, so two supervisors closing at once cannot both succeed.
 ///
 /// # Errors
@@ -309,6 +311,9 @@ pub async fn change_status(
     .insert(tx.raw())
     .await
     .store()?;
+    if to == CaseStatus::Closed {
+        super::facts::case_closed(tx, cipher, id, now).await?;
+    }
     get(tx, id, CaseScope::All).await
 }
 

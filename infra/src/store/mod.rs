@@ -2,6 +2,7 @@
 //! reached only through a [`crate::TenantTx`] and always filtered by its tenant; reference tables
 //! (tenants, police services and divisions) take any connection.
 
+pub mod aggregates;
 pub mod audit;
 pub mod case_records;
 pub mod cases;
@@ -9,6 +10,7 @@ pub mod clients;
 pub mod consents;
 pub mod embedding;
 pub mod events;
+pub mod facts;
 pub mod idempotency;
 pub mod notes;
 pub mod organizations;

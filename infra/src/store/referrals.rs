@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::VictimizationType;
 use domain::dispatch::{ContactOutcome, ReferralStatus, Urgency};
 use domain::person::SafeContact;
+use domain::reporting::FactKind;
 use domain::{PoliceDivisionId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType};
 use sea_orm::{
@@ -207,7 +208,30 @@ pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> R
     .insert(tx.raw())
     .await
     .store()?;
-    from_model(model, Some(cipher))
+    let referral = from_model(model, Some(cipher))?;
+    record_fact(tx, cipher, &referral, FactKind::ReferralCreated, referral.created_at).await?;
+    Ok(referral)
+}
+
+/// Writes the de-identified fact of a referral's milestone. `referral` must carry the person
+/// (read with the cipher) so the age band can be taken.
+async fn record_fact(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    referral: &Referral,
+    kind: FactKind,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let profile = super::facts::ReferralProfile {
+        id: referral.id,
+        division_id: referral.division_id.as_uuid(),
+        program_id: referral.program_id,
+        victimization_type: referral.victimization_types.first().map(|t| t.as_str()),
+        urgency: referral.urgency.as_str(),
+        date_of_birth: referral.person.as_ref().and_then(|p| p.date_of_birth),
+        created_at: referral.created_at,
+    };
+    super::facts::referral_milestone(tx, cipher, &profile, kind, at).await
 }
 
 /// One referral; the person's details are decrypted only when `cipher` is given.
@@ -310,23 +334,30 @@ async fn transition(
     Ok(update.exec(tx.raw()).await.store()?.rows_affected == 1)
 }
 
-/// Accepts a pending referral for `by`.
+/// Accepts a pending referral for `by` and records the minutes it waited.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on `referrals.accepted` when it was no longer pending.
-pub async fn accept(tx: &TenantTx, id: Uuid, by: UserId, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn accept(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    id: Uuid,
+    by: UserId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let set = vec![
         (referral::Column::AcceptedBy, Some(by.as_uuid()).into()),
         (referral::Column::AcceptedAt, Some(at).into()),
     ];
-    if transition(tx, id, ReferralStatus::Pending, ReferralStatus::Accepted, set).await? {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict { constraint: "referrals.accepted" })
+    if !transition(tx, id, ReferralStatus::Pending, ReferralStatus::Accepted, set).await? {
+        return Err(StoreError::Conflict { constraint: "referrals.accepted" });
     }
+    let referral = get(tx, Some(cipher), id).await?;
+    record_fact(tx, cipher, &referral, FactKind::ReferralAccepted, at).await
 }
 
-/// Records a contact attempt and the status it leads to; the first `reached` sets `first_contact_at`.
+/// Records a contact attempt and the status it leads to; the first `reached` sets
+/// `first_contact_at` and records the minutes to first contact.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on `referrals.status` when the status changed meanwhile.
@@ -342,11 +373,16 @@ pub async fn record_contact(
     at: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
     let mut set = Vec::new();
-    if outcome == ContactOutcome::Reached && referral.first_contact_at.is_none() {
+    let first_contact = outcome == ContactOutcome::Reached && referral.first_contact_at.is_none();
+    if first_contact {
         set.push((referral::Column::FirstContactAt, Some(at).into()));
     }
     if !transition(tx, referral.id, referral.status, next, set).await? {
         return Err(StoreError::Conflict { constraint: "referrals.status" });
+    }
+    if first_contact {
+        let with_person = get(tx, Some(cipher), referral.id).await?;
+        record_fact(tx, cipher, &with_person, FactKind::ReferralFirstContact, at).await?;
     }
     let id = Uuid::now_v7();
     contact_attempt::ActiveModel {

@@ -1,0 +1,438 @@
+//! `GET /aggregates`: de-identified figures for the ministry (every agency) and for an agency's
+//! supervisors and admins (their own), computed in SQL from the reporting facts, with small cells
+//! withheld (see `domain::reporting::suppression`), as JSON or CSV.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::authz::{Action, Actor};
+use domain::reporting::{Dimension, Metric, Unit, parse_group_by, protect};
+use domain::tenant::TenantKind;
+use domain::{TenantId, ValidationErrors};
+use infra::TenantTx;
+use infra::cache::AnswerScope;
+use infra::store::aggregates::{self, Agencies, Question};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::authorize;
+use crate::error::{ApiError, Problem};
+use crate::extract::Authenticated;
+use crate::state::AppState;
+
+/// The longest period one question may cover.
+const MAX_DAYS: i64 = 3_700;
+
+/// `?metric=&from=&to=&group_by=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AggregateQuery {
+    /// One of `clients_served`, `cases_opened`, `cases_closed`, `referrals`, `services`,
+    /// `vqrp_plus_cents`, `minutes_to_accept_p50`, `minutes_to_accept_p90`,
+    /// `minutes_to_first_contact_p50`, `minutes_to_first_contact_p90`.
+    pub metric: Option<String>,
+    /// First day (Ontario date, inclusive), `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day (inclusive), `YYYY-MM-DD`; at most about ten years after `from`.
+    pub to: Option<String>,
+    /// Comma list of at most three of `agency`, `program`, `fiscal_quarter`, `month`,
+    /// `victimization_type`, `division`, `service_type`, `gender`, `age_band`, `urgency`.
+    /// Empty or absent: the grand total only.
+    pub group_by: Option<String>,
+}
+
+impl AggregateQuery {
+    fn parse(&self) -> Result<(Metric, NaiveDate, NaiveDate, Vec<Dimension>), ApiError> {
+        let mut e = ValidationErrors::default();
+        let date = |e: &mut ValidationErrors, name: &str, raw: &Option<String>| match raw {
+            None => {
+                e.add(name, "is required (YYYY-MM-DD)");
+                None
+            }
+            Some(raw) => {
+                e.check(name, NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "must be a date YYYY-MM-DD"))
+            }
+        };
+        let metric = match &self.metric {
+            None => {
+                e.add("metric", "is required");
+                None
+            }
+            Some(raw) => e.check("metric", Metric::parse(raw)),
+        };
+        let from = date(&mut e, "from", &self.from);
+        let to = date(&mut e, "to", &self.to);
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                e.add("to", "must not be before from");
+            } else if (to - from).num_days() > MAX_DAYS {
+                e.add("to", "must be within about ten years of from");
+            }
+        }
+        let group_by = e.check("group_by", parse_group_by(self.group_by.as_deref().unwrap_or("")));
+        e.finish(|| Some((metric?, from?, to?, group_by?))).map_err(ApiError::from)
+    }
+}
+
+/// One cell of a table: the value of each grouped dimension (a total leaves out the dimensions it
+/// sums over), the figure, and whether it is withheld.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AggregateRow {
+    /// The agency's slug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// The program's code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// `2026-Q1` (fiscal year starting 1 April 2026, April–June).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fiscal_quarter: Option<String>,
+    /// `2026-07`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    /// The first victimization type recorded on the case or referral.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub victimization_type: Option<String>,
+    /// The police division's code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
+    /// The service type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<String>,
+    /// Gender as the client describes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Age band on the day of the fact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_band: Option<String>,
+    /// Referral urgency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
+    /// The figure; null when withheld (or a percentile of nothing).
+    pub value: Option<i64>,
+    /// True when withheld to protect people.
+    pub suppressed: bool,
+}
+
+impl AggregateRow {
+    fn set(&mut self, dimension: Dimension, value: String) {
+        let slot = match dimension {
+            Dimension::Agency => &mut self.agency,
+            Dimension::Program => &mut self.program,
+            Dimension::FiscalQuarterOf => &mut self.fiscal_quarter,
+            Dimension::Month => &mut self.month,
+            Dimension::VictimizationType => &mut self.victimization_type,
+            Dimension::Division => &mut self.division,
+            Dimension::ServiceType => &mut self.service_type,
+            Dimension::Gender => &mut self.gender,
+            Dimension::AgeBand => &mut self.age_band,
+            Dimension::Urgency => &mut self.urgency,
+        };
+        *slot = Some(value);
+    }
+
+    fn get(&self, dimension: Dimension) -> Option<&str> {
+        match dimension {
+            Dimension::Agency => self.agency.as_deref(),
+            Dimension::Program => self.program.as_deref(),
+            Dimension::FiscalQuarterOf => self.fiscal_quarter.as_deref(),
+            Dimension::Month => self.month.as_deref(),
+            Dimension::VictimizationType => self.victimization_type.as_deref(),
+            Dimension::Division => self.division.as_deref(),
+            Dimension::ServiceType => self.service_type.as_deref(),
+            Dimension::Gender => self.gender.as_deref(),
+            Dimension::AgeBand => self.age_band.as_deref(),
+            Dimension::Urgency => self.urgency.as_deref(),
+        }
+    }
+}
+
+/// How small cells were withheld.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SuppressionInfo {
+    /// The fewest distinct people a published figure rests on.
+    pub threshold: i64,
+    /// `primary_and_complementary` (counts and sums) or `primary` (percentiles).
+    pub method: String,
+}
+
+/// A table of figures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AggregateTable {
+    /// The metric asked for.
+    pub metric: String,
+    /// What its values count: `people` (distinct people within an agency; across agencies these
+    /// are service episodes, a person served by two agencies counted by each), `events` (cases,
+    /// referrals or services; one person may have several), `cents` or `minutes`.
+    pub unit: String,
+    /// First day (inclusive).
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+    /// The dimensions, in the order asked.
+    pub group_by: Vec<String>,
+    /// `all_agencies` (ministry) or `agency` (the caller's own).
+    pub scope: String,
+    /// One row per combination of the grouped dimensions that has any facts.
+    pub rows: Vec<AggregateRow>,
+    /// Every margin: the totals over one or more dimensions, down to the grand total (which,
+    /// with no `group_by`, is the only row). A total leaves out the dimensions it sums over.
+    pub totals: Vec<AggregateRow>,
+    /// How cells were withheld.
+    pub suppression: SuppressionInfo,
+}
+
+/// An answer: the table and when it was computed (answers may be served from a cache for up to
+/// `VCAO_AGGREGATE_CACHE_SECONDS`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AggregateResponse {
+    /// The table.
+    #[serde(flatten)]
+    pub table: AggregateTable,
+    /// When the figures were computed.
+    pub computed_at: DateTime<Utc>,
+}
+
+/// The agencies a caller's figures come from.
+fn agencies_of(actor: &Actor) -> Agencies {
+    if actor.tenant_kind == TenantKind::Ministry { Agencies::All } else { Agencies::One(actor.tenant_id) }
+}
+
+async fn agency_slugs(tx: &TenantTx, ids: BTreeSet<String>) -> Result<HashMap<String, String>, ApiError> {
+    let mut out = HashMap::new();
+    for raw in ids {
+        let Ok(id) = uuid::Uuid::parse_str(&raw) else { continue };
+        let tenant = infra::store::tenants::get(tx.raw(), TenantId::from_uuid(id)).await?;
+        out.insert(raw, tenant.slug);
+    }
+    Ok(out)
+}
+
+/// Computes a table in `tx` (widened to every agency for the ministry), with suppression.
+///
+/// # Errors
+/// Database failures.
+pub(crate) async fn compute_table(
+    state: &AppState,
+    tx: &TenantTx,
+    question: &Question,
+) -> Result<AggregateTable, ApiError> {
+    let raw = aggregates::compute(tx, question).await?;
+    let dims = &question.group_by;
+    // Agencies appear by slug; every other value is already a code.
+    let slugs = match dims.iter().position(|d| *d == Dimension::Agency) {
+        Some(at) => agency_slugs(tx, raw.iter().filter_map(|c| c.key[at].clone()).collect()).await?,
+        None => HashMap::new(),
+    };
+    let label = |d: usize, v: &str| -> String {
+        if dims[d] == Dimension::Agency { slugs.get(v).cloned().unwrap_or_else(|| v.to_owned()) } else { v.to_owned() }
+    };
+    // Intern each dimension's values as small codes for the suppression rules.
+    let mut codes: Vec<BTreeMap<String, u32>> = vec![BTreeMap::new(); dims.len()];
+    for cell in &raw {
+        for (d, value) in cell.key.iter().enumerate() {
+            if let Some(v) = value {
+                let next = u32::try_from(codes[d].len()).unwrap_or(u32::MAX);
+                codes[d].entry(v.clone()).or_insert(next);
+            }
+        }
+    }
+    let cells: Vec<domain::reporting::Cell> = raw
+        .iter()
+        .map(|c| domain::reporting::Cell {
+            key: c.key.iter().enumerate().map(|(d, v)| v.as_ref().map(|v| codes[d][v])).collect(),
+            value: c.value.unwrap_or(0),
+            people: c.people,
+        })
+        .collect();
+    let threshold = state.settings.suppression_threshold;
+    let withheld = protect(&cells, threshold, question.metric.additivity());
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    for (cell, withheld) in raw.iter().zip(withheld) {
+        let mut row = AggregateRow {
+            value: if withheld { None } else { cell.value },
+            suppressed: withheld,
+            ..AggregateRow::default()
+        };
+        for (d, value) in cell.key.iter().enumerate() {
+            if let Some(v) = value {
+                row.set(dims[d], label(d, v));
+            }
+        }
+        if cell.key.iter().all(Option::is_some) { rows.push(row) } else { totals.push(row) }
+    }
+    let order = |row: &AggregateRow| dims.iter().map(|&d| row.get(d).map(str::to_owned)).collect::<Vec<_>>();
+    rows.sort_by_key(order);
+    // Totals: finest first, then by value; the grand total last.
+    totals.sort_by_key(|row| {
+        let key = order(row);
+        (std::cmp::Reverse(key.iter().filter(|v| v.is_some()).count()), key)
+    });
+    Ok(AggregateTable {
+        metric: question.metric.as_str().to_owned(),
+        unit: match question.metric.unit() {
+            Unit::People => "people",
+            Unit::Events => "events",
+            Unit::Cents => "cents",
+            Unit::Minutes => "minutes",
+        }
+        .to_owned(),
+        from: question.from,
+        to: question.to,
+        group_by: dims.iter().map(|d| d.as_str().to_owned()).collect(),
+        scope: match question.agencies {
+            Agencies::All => "all_agencies",
+            Agencies::One(_) => "agency",
+        }
+        .to_owned(),
+        rows,
+        totals,
+        suppression: SuppressionInfo {
+            threshold,
+            method: match question.metric.additivity() {
+                domain::reporting::Additivity::Additive => "primary_and_complementary",
+                domain::reporting::Additivity::NotAdditive => "primary",
+            }
+            .to_owned(),
+        },
+    })
+}
+
+/// Opens a read transaction that sees the facts `agencies` names.
+pub(crate) async fn reporting_read_tx(
+    state: &AppState,
+    actor: &Actor,
+    agencies: Agencies,
+) -> Result<TenantTx, ApiError> {
+    let tx = infra::db::begin_tenant_read_tx_for(&state.db, actor.tenant_id).await?;
+    if agencies == Agencies::All {
+        tx.widen_to_all_agencies().await?;
+    }
+    Ok(tx)
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The table as CSV: a `row_type` column (`cell` or `total`), one column per dimension (empty
+/// where a total sums over it), then `value` (empty when withheld) and `suppressed`.
+fn to_csv(table: &AggregateTable) -> String {
+    let dims: Vec<Dimension> = table.group_by.iter().filter_map(|d| Dimension::parse(d).ok()).collect();
+    let mut out = String::from("row_type");
+    for d in &dims {
+        out.push(',');
+        out.push_str(d.as_str());
+    }
+    out.push_str(",value,suppressed\r\n");
+    let lines = table.rows.iter().map(|r| ("cell", r)).chain(table.totals.iter().map(|r| ("total", r)));
+    for (kind, row) in lines {
+        out.push_str(kind);
+        for &d in &dims {
+            out.push(',');
+            out.push_str(&csv_field(row.get(d).unwrap_or("")));
+        }
+        out.push(',');
+        out.push_str(&row.value.map(|v| v.to_string()).unwrap_or_default());
+        out.push(',');
+        out.push_str(if row.suppressed { "true" } else { "false" });
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn wants_csv(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/csv"))
+}
+
+/// De-identified figures.
+#[utoipa::path(
+    tag = "reporting",
+    operation_id = "get_aggregates",
+    params(AggregateQuery),
+    responses(
+        (status = 200, description = "The table (with `Accept: text/csv`, the same table as CSV)", body = AggregateResponse,
+            content(
+                (AggregateResponse = "application/json"),
+                (String = "text/csv"),
+            )),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a ministry analyst, or an agency's supervisor or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown metric, a bad period or group_by", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/aggregates")]
+pub async fn get_aggregates(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    request: HttpRequest,
+    query: web::Query<AggregateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadAggregates)?;
+    let (metric, from, to, group_by) = query.parse()?;
+    let agencies = agencies_of(&actor);
+    let question = Question { metric, group_by, from, to, agencies };
+    let scope = match agencies {
+        Agencies::All => AnswerScope::AllAgencies,
+        Agencies::One(tenant) => AnswerScope::Tenant(tenant),
+    };
+    let threshold = state.settings.suppression_threshold;
+    let cache_key = format!("{}|{from}|{to}|{:?}|{threshold}", metric.as_str(), question.group_by);
+    let cached = state.answers.get("aggregates", scope, &cache_key).await;
+    let response = match cached.and_then(|json| serde_json::from_str::<AggregateResponse>(&json).ok()) {
+        Some(hit) => hit,
+        None => {
+            let tx = reporting_read_tx(&state, &actor, agencies).await?;
+            let table = compute_table(&state, &tx, &question).await?;
+            tx.commit().await?;
+            let fresh = AggregateResponse { table, computed_at: infra::db::now() };
+            if let Ok(json) = serde_json::to_string(&fresh) {
+                state.answers.put("aggregates", scope, &cache_key, &json).await;
+            }
+            fresh
+        }
+    };
+    if wants_csv(&request) {
+        return Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(to_csv(&response.table)));
+    }
+    Ok(HttpResponse::Ok().json(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_quoting_and_leaves_withheld_values_empty() {
+        let table = AggregateTable {
+            metric: "cases_opened".into(),
+            unit: "events".into(),
+            from: NaiveDate::default(),
+            to: NaiveDate::default(),
+            group_by: vec!["program".into()],
+            scope: "agency".into(),
+            rows: vec![
+                AggregateRow { program: Some("a,b".into()), value: Some(7), ..AggregateRow::default() },
+                AggregateRow { program: Some("c".into()), value: None, suppressed: true, ..AggregateRow::default() },
+            ],
+            totals: vec![AggregateRow { value: Some(9), ..AggregateRow::default() }],
+            suppression: SuppressionInfo { threshold: 5, method: "primary_and_complementary".into() },
+        };
+        assert_eq!(
+            to_csv(&table),
+            "row_type,program,value,suppressed\r\ncell,\"a,b\",7,false\r\ncell,c,,true\r\ntotal,,9,false\r\n"
+        );
+    }
+}

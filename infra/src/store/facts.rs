@@ -1,0 +1,214 @@
+//! De-identified reporting facts, written in the same transaction as the change they record.
+//!
+//! A fact holds codes (program, victimization type, division, service type, urgency, gender, age
+//! band), an Ontario date with its fiscal quarter and month, amounts and minutes, and a subject:
+//! a keyed pseudonym of the person (HMAC with the tenant's index key), so distinct people can be
+//! counted without any name, date of birth, free text or id of a personal row. Pseudonyms differ
+//! between agencies, so a person served by two agencies is two service episodes.
+//!
+//! The functions here are called by the stores that make the changes (cases, services,
+//! referrals), never by handlers, so no path can change a case and forget its fact.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::PoliceDivisionId;
+use domain::reporting::{FactKind, FiscalQuarter, month_label, ontario_date};
+use sea_orm::{EntityTrait, Set};
+use uuid::Uuid;
+
+use super::{DbResultExt, StoreError, programs, reference};
+use crate::TenantTx;
+use crate::crypto::TenantCipher;
+use crate::entities::{case, client, reporting_fact};
+
+/// The dimension values of one fact; `None` is "not recorded".
+#[derive(Clone, Debug, Default)]
+struct Dimensions {
+    program: Option<String>,
+    victimization_type: Option<String>,
+    division: Option<String>,
+    service_type: Option<String>,
+    urgency: Option<String>,
+    gender: Option<String>,
+    age_band: Option<String>,
+}
+
+/// What a fact measures besides being counted.
+#[derive(Clone, Copy, Debug, Default)]
+struct Measures {
+    amount_cents: Option<i64>,
+    minutes: Option<i64>,
+}
+
+async fn write(
+    tx: &TenantTx,
+    kind: FactKind,
+    at: DateTime<Utc>,
+    dims: Dimensions,
+    measures: Measures,
+    subject: String,
+) -> Result<(), StoreError> {
+    let day = ontario_date(at);
+    reporting_fact::Entity::insert(reporting_fact::ActiveModel {
+        tenant_id: Set(tx.tenant_id().as_uuid()),
+        id: Set(Uuid::now_v7()),
+        kind: Set(kind.as_str().to_owned()),
+        occurred_on: Set(day),
+        fiscal_quarter: Set(FiscalQuarter::of(day).label()),
+        month: Set(month_label(day)),
+        program: Set(dims.program),
+        victimization_type: Set(dims.victimization_type),
+        division: Set(dims.division),
+        service_type: Set(dims.service_type),
+        urgency: Set(dims.urgency),
+        gender: Set(dims.gender),
+        age_band: Set(dims.age_band),
+        amount_cents: Set(measures.amount_cents),
+        minutes: Set(measures.minutes),
+        subject: Set(subject),
+    })
+    .exec_without_returning(tx.raw())
+    .await
+    .store()?;
+    Ok(())
+}
+
+/// The pseudonym of a person known to the agency as `what:id`: 128 bits of a keyed hash.
+fn pseudonym(cipher: &TenantCipher, what: &str, id: Uuid) -> String {
+    let mac = cipher.blind_index("reporting.subject", &format!("{what}:{id}"));
+    hex::encode(mac.get(..16).unwrap_or(&mac))
+}
+
+async fn program_code(tx: &TenantTx, id: Option<Uuid>) -> Result<Option<String>, StoreError> {
+    match id {
+        Some(id) => Ok(Some(programs::get(tx, id).await?.code)),
+        None => Ok(None),
+    }
+}
+
+async fn division_code(tx: &TenantTx, id: Option<Uuid>) -> Result<Option<String>, StoreError> {
+    match id {
+        Some(id) => Ok(Some(reference::get_division(tx.raw(), PoliceDivisionId::from_uuid(id)).await?.code)),
+        None => Ok(None),
+    }
+}
+
+/// The dimensions a case gives every fact about it, and its client's pseudonym. The age band is
+/// taken on the day of the fact, so a client who turns 18 moves band in later facts.
+async fn case_profile(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    case_id: Uuid,
+    on: NaiveDate,
+) -> Result<(Dimensions, String), StoreError> {
+    let tenant = tx.tenant_id().as_uuid();
+    let case = case::Entity::find_by_id((tenant, case_id)).one(tx.raw()).await.store()?.ok_or(StoreError::NotFound)?;
+    let client = client::Entity::find_by_id((tenant, case.client_id))
+        .one(tx.raw())
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?;
+    let birth = cipher
+        .open_opt("clients.date_of_birth", client.id, client.date_of_birth_sealed.as_deref())?
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let dims = Dimensions {
+        program: program_code(tx, case.program_id).await?,
+        // A case can record several types; figures count it once, under the first recorded.
+        victimization_type: case.victimization_types.split(',').find(|t| !t.is_empty()).map(str::to_owned),
+        division: division_code(tx, case.division_id).await?,
+        gender: client.gender,
+        age_band: Some(domain::person::age_band(birth, on).to_owned()),
+        ..Dimensions::default()
+    };
+    Ok((dims, pseudonym(cipher, "client", client.id)))
+}
+
+/// A case was opened.
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure; the opening rolls back with it.
+pub async fn case_opened(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    case_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (dims, subject) = case_profile(tx, cipher, case_id, ontario_date(at)).await?;
+    write(tx, FactKind::CaseOpened, at, dims, Measures::default(), subject).await
+}
+
+/// A case was closed.
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure; the closing rolls back with it.
+pub async fn case_closed(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    case_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (dims, subject) = case_profile(tx, cipher, case_id, ontario_date(at)).await?;
+    write(tx, FactKind::CaseClosed, at, dims, Measures::default(), subject).await
+}
+
+/// A service was delivered on a case (dated when delivered, not when recorded).
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure; the service rolls back with it.
+pub async fn service_delivered(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    case_id: Uuid,
+    service_type: &str,
+    delivered_at: DateTime<Utc>,
+    minutes: Option<i32>,
+    amount_cents: Option<i64>,
+) -> Result<(), StoreError> {
+    let (mut dims, subject) = case_profile(tx, cipher, case_id, ontario_date(delivered_at)).await?;
+    dims.service_type = Some(service_type.to_owned());
+    let measures = Measures { amount_cents, minutes: minutes.map(i64::from) };
+    write(tx, FactKind::ServiceDelivered, delivered_at, dims, measures, subject).await
+}
+
+/// What a referral gives each of its facts. The person on a referral is not yet a client, so
+/// each referral is its own subject, and gender is not recorded.
+pub struct ReferralProfile<'a> {
+    /// The referral.
+    pub id: Uuid,
+    /// Its division.
+    pub division_id: Uuid,
+    /// Its program.
+    pub program_id: Option<Uuid>,
+    /// Its first victimization type.
+    pub victimization_type: Option<&'a str>,
+    /// Its urgency.
+    pub urgency: &'a str,
+    /// The person's date of birth, when given.
+    pub date_of_birth: Option<NaiveDate>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A referral reached a milestone: made (`ReferralCreated`), accepted or first contact (with the
+/// whole minutes since it was made).
+///
+/// # Errors
+/// [`StoreError`] on database failure; the change rolls back with it.
+pub async fn referral_milestone(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    referral: &ReferralProfile<'_>,
+    kind: FactKind,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let dims = Dimensions {
+        program: program_code(tx, referral.program_id).await?,
+        victimization_type: referral.victimization_type.map(str::to_owned),
+        division: division_code(tx, Some(referral.division_id)).await?,
+        urgency: Some(referral.urgency.to_owned()),
+        age_band: Some(domain::person::age_band(referral.date_of_birth, ontario_date(at)).to_owned()),
+        ..Dimensions::default()
+    };
+    let minutes = (kind != FactKind::ReferralCreated).then(|| (at - referral.created_at).num_minutes().max(0));
+    let subject = pseudonym(cipher, "referral", referral.id);
+    write(tx, kind, at, dims, Measures { amount_cents: None, minutes }, subject).await
+}

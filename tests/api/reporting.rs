@@ -1,0 +1,429 @@
+//! Ministry reporting: de-identified facts written with the changes, `GET /aggregates` on known
+//! data (each metric and dimension, on SQLite and PostgreSQL), suppression as published, CSV,
+//! who sees which agencies, and bad questions.
+
+use chrono::{Duration, NaiveDate, Utc};
+use domain::TenantId;
+use domain::reporting::{Dimension, Metric};
+use infra::entities::reporting_fact;
+use infra::store::aggregates::{self, Agencies, Question, RawCell};
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, Set};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cases::open_case;
+use crate::clients::create_client;
+use crate::dispatch::on_shift;
+use crate::helpers::{Agency, Session, TestApp, problem, spawn_app, unique_slug};
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// A fact as the stores would write it; `dims` are (victimization_type, gender, service_type).
+fn fact(
+    tenant: TenantId,
+    kind: &str,
+    on: NaiveDate,
+    subject: &str,
+    dims: (&str, Option<&str>, Option<&str>),
+    amount: Option<i64>,
+    minutes: Option<i64>,
+) -> reporting_fact::ActiveModel {
+    let quarter = domain::reporting::FiscalQuarter::of(on);
+    reporting_fact::ActiveModel {
+        tenant_id: Set(tenant.as_uuid()),
+        id: Set(Uuid::now_v7()),
+        kind: Set(kind.to_owned()),
+        occurred_on: Set(on),
+        fiscal_quarter: Set(quarter.label()),
+        month: Set(domain::reporting::month_label(on)),
+        program: Set(Some("EXIT".to_owned())),
+        victimization_type: Set(Some(dims.0.to_owned())),
+        division: Set(Some("51".to_owned())),
+        service_type: Set(dims.2.map(str::to_owned)),
+        urgency: Set(None),
+        gender: Set(dims.1.map(str::to_owned)),
+        age_band: Set(Some("25-34".to_owned())),
+        amount_cents: Set(amount),
+        minutes: Set(minutes),
+        subject: Set(subject.to_owned()),
+    }
+}
+
+async fn seed_known_facts(app: &TestApp) -> TenantId {
+    let tenant = TenantId::new();
+    let mut rows = Vec::new();
+    let ipv = "intimate_partner_violence";
+    for i in 1..=7 {
+        let vt = if i <= 4 { ipv } else { "sexual_assault" };
+        let gender = match i {
+            1..=5 => Some("woman"),
+            6 => Some("man"),
+            _ => None,
+        };
+        rows.push(fact(tenant, "case_opened", day(2026, 5, 10), &format!("s{i}"), (vt, gender, None), None, None));
+    }
+    for i in 1..=6 {
+        let amount = Some(100 * i);
+        rows.push(fact(
+            tenant,
+            "service_delivered",
+            day(2026, 8, 1),
+            &format!("s{i}"),
+            (ipv, Some("woman"), Some("vqrp_plus")),
+            amount,
+            None,
+        ));
+    }
+    for _ in 0..2 {
+        rows.push(fact(
+            tenant,
+            "service_delivered",
+            day(2026, 8, 2),
+            "s1",
+            (ipv, Some("woman"), Some("follow_up")),
+            None,
+            Some(30),
+        ));
+    }
+    for i in 1..=10 {
+        rows.push(fact(
+            tenant,
+            "referral_accepted",
+            day(2026, 6, 1),
+            &format!("r{i}"),
+            (ipv, None, None),
+            None,
+            Some(5 * i),
+        ));
+    }
+    for i in 1..=7 {
+        rows.push(fact(
+            tenant,
+            "referral_first_contact",
+            day(2026, 6, 1),
+            &format!("r{i}"),
+            (ipv, None, None),
+            None,
+            Some(i),
+        ));
+    }
+    rows.push(fact(tenant, "case_closed", day(2026, 9, 30), "s1", (ipv, Some("woman"), None), None, None));
+    // Outside the period asked about.
+    rows.push(fact(tenant, "case_opened", day(2025, 1, 1), "s9", (ipv, Some("woman"), None), None, None));
+    let tx = infra::db::begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    reporting_fact::Entity::insert_many(rows).exec_without_returning(tx.raw()).await.unwrap();
+    tx.commit().await.unwrap();
+    tenant
+}
+
+async fn ask(app: &TestApp, tenant: TenantId, metric: Metric, group_by: &[Dimension]) -> Vec<RawCell> {
+    let question = Question {
+        metric,
+        group_by: group_by.to_vec(),
+        from: day(2026, 4, 1),
+        to: day(2027, 3, 31),
+        agencies: Agencies::One(tenant),
+    };
+    let tx = infra::db::begin_tenant_read_tx_for(&app.state.db, tenant).await.unwrap();
+    let cells = aggregates::compute(&tx, &question).await.unwrap();
+    tx.commit().await.unwrap();
+    cells
+}
+
+/// The value of the cell with exactly these dimension values (`None`: totalled over).
+fn value_at(cells: &[RawCell], key: &[Option<&str>]) -> Option<i64> {
+    let key: Vec<Option<String>> = key.iter().map(|k| k.map(str::to_owned)).collect();
+    cells.iter().find(|c| c.key == key).and_then(|c| c.value)
+}
+
+#[tokio::test]
+async fn every_metric_is_computed_in_sql_on_known_facts() {
+    let app = spawn_app().await;
+    let t = seed_known_facts(&app).await;
+
+    // People: distinct subjects with a case opened or a service delivered in the period.
+    let served = ask(&app, t, Metric::ClientsServed, &[]).await;
+    assert_eq!(value_at(&served, &[]), Some(7));
+    let by_quarter = ask(&app, t, Metric::ClientsServed, &[Dimension::FiscalQuarterOf]).await;
+    assert_eq!(value_at(&by_quarter, &[Some("2026-Q1")]), Some(7));
+    assert_eq!(value_at(&by_quarter, &[Some("2026-Q2")]), Some(6));
+    assert_eq!(value_at(&by_quarter, &[None]), Some(7), "a person served in two quarters is one person");
+
+    let opened = ask(&app, t, Metric::CasesOpened, &[Dimension::VictimizationType]).await;
+    assert_eq!(value_at(&opened, &[Some("intimate_partner_violence")]), Some(4));
+    assert_eq!(value_at(&opened, &[Some("sexual_assault")]), Some(3));
+    assert_eq!(value_at(&opened, &[None]), Some(7), "the old case is outside the period");
+    let by_gender = ask(&app, t, Metric::CasesOpened, &[Dimension::Gender]).await;
+    assert_eq!(value_at(&by_gender, &[Some("woman")]), Some(5));
+    assert_eq!(value_at(&by_gender, &[Some("not_recorded")]), Some(1));
+    let by_month =
+        ask(&app, t, Metric::CasesOpened, &[Dimension::Month, Dimension::Program, Dimension::Division]).await;
+    assert_eq!(value_at(&by_month, &[Some("2026-05"), Some("EXIT"), Some("51")]), Some(7));
+    assert_eq!(by_month.len(), 8, "one cell and seven margins: {by_month:?}");
+    assert_eq!(value_at(&ask(&app, t, Metric::CasesClosed, &[]).await, &[]), Some(1));
+
+    let services = ask(&app, t, Metric::Services, &[Dimension::ServiceType]).await;
+    assert_eq!(value_at(&services, &[Some("vqrp_plus")]), Some(6));
+    assert_eq!(value_at(&services, &[Some("follow_up")]), Some(2));
+    assert_eq!(services.iter().find(|c| c.key == [Some("follow_up".to_owned())]).unwrap().people, 1);
+    assert_eq!(value_at(&ask(&app, t, Metric::VqrpPlusCents, &[]).await, &[]), Some(2100));
+    let age = ask(&app, t, Metric::VqrpPlusCents, &[Dimension::AgeBand]).await;
+    assert_eq!(value_at(&age, &[Some("25-34")]), Some(2100));
+
+    // Nearest rank: of 5, 10 … 50 minutes, p50 is the 5th (25), p90 the 9th (45).
+    assert_eq!(value_at(&ask(&app, t, Metric::MinutesToAcceptP50, &[]).await, &[]), Some(25));
+    assert_eq!(value_at(&ask(&app, t, Metric::MinutesToAcceptP90, &[]).await, &[]), Some(45));
+    let contact = ask(&app, t, Metric::MinutesToFirstContactP50, &[Dimension::Urgency]).await;
+    assert_eq!(value_at(&contact, &[Some("not_recorded")]), Some(4));
+    assert_eq!(value_at(&contact, &[None]), Some(4));
+    assert_eq!(value_at(&ask(&app, t, Metric::MinutesToFirstContactP90, &[]).await, &[]), Some(7));
+    assert_eq!(value_at(&ask(&app, t, Metric::Referrals, &[]).await, &[]), Some(0), "no referral_created facts");
+
+    // Another tenant's question sees none of it.
+    assert_eq!(value_at(&ask(&app, TenantId::new(), Metric::CasesOpened, &[]).await, &[]), Some(0));
+}
+
+struct Shop {
+    agency: Agency,
+    supervisor: Session,
+    worker: Session,
+    program_code: String,
+    program_id: Value,
+}
+
+async fn shop(app: &TestApp) -> Shop {
+    let agency = app.create_agency().await;
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    // A program code no other test uses, so the ministry's all-agency figures can be narrowed
+    // to this test's data on a shared database.
+    let program_code = unique_slug("exit-route");
+    let program = app
+        .post_json(
+            "/api/v1/programs",
+            Some(&agency.admin.access_token),
+            &json!({"code": program_code, "name": "Exit Route"}),
+        )
+        .await;
+    assert_eq!(program.status(), StatusCode::CREATED, "program");
+    let program: Value = program.json().await.unwrap();
+    Shop { agency, supervisor, worker, program_code, program_id: program["id"].clone() }
+}
+
+fn period() -> String {
+    let today = Utc::now().date_naive();
+    format!("from={}&to={}", today - Duration::days(2), today + Duration::days(2))
+}
+
+async fn aggregates(app: &TestApp, who: &Session, query: &str) -> Value {
+    let response = app.get(&format!("/api/v1/aggregates?{}&{query}", period()), Some(&who.access_token)).await;
+    assert_eq!(response.status(), StatusCode::OK, "aggregates {query}");
+    response.json().await.unwrap()
+}
+
+fn row<'a>(table: &'a Value, field: &str, value: &str) -> &'a Value {
+    table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[field] == value)
+        .unwrap_or_else(|| panic!("no {field}={value} in {table}"))
+}
+
+/// Six clients (four women, two men) with cases at divisions 51 (five) and 14 (one), a VQRP+
+/// payment and a follow-up each, one case closed.
+async fn casework(app: &TestApp, s: &Shop) -> Vec<Value> {
+    let d51 = app.division_id("51").await;
+    let d14 = app.division_id("14").await;
+    let mut cases = Vec::new();
+    for i in 0..6 {
+        let gender = if i < 4 { "woman" } else { "man" };
+        let client = create_client(
+            app,
+            &s.worker.access_token,
+            &json!({"given_name": "Aggregate", "family_name": "Person", "gender": gender, "date_of_birth": "1990-01-15"}),
+        )
+        .await;
+        let division = if i < 5 { d51 } else { d14 };
+        let case = open_case(
+            app,
+            &s.worker,
+            json!({"client_id": client["id"], "program_id": s.program_id, "division_id": division}),
+        )
+        .await;
+        let path = format!("/api/v1/cases/{}/services", case["id"].as_str().unwrap());
+        for body in [
+            json!({"service_type": "vqrp_plus", "delivered_at": Utc::now(), "amount_cents": 10_000}),
+            json!({"service_type": "follow_up", "delivered_at": Utc::now(), "minutes": 30}),
+        ] {
+            let response = app.post_json(&path, Some(&s.worker.access_token), &body).await;
+            assert_eq!(response.status(), StatusCode::CREATED, "service");
+        }
+        cases.push(case);
+    }
+    let close = format!("/api/v1/cases/{}/close", cases[0]["id"].as_str().unwrap());
+    let closed = app.post_json(&close, Some(&s.supervisor.access_token), &json!({"reason": "Goals met"})).await;
+    assert_eq!(closed.status(), StatusCode::OK, "close");
+    cases
+}
+
+#[tokio::test]
+async fn casework_becomes_figures_with_small_cells_withheld() {
+    let app = spawn_app().await;
+    let s = shop(&app).await;
+    casework(&app, &s).await;
+    let sup = &s.supervisor;
+
+    let total = aggregates(&app, sup, "metric=cases_opened").await;
+    assert_eq!(total["rows"], json!([{"value": 6, "suppressed": false}]));
+    assert_eq!(total["totals"], json!([]));
+    assert_eq!(total["unit"], "events");
+    assert_eq!(total["scope"], "agency");
+    assert_eq!(total["suppression"], json!({"threshold": 5, "method": "primary_and_complementary"}));
+
+    // Division 14 has one case: withheld, and so is division 51, or 6 − 5 would give it away.
+    let by_division = aggregates(&app, sup, "metric=cases_opened&group_by=division").await;
+    assert_eq!(row(&by_division, "division", "14")["suppressed"], true);
+    assert_eq!(row(&by_division, "division", "14")["value"], Value::Null);
+    assert_eq!(row(&by_division, "division", "51")["suppressed"], true);
+    assert_eq!(by_division["totals"], json!([{"value": 6, "suppressed": false}]));
+
+    let by_gender = aggregates(&app, sup, "metric=clients_served&group_by=gender").await;
+    assert_eq!(by_gender["unit"], "people");
+    assert_eq!(row(&by_gender, "gender", "man")["suppressed"], true);
+    assert_eq!(row(&by_gender, "gender", "woman")["suppressed"], true);
+
+    let by_type = aggregates(&app, sup, "metric=services&group_by=service_type").await;
+    assert_eq!(row(&by_type, "service_type", "vqrp_plus")["value"], 6);
+    assert_eq!(row(&by_type, "service_type", "follow_up")["value"], 6);
+    let money = aggregates(&app, sup, "metric=vqrp_plus_cents&group_by=program,age_band").await;
+    let cell = row(&money, "program", &s.program_code);
+    assert_eq!((cell["age_band"].as_str(), cell["value"].as_i64()), (Some("35-44"), Some(60_000)));
+    let months = aggregates(&app, sup, "metric=cases_opened&group_by=fiscal_quarter,month,victimization_type").await;
+    assert_eq!(months["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(months["rows"][0]["victimization_type"], "intimate_partner_violence");
+    assert_eq!(months["totals"].as_array().unwrap().len(), 7);
+
+    // One closed case rests on one person: withheld, though it is the grand total.
+    let closed = aggregates(&app, sup, "metric=cases_closed").await;
+    assert_eq!(closed["rows"], json!([{"value": null, "suppressed": true}]));
+
+    let agency = aggregates(&app, sup, "metric=cases_opened&group_by=agency").await;
+    assert_eq!(agency["rows"], json!([{"agency": s.agency.slug, "value": 6, "suppressed": false}]));
+
+    // The same table as CSV.
+    let csv = app
+        .client
+        .get(app.url(&format!("/api/v1/aggregates?{}&metric=cases_opened&group_by=division", period())))
+        .bearer_auth(&sup.access_token)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    assert_eq!(text, "row_type,division,value,suppressed\r\ncell,14,,true\r\ncell,51,,true\r\ntotal,,6,false\r\n");
+}
+
+#[tokio::test]
+async fn referral_response_times_are_measured() {
+    let app = spawn_app().await;
+    let s = shop(&app).await;
+    let d51 = app.division_id("51").await;
+    on_shift(&app, &s.agency, &s.worker, d51).await;
+    for _ in 0..5 {
+        let body = json!({"division_id": d51, "program_id": s.program_id, "victimization_types": ["human_trafficking_sexual"],
+                          "urgency": "immediate", "consent_to_contact": true,
+                          "person": {"given_name": "Referred", "date_of_birth": "2009-02-01", "phone": "416-555-0100",
+                                     "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false}}});
+        let referral = app.post_json("/api/v1/referrals", Some(&s.worker.access_token), &body).await;
+        assert_eq!(referral.status(), StatusCode::CREATED);
+        let referral: Value = referral.json().await.unwrap();
+        let path = format!("/api/v1/referrals/{}", referral["id"].as_str().unwrap());
+        let accepted = app.post_json(&format!("{path}/accept"), Some(&s.worker.access_token), &json!({})).await;
+        assert_eq!(accepted.status(), StatusCode::OK);
+        let reached = app
+            .post_json(
+                &format!("{path}/contact-attempts"),
+                Some(&s.worker.access_token),
+                &json!({"outcome": "reached"}),
+            )
+            .await;
+        assert_eq!(reached.status(), StatusCode::CREATED);
+    }
+    let referrals = aggregates(&app, &s.supervisor, "metric=referrals&group_by=urgency,age_band").await;
+    assert_eq!(
+        referrals["rows"],
+        json!([{"urgency": "immediate", "age_band": "12-17", "value": 5, "suppressed": false}])
+    );
+    for metric in [
+        "minutes_to_accept_p50",
+        "minutes_to_accept_p90",
+        "minutes_to_first_contact_p50",
+        "minutes_to_first_contact_p90",
+    ] {
+        let table = aggregates(&app, &s.supervisor, &format!("metric={metric}&group_by=division")).await;
+        assert_eq!(table["unit"], "minutes");
+        assert_eq!(table["suppression"]["method"], "primary");
+        assert_eq!(row(&table, "division", "51")["value"], 0, "{metric}: all within the minute");
+    }
+}
+
+#[tokio::test]
+async fn the_ministry_sees_every_agency_and_an_agency_only_itself() {
+    let app = spawn_app().await;
+    let s = shop(&app).await;
+    casework(&app, &s).await;
+    let ministry = app.create_tenant("ministry").await;
+
+    let all = aggregates(&app, &ministry.admin, "metric=cases_opened&group_by=program,agency").await;
+    assert_eq!(all["scope"], "all_agencies");
+    let ours: Vec<&Value> =
+        all["rows"].as_array().unwrap().iter().filter(|r| r["program"] == s.program_code.as_str()).collect();
+    assert_eq!(
+        ours,
+        vec![&json!({"program": s.program_code, "agency": s.agency.slug, "value": 6, "suppressed": false})]
+    );
+
+    let other = app.create_agency().await;
+    let other_supervisor = app.create_user(&other, &["supervisor"]).await;
+    let theirs = aggregates(&app, &other_supervisor, "metric=cases_opened&group_by=program").await;
+    assert_eq!(theirs["rows"], json!([]));
+    assert_eq!(theirs["totals"], json!([{"value": 0, "suppressed": false}]));
+
+    for who in [&s.worker, &app.platform_admin().await] {
+        let response =
+            app.get(&format!("/api/v1/aggregates?{}&metric=cases_opened", period()), Some(&who.access_token)).await;
+        problem(response, StatusCode::FORBIDDEN).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_questions_get_a_problem_naming_the_parameter() {
+    let app = spawn_app().await;
+    let s = shop(&app).await;
+    let token = &s.supervisor.access_token;
+    for (query, field) in [
+        ("from=2026-04-01&to=2026-06-30", "metric"),
+        ("metric=names&from=2026-04-01&to=2026-06-30", "metric"),
+        ("metric=services&to=2026-06-30", "from"),
+        ("metric=services&from=2026-04-31&to=2026-06-30", "from"),
+        ("metric=services&from=2026-06-30&to=2026-04-01", "to"),
+        ("metric=services&from=2000-01-01&to=2026-04-01", "to"),
+        ("metric=services&from=2026-04-01&to=2026-06-30&group_by=client_name", "group_by"),
+        ("metric=services&from=2026-04-01&to=2026-06-30&group_by=agency,agency", "group_by"),
+        ("metric=services&from=2026-04-01&to=2026-06-30&group_by=agency,month,gender,urgency", "group_by"),
+    ] {
+        let body = problem(
+            app.get(&format!("/api/v1/aggregates?{query}"), Some(token)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+        assert!(fields.contains(&field), "{query}: {body}");
+    }
+}
