@@ -1,4 +1,5 @@
-//! The `vcao` binary: `serve [--demo]`, `migrate`, `openapi`, `rotate-signing-key`.
+//! The `vcao` binary: `serve [--demo]`, `migrate`, `openapi`, `rotate-signing-key`,
+//! `rotate-master-key`, `aggregates-sql`.
 
 use clap::{Parser, Subcommand};
 use infra::config::Settings;
@@ -26,6 +27,25 @@ enum Command {
     RotateSigningKey,
     /// Re-wrap every tenant's data key under the current master key (see README).
     RotateMasterKey,
+    /// Print the SQL `GET /aggregates` runs for a ministry question, values inlined, to run in
+    /// `psql` or `sqlite3` (the benchmark compares the two).
+    AggregatesSql {
+        /// The metric, e.g. `clients_served`.
+        #[arg(long)]
+        metric: String,
+        /// Comma list of dimensions.
+        #[arg(long, default_value = "")]
+        group_by: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// `postgres` or `sqlite`.
+        #[arg(long, default_value = "postgres")]
+        backend: String,
+    },
 }
 
 #[tokio::main]
@@ -37,10 +57,21 @@ async fn main() -> anyhow::Result<()> {
         println!("{doc}");
         return Ok(());
     }
+    if let Command::AggregatesSql { metric, group_by, from, to, backend } = &command {
+        let question = infra::store::aggregates::Question {
+            metric: domain::reporting::Metric::parse(metric)?,
+            group_by: domain::reporting::parse_group_by(group_by)?,
+            from: *from,
+            to: *to,
+            agencies: infra::store::aggregates::Agencies::All,
+        };
+        println!("{};", infra::store::aggregates::printable_sql(&question, backend != "sqlite"));
+        return Ok(());
+    }
     let settings = Settings::load()?;
     api::telemetry::init(settings.log_format, "info,sqlx=warn,sea_orm=warn");
     match command {
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::AggregatesSql { .. } => Ok(()),
         Command::Migrate => {
             infra::Db::migrate_only(&settings).await?;
             tracing::info!("migrations applied");

@@ -174,6 +174,13 @@ pub fn statement(backend: DbBackend, question: &Question) -> Statement {
     Statement::from_sql_and_values(backend, branches.join(" UNION ALL "), binds.values)
 }
 
+/// The statement for PostgreSQL (or SQLite) with its values inlined, for running by hand.
+#[must_use]
+pub fn printable_sql(question: &Question, postgres: bool) -> String {
+    let backend = if postgres { DbBackend::Postgres } else { DbBackend::Sqlite };
+    statement(backend, question).to_string()
+}
+
 /// Computes the cells of `question`: interior cells and every margin.
 ///
 /// # Errors
