@@ -234,6 +234,11 @@ fn conflict_detail(constraint: &str) -> String {
         "idempotency_keys.key" => "A request with this Idempotency-Key is in flight; retry shortly.".to_owned(),
         "reference" => "A referenced record does not exist.".to_owned(),
         "programs.code" => "A program with this code already exists in this agency.".to_owned(),
+        "reports.quarter" => {
+            "This quarter already has a report that is a draft, submitted or accepted; only a returned report can be redrafted."
+                .to_owned()
+        }
+        "reports.status" => "The report's status changed meanwhile; read it again.".to_owned(),
         _ => "The change conflicts with the current state.".to_owned(),
     }
 }

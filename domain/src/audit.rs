@@ -50,6 +50,14 @@ pub mod actions {
     pub const CASE_CLOSED: &str = "case.closed";
     /// A case was reopened.
     pub const CASE_REOPENED: &str = "case.reopened";
+    /// A quarterly report was drafted.
+    pub const REPORT_DRAFTED: &str = "report.drafted";
+    /// A quarterly report was submitted and its figures frozen.
+    pub const REPORT_SUBMITTED: &str = "report.submitted";
+    /// The ministry accepted a report (in the ministry's log).
+    pub const REPORT_ACCEPTED: &str = "report.accepted";
+    /// The ministry returned a report (in the ministry's log).
+    pub const REPORT_RETURNED: &str = "report.returned";
 }
 
 /// The fields of one audit event that the chain protects. Ids and names only: never personal

@@ -21,5 +21,6 @@ mod redis_outage;
 mod reference;
 mod referrals;
 mod reporting;
+mod reports;
 mod tenants;
 mod users;

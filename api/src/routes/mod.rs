@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod programs;
 pub mod reference;
 pub mod referrals;
+pub mod reports;
 pub mod settings;
 pub mod tenants;
 pub mod users;
@@ -91,7 +92,13 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(referrals::create_contact_attempt)
         .service(referrals::convert_referral)
         .service(events::stream_events)
-        .service(aggregates::get_aggregates);
+        .service(aggregates::get_aggregates)
+        .service(reports::create_report)
+        .service(reports::list_reports)
+        .service(reports::get_report)
+        .service(reports::submit_report)
+        .service(reports::accept_report)
+        .service(reports::return_report);
 }
 
 /// Refuses the caller unless `domain::authz` allows the action.

@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod programs;
 pub mod reference;
 pub mod referrals;
+pub mod reports;
 pub mod safety_plans;
 pub mod sessions;
 pub mod settings;
