@@ -53,7 +53,8 @@ fn fact(
 }
 
 async fn seed_known_facts(app: &TestApp) -> TenantId {
-    let tenant = TenantId::new();
+    // A real agency: the ministry's figures name agencies by slug.
+    let tenant = TenantId::from_uuid(app.create_agency().await.id);
     let mut rows = Vec::new();
     let ipv = "intimate_partner_violence";
     for i in 1..=7 {

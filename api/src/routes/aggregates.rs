@@ -203,8 +203,13 @@ async fn agency_slugs(tx: &TenantTx, ids: BTreeSet<String>) -> Result<HashMap<St
     let mut out = HashMap::new();
     for raw in ids {
         let Ok(id) = uuid::Uuid::parse_str(&raw) else { continue };
-        let tenant = infra::store::tenants::get(tx.raw(), TenantId::from_uuid(id)).await?;
-        out.insert(raw, tenant.slug);
+        match infra::store::tenants::get(tx.raw(), TenantId::from_uuid(id)).await {
+            Ok(tenant) => out.insert(raw, tenant.slug),
+            // Facts are only written by existing agencies; should one ever be missing, its
+            // figures still count, under its tenant id (an agency's id, never a person's).
+            Err(infra::StoreError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
     }
     Ok(out)
 }
