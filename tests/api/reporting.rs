@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::cases::open_case;
 use crate::clients::create_client;
 use crate::dispatch::on_shift;
-use crate::helpers::{Agency, Session, TestApp, problem, spawn_app, unique_slug};
+use crate::helpers::{Agency, Session, TestApp, problem, spawn_app, spawn_app_with, unique_slug};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -383,6 +383,8 @@ async fn the_ministry_sees_every_agency_and_an_agency_only_itself() {
 
     let all = aggregates(&app, &ministry.admin, "metric=cases_opened&group_by=program,agency").await;
     assert_eq!(all["scope"], "all_agencies");
+    let episodes = aggregates(&app, &ministry.admin, "metric=clients_served").await;
+    assert_eq!(episodes["unit"], "service_episodes", "people across agencies are counted per agency");
     let ours: Vec<&Value> =
         all["rows"].as_array().unwrap().iter().filter(|r| r["program"] == s.program_code.as_str()).collect();
     assert_eq!(
@@ -427,4 +429,29 @@ async fn bad_questions_get_a_problem_naming_the_parameter() {
         let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
         assert!(fields.contains(&field), "{query}: {body}");
     }
+}
+
+#[tokio::test]
+async fn cached_answers_never_answer_another_tenant_and_expire() {
+    let app = spawn_app_with(|s| s.aggregate_cache_seconds = 1).await;
+    let first = shop(&app).await;
+    let second = shop(&app).await;
+    for _ in 0..5 {
+        open_case(&app, &first.worker, json!({})).await;
+    }
+    let question = "metric=cases_opened";
+    let a1 = aggregates(&app, &first.supervisor, question).await;
+    let a2 = aggregates(&app, &first.supervisor, question).await;
+    let b = aggregates(&app, &second.supervisor, question).await;
+    assert_eq!(a1["rows"][0]["value"], 5);
+    assert_eq!(a2["rows"][0]["value"], 5);
+    assert_eq!(b["rows"][0]["value"], 0, "the same question from another agency gets its own answer");
+    if std::env::var("REDIS_URL").is_ok() {
+        // With Redis the repeat is served from the cache, computed once.
+        assert_eq!(a1["computed_at"], a2["computed_at"]);
+    }
+    open_case(&app, &first.worker, json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let later = aggregates(&app, &first.supervisor, question).await;
+    assert_eq!(later["rows"][0]["value"], 6, "never staler than the cache's lifetime");
 }

@@ -162,9 +162,10 @@ pub struct SuppressionInfo {
 pub struct AggregateTable {
     /// The metric asked for.
     pub metric: String,
-    /// What its values count: `people` (distinct people within an agency; across agencies these
-    /// are service episodes, a person served by two agencies counted by each), `events` (cases,
-    /// referrals or services; one person may have several), `cents` or `minutes`.
+    /// What its values count: `people` (distinct people, in one agency's figures),
+    /// `service_episodes` (the same count across agencies: a person served by two agencies is
+    /// counted by each), `events` (cases, referrals or services; one person may have several),
+    /// `cents` or `minutes`.
     pub unit: String,
     /// First day (inclusive).
     pub from: NaiveDate,
@@ -278,6 +279,9 @@ pub(crate) async fn compute_table(
     Ok(AggregateTable {
         metric: question.metric.as_str().to_owned(),
         unit: match question.metric.unit() {
+            // Pseudonyms differ between agencies, so across agencies a person served by two is
+            // counted by each: service episodes, not people.
+            Unit::People if question.agencies == Agencies::All => "service_episodes",
             Unit::People => "people",
             Unit::Events => "events",
             Unit::Cents => "cents",
