@@ -7,7 +7,7 @@
 # Usage: bash bench/aggregates_data.sh && bash bench/aggregates.sh
 # Knobs: BENCH_DB (vcao_bench), PGHOST_URL (postgres://postgres@127.0.0.1:5432), PORT (18093),
 #        RUNS (20 timed requests per question), PSQL_RUNS (10), WARM (2 untimed runs first),
-#        REDIS (redis://127.0.0.1:6379; empty skips the cached run), VCAO_BIN (as in aggregates_data.sh).
+#        REDIS (redis://127.0.0.1:6379; empty skips the cached run), BENCH_BIN (as in aggregates_data.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${BENCH_DB:-vcao_bench}
@@ -23,14 +23,14 @@ BASE="http://127.0.0.1:$PORT/api/v1"
 # even though each run uses a fresh data directory.
 export VCAO_MASTER_KEY=dmNhby1iZW5jaC1vbmx5LW1hc3Rlci1rZXktMzJieXQ=
 command -v jq >/dev/null || { echo "jq is needed: apt-get install jq" >&2; exit 1; }
-if [ -z "${VCAO_BIN:-}" ]; then
+if [ -z "${BENCH_BIN:-}" ]; then
   cargo build --release -q -p api --bin vcao
-  VCAO_BIN=${CARGO_TARGET_DIR:-target}/release/vcao
+  BENCH_BIN=${CARGO_TARGET_DIR:-target}/release/vcao
 fi
 OUT=$(mktemp -d /tmp/vcao-aggregates-bench.XXXX)
 PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$OUT/data"' EXIT
-echo "raw timings in $OUT"
+echo "raw timings in $OUT; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 # The questions: metric and group_by, each over two fiscal years and over fiscal 2026 Q1.
 QUESTIONS=("clients_served|" "cases_opened|agency" "services|agency,fiscal_quarter" "clients_served|agency,month"
@@ -39,7 +39,7 @@ PERIODS=("2025-04-01|2027-03-31" "2026-04-01|2026-06-30")
 
 start_service() { # extra environment as arguments
   env DATABASE_URL="$PG/$DB" VCAO_DATA_DIR="$OUT/data" VCAO_BIND="127.0.0.1:$PORT" \
-    VCAO_BOOTSTRAP_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn "$@" "$VCAO_BIN" serve >>"$OUT/service.log" 2>&1 &
+    VCAO_BOOTSTRAP_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn "$@" "$BENCH_BIN" serve >>"$OUT/service.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && return; sleep 0.1; done
   echo "service did not start; see $OUT/service.log" >&2; exit 1
@@ -90,7 +90,7 @@ for q in "${QUESTIONS[@]}"; do
   for p in "${PERIODS[@]}"; do
     IFS='|' read -r FROM TO <<<"$p"
     NAME="$METRIC.${GROUP//,/+}.$FROM"
-    "$VCAO_BIN" aggregates-sql --metric "$METRIC" --group-by "$GROUP" --from "$FROM" --to "$TO" >"$OUT/$NAME.sql"
+    "$BENCH_BIN" aggregates-sql --metric "$METRIC" --group-by "$GROUP" --from "$FROM" --to "$TO" >"$OUT/$NAME.sql"
     # A fresh token per question: access tokens live 15 minutes, the whole run longer.
     TOKEN=$(login bench-ministry analyst@bench-ministry.example)
     psql_times postgres "$OUT/$NAME.sql" >"$OUT/$NAME.owner"
@@ -110,6 +110,8 @@ echo
 echo "service RSS: $RSS_BEFORE MiB after start-up and sign-in, $RSS_AFTER MiB after $(( ${#QUESTIONS[@]} * ${#PERIODS[@]} * (WARM + RUNS) )) aggregate requests" \
   "(growth $(echo "$RSS_AFTER - $RSS_BEFORE" | bc) MiB; peak $(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status") MiB)"
 stop_service
+# The service, psql and PostgreSQL share the machine: a high load here means the figures are noisy.
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the main run"
 
 # --- Cached run: Redis and the default 60 s answer cache. The first request of each question
 # computes and stores the answer; the timed ones are served from Redis.

@@ -4,15 +4,15 @@
 # (bench/aggregates_data.sql; about 4.6 million facts).
 # Usage: bash bench/aggregates_data.sh
 # Knobs: BENCH_DB (default vcao_bench; DROPPED and recreated), PGHOST_URL (default
-#        postgres://postgres@127.0.0.1:5432, a superuser), VCAO_BIN (default: build
+#        postgres://postgres@127.0.0.1:5432, a superuser), BENCH_BIN (default: build
 #        $CARGO_TARGET_DIR/release/vcao, or target/release/vcao).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${BENCH_DB:-vcao_bench}
 PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
-if [ -z "${VCAO_BIN:-}" ]; then
+if [ -z "${BENCH_BIN:-}" ]; then
   cargo build --release -q -p api --bin vcao
-  VCAO_BIN=${CARGO_TARGET_DIR:-target}/release/vcao
+  BENCH_BIN=${CARGO_TARGET_DIR:-target}/release/vcao
 fi
 
 # A fresh database each time, so the figures do not depend on an earlier run (FORCE ends any
@@ -23,7 +23,7 @@ psql "$PG/postgres" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB WIT
 # (serve grants again at every start). The data directory is needed only for settings validation.
 DATA=$(mktemp -d)
 trap 'rm -rf "$DATA"' EXIT
-DATABASE_URL="$PG/$DB" VCAO_DATA_DIR="$DATA" RUST_LOG=warn "$VCAO_BIN" migrate
+DATABASE_URL="$PG/$DB" VCAO_DATA_DIR="$DATA" RUST_LOG=warn "$BENCH_BIN" migrate
 
 # Tenants and facts, inserted as the owner (a superuser, so row-level security does not apply).
 START=$(date +%s.%N)

@@ -225,6 +225,18 @@ pub(crate) async fn compute_table(
     question: &Question,
 ) -> Result<AggregateTable, ApiError> {
     let raw = aggregates::compute(tx, question).await?;
+    let interior = raw.iter().filter(|c| c.key.iter().all(Option::is_some)).count();
+    if interior > domain::reporting::MAX_TABLE_CELLS {
+        let mut e = ValidationErrors::default();
+        e.add(
+            "group_by",
+            format!(
+                "gives {interior} cells, more than {}; group by fewer dimensions or ask for a shorter period",
+                domain::reporting::MAX_TABLE_CELLS
+            ),
+        );
+        return Err(e.into());
+    }
     let dims = &question.group_by;
     // Agencies appear by slug; every other value is already a code.
     let slugs = match dims.iter().position(|d| *d == Dimension::Agency) {
@@ -377,7 +389,7 @@ fn wants_csv(request: &HttpRequest) -> bool {
             )),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a ministry analyst, or an agency's supervisor or admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A missing or unknown metric, a bad period or group_by", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown metric, a bad period or group_by, or a table of more than 5,000 cells", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -148,6 +148,11 @@ pub const NOT_RECORDED: &str = "not_recorded";
 /// the cost of proving a table safe grows with its margins.
 pub const MAX_DIMENSIONS: usize = 3;
 
+/// The most interior cells one table may have. Proving a table safe grows faster than its size
+/// (about half a second for 3,600 cells on one core, eight seconds for 23,000; see
+/// docs/benchmarks.md), and a finer table is mostly withheld anyway.
+pub const MAX_TABLE_CELLS: usize = 5_000;
+
 /// A `group_by` that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GroupByError {

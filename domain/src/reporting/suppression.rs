@@ -90,111 +90,151 @@ fn relations(cells: &[Cell]) -> Vec<Relation> {
     out
 }
 
-/// Reduces `m` to row echelon form in place and returns, for each pivot row, its pivot column.
-fn echelon(m: &mut [Vec<f64>]) -> Vec<usize> {
-    let cols = m.first().map_or(0, Vec::len);
-    let mut pivots = Vec::new();
-    let mut row = 0;
-    for col in 0..cols {
-        if row == m.len() {
-            break;
-        }
-        // Partial pivoting: the largest entry keeps the arithmetic stable.
-        let Some(best) = (row..m.len()).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs())) else { break };
-        if m[best][col].abs() < 1e-9 {
-            continue;
-        }
-        m.swap(row, best);
-        let pivot = m[row][col];
-        m[row].iter_mut().for_each(|v| *v /= pivot);
-        let pivot_row = m[row].clone();
-        for (r, other) in m.iter_mut().enumerate() {
-            let factor = other[col];
-            if r != row && factor.abs() > 1e-12 {
-                for (v, p) in other.iter_mut().zip(&pivot_row).skip(col) {
-                    *v -= factor * p;
-                }
-            }
-        }
-        pivots.push(col);
-        row += 1;
+/// Arithmetic modulo the Mersenne prime 2^61 − 1: exact, and fast enough for tables of thousands
+/// of cells.
+mod field {
+    pub const P: u64 = (1 << 61) - 1;
+
+    pub fn mul(a: u64, b: u64) -> u64 {
+        let wide = u128::from(a) * u128::from(b);
+        let folded = (wide & u128::from(P)) + (wide >> 61);
+        let folded = u64::try_from(folded).unwrap_or(u64::MAX);
+        if folded >= P { folded - P } else { folded }
     }
-    pivots
+
+    pub fn add(a: u64, b: u64) -> u64 {
+        let sum = a + b;
+        if sum >= P { sum - P } else { sum }
+    }
+
+    pub fn neg(a: u64) -> u64 {
+        if a == 0 { 0 } else { P - a }
+    }
+
+    pub fn inverse(a: u64) -> u64 {
+        // Fermat: a^(P−2).
+        let (mut base, mut exp, mut out) = (a, P - 2, 1);
+        while exp > 0 {
+            if exp & 1 == 1 {
+                out = mul(out, base);
+            }
+            base = mul(base, base);
+            exp >>= 1;
+        }
+        out
+    }
+
+    /// From a coefficient of a relation (±1).
+    pub fn from_sign(negative: bool) -> u64 {
+        if negative { P - 1 } else { 1 }
+    }
 }
 
 /// The withheld cells whose values the published cells and the relations determine exactly.
 ///
 /// Published values are constants, so each relation restricted to the withheld cells is a linear
-/// equation in them. In reduced row echelon form a withheld value is determined exactly when it
-/// is a pivot whose row has no entry in a free column. Withheld cells that share no relation are
-/// independent, so each connected group is solved on its own.
+/// equation in them, and a withheld value is determined exactly when every solution of the
+/// homogeneous system gives it zero. The system is reduced by sparse Gaussian elimination in
+/// exact arithmetic modulo a 61-bit prime; then two random solutions are built (random values
+/// for the free unknowns, back-substituted). An unknown that is zero in both is determined. Error
+/// can only go the safe way, except if the prime divides every largest minor of the system, a
+/// chance of about 2^-61: a value that only happens to be zero (chance 2^-61 each) is treated as
+/// determined and hidden further.
 fn exposed_by(relations: &[Relation], withheld: &[bool]) -> Vec<usize> {
+    let mut column: HashMap<usize, usize> = HashMap::new();
     let mut unknowns: Vec<usize> = Vec::new();
-    let mut position: HashMap<usize, usize> = HashMap::new();
-    let equations: Vec<Vec<usize>> = relations
-        .iter()
-        .map(|r| r.members().map(|(i, _)| i).filter(|&i| withheld[i]).collect::<Vec<_>>())
-        .filter(|eq: &Vec<usize>| !eq.is_empty())
-        .collect();
-    for eq in &equations {
-        for &i in eq {
-            position.entry(i).or_insert_with(|| {
-                unknowns.push(i);
-                unknowns.len() - 1
-            });
+    let mut rows: Vec<Vec<(usize, u64)>> = Vec::new();
+    for relation in relations {
+        let mut row: Vec<(usize, u64)> = Vec::new();
+        for (cell, coef) in relation.members() {
+            if withheld[cell] {
+                let next = unknowns.len();
+                let c = *column.entry(cell).or_insert_with(|| {
+                    unknowns.push(cell);
+                    next
+                });
+                row.push((c, field::from_sign(coef < 0.0)));
+            }
+        }
+        if !row.is_empty() {
+            rows.push(row);
         }
     }
-    // Group the unknowns that share equations (union-find).
-    let mut parent: Vec<usize> = (0..unknowns.len()).collect();
-    fn find(parent: &mut [usize], x: usize) -> usize {
-        let mut root = x;
-        while parent[root] != root {
-            root = parent[root];
+    // Withheld cells in no relation with another withheld cell are free (and undetermined),
+    // except a lone withheld cell in a relation: that relation pins it, as elimination shows.
+    let width = unknowns.len();
+    let mut basis: Vec<(usize, Vec<(usize, u64)>)> = Vec::new(); // (pivot, row with pivot coef 1)
+    let mut pivot_row: Vec<Option<usize>> = vec![None; width];
+    let mut dense = vec![0_u64; width];
+    let mut touched: Vec<usize> = Vec::new();
+    for row in rows {
+        for &(c, v) in &row {
+            if dense[c] == 0 {
+                touched.push(c);
+            }
+            dense[c] = field::add(dense[c], v);
         }
-        let mut node = x;
-        while parent[node] != root {
-            let next = parent[node];
-            parent[node] = root;
-            node = next;
-        }
-        root
-    }
-    for eq in &equations {
-        let first = find(&mut parent, position[&eq[0]]);
-        for &i in &eq[1..] {
-            let other = find(&mut parent, position[&i]);
-            parent[other] = first;
-        }
-    }
-    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-    for p in 0..unknowns.len() {
-        let root = find(&mut parent, p);
-        groups.entry(root).or_default().push(p);
-    }
-    let mut out = Vec::new();
-    for members in groups.values() {
-        let local: HashMap<usize, usize> = members.iter().enumerate().map(|(l, &p)| (unknowns[p], l)).collect();
-        let mut matrix: Vec<Vec<f64>> = relations
-            .iter()
-            .filter(|r| r.members().any(|(i, _)| local.contains_key(&i)))
-            .map(|r| {
-                let mut row = vec![0.0; members.len()];
-                for (i, coef) in r.members() {
-                    if let Some(&l) = local.get(&i) {
-                        row[l] += coef;
+        // Eliminate every entry in a column that already has a pivot. Entries added by the
+        // subtraction are pushed to `touched` and visited in turn.
+        let mut i = 0;
+        while i < touched.len() {
+            let c = touched[i];
+            i += 1;
+            let factor = dense[c];
+            if factor == 0 {
+                continue;
+            }
+            if let Some(b) = pivot_row[c] {
+                for &(k, v) in &basis[b].1 {
+                    if dense[k] == 0 {
+                        touched.push(k);
                     }
+                    dense[k] = field::add(dense[k], field::neg(field::mul(factor, v)));
                 }
-                row
-            })
-            .collect();
-        let pivots = echelon(&mut matrix);
-        let free: Vec<usize> = (0..members.len()).filter(|c| !pivots.contains(c)).collect();
-        for (row, &col) in pivots.iter().enumerate() {
-            if free.iter().all(|&f| matrix[row][f].abs() < 1e-9) {
-                out.push(unknowns[members[col]]);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let remaining: Vec<(usize, u64)> = touched.iter().filter(|&&c| dense[c] != 0).map(|&c| (c, dense[c])).collect();
+        for &c in &touched {
+            dense[c] = 0;
+        }
+        touched.clear();
+        if let Some(&(pivot, value)) = remaining.first() {
+            let scale = field::inverse(value);
+            let normalised = remaining.into_iter().map(|(c, v)| (c, field::mul(v, scale))).collect();
+            pivot_row[pivot] = Some(basis.len());
+            basis.push((pivot, normalised));
+        }
+    }
+    // Two random solutions: free unknowns drawn at random, pivots solved last-made first (a row's
+    // other columns are free or pivots of rows made after it).
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d ^ (width as u64);
+    let mut draw = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        1 + state % (field::P - 1)
+    };
+    let mut zero_in_all = vec![true; width];
+    for _ in 0..2 {
+        let mut x: Vec<u64> = (0..width).map(|c| if pivot_row[c].is_none() { draw() } else { 0 }).collect();
+        for (pivot, row) in basis.iter().rev() {
+            let mut sum = 0;
+            for &(c, v) in row {
+                if c != *pivot {
+                    sum = field::add(sum, field::mul(v, x[c]));
+                }
+            }
+            x[*pivot] = field::neg(sum);
+        }
+        for (c, value) in x.iter().enumerate() {
+            if *value != 0 {
+                zero_in_all[c] = false;
             }
         }
     }
+    let mut out: Vec<usize> = (0..width).filter(|&c| zero_in_all[c]).map(|c| unknowns[c]).collect();
     out.sort_unstable();
     out
 }
@@ -202,9 +242,9 @@ fn exposed_by(relations: &[Relation], withheld: &[bool]) -> Vec<usize> {
 /// The next cells to withhold so that fewer values stay exposed. A candidate is a published cell
 /// sharing a relation with an exposed value; the best is an interior cell rather than a margin
 /// (margins can be asked for on their own), then covers the most exposed values, then is the
-/// smallest. With few exposed values one cell is
-/// chosen per round (closing a rectangle rather than opening two); with many, one per exposed
-/// value not yet covered, so large tables need few rounds. Empty when nothing is left to hide.
+/// smallest. In a small table with few exposed values one cell is chosen per round, looking
+/// ahead (closing a rectangle rather than opening two); otherwise one per exposed value not yet
+/// covered, so large tables need few rounds. Empty when nothing is left to hide.
 fn complements(
     cells: &[Cell],
     relations: &[Relation],
@@ -214,6 +254,8 @@ fn complements(
 ) -> Vec<usize> {
     const ONE_AT_A_TIME: usize = 16;
     const LOOK_AHEAD: usize = 8;
+    // Beyond this many cells each look-ahead solve costs too much; choose in batches instead.
+    const SMALL_TABLE: usize = 800;
     let neighbours = |e: usize| -> Vec<usize> {
         let mut out: Vec<usize> = touching[e]
             .iter()
@@ -233,7 +275,7 @@ fn complements(
     }
     let rank =
         |i: usize| (cells[i].is_margin(), std::cmp::Reverse(coverage.get(&i).copied().unwrap_or(0)), cells[i].value, i);
-    if exposed.len() <= ONE_AT_A_TIME {
+    if exposed.len() <= ONE_AT_A_TIME && cells.len() <= SMALL_TABLE {
         // Look ahead: of the best few by rank, the one that leaves the fewest values exposed.
         let mut candidates: Vec<usize> = coverage.keys().copied().collect();
         candidates.sort_by_key(|&i| rank(i));
@@ -301,6 +343,38 @@ pub fn protect(cells: &[Cell], threshold: i64, additivity: Additivity) -> Vec<bo
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Reduces `m` to row echelon form in place and returns the pivot columns (floating point;
+    /// the oracle only).
+    fn echelon(m: &mut [Vec<f64>]) -> Vec<usize> {
+        let cols = m.first().map_or(0, Vec::len);
+        let mut pivots = Vec::new();
+        let mut row = 0;
+        for col in 0..cols {
+            if row == m.len() {
+                break;
+            }
+            let Some(best) = (row..m.len()).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs())) else { break };
+            if m[best][col].abs() < 1e-9 {
+                continue;
+            }
+            m.swap(row, best);
+            let pivot = m[row][col];
+            m[row].iter_mut().for_each(|v| *v /= pivot);
+            let pivot_row = m[row].clone();
+            for (r, other) in m.iter_mut().enumerate() {
+                let factor = other[col];
+                if r != row && factor.abs() > 1e-12 {
+                    for (v, p) in other.iter_mut().zip(&pivot_row).skip(col) {
+                        *v -= factor * p;
+                    }
+                }
+            }
+            pivots.push(col);
+            row += 1;
+        }
+        pivots
+    }
 
     /// A table with every margin, from interior counts (people = value: counts of people).
     fn cube(sizes: &[u32], value: impl Fn(&[u32]) -> i64) -> Vec<Cell> {
