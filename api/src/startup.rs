@@ -39,7 +39,7 @@ impl std::fmt::Debug for Application {
 /// The OpenAPI document, built from the same registration the server uses.
 #[must_use]
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::ApiDoc::openapi())
         .service(utoipa_actix_web::scope("/api/v1").configure(crate::routes::configure_v1))
@@ -48,6 +48,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .service(crate::routes::ops::metrics)
         .service(crate::routes::ops::jwks)
         .split_for_parts();
+    crate::openapi_conventions::apply(&mut doc);
+    crate::schema_enums::apply(&mut doc);
     doc
 }
 

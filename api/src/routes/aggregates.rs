@@ -376,7 +376,14 @@ fn wants_csv(request: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.contains("text/csv"))
 }
 
-/// De-identified figures.
+/// De-identified figures for the ministry and agency leads.
+///
+/// Counts, sums and response-time percentiles computed from de-identified reporting facts, grouped by up to three
+/// dimensions, with every margin in `totals`. Ministry analysts see every agency; an agency's supervisors and
+/// admins see their own. Figures resting on fewer people than the suppression threshold (default 5) are withheld
+/// (`value: null, suppressed: true`), and further cells are withheld so no withheld value can be worked out from
+/// the totals. Send `Accept: text/csv` for the same table as CSV. Answers may come from a cache for up to
+/// `VCAO_AGGREGATE_CACHE_SECONDS` (see `computed_at`).
 #[utoipa::path(
     tag = "reporting",
     operation_id = "get_aggregates",

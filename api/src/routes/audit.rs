@@ -86,7 +86,10 @@ pub struct VerifyResponse {
     pub unsealed: u64,
 }
 
-/// Lists audit events, newest first.
+/// List the tenant's audit events.
+///
+/// Who did what to which record, when and from where, newest first, filtered by resource, record or actor. Agency
+/// admins only. Events hold ids and fixed words, never personal information.
 #[utoipa::path(
     tag = "audit",
     operation_id = "list_audit_events",
@@ -124,7 +127,10 @@ pub async fn list_audit_events(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(AuditEventResponse::from).collect(), next_cursor }))
 }
 
-/// Seals pending events, then verifies the tenant's whole audit hash chain.
+/// Verify the audit hash chain.
+///
+/// Links any pending events into the tenant's SHA-256 chain, then walks the whole chain and reports the first
+/// broken link (`altered`, `missing` or `out_of_sequence`). Agency admins only.
 #[utoipa::path(
     tag = "audit",
     operation_id = "verify_audit_events",

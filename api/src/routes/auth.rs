@@ -37,6 +37,7 @@ pub struct LoginRequest {
 
 /// Refresh request.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"refresh_token": "rt1.01936f1e00007000800000000000000a.q3v9WkqZ1bM4h2oT8yJrXc5uE0sLdPa7nGfK6tRwYiB"}))]
 pub struct RefreshRequest {
     /// The refresh token from the last sign-in or refresh. Each can be used once.
     pub refresh_token: String,
@@ -109,7 +110,11 @@ fn throttle_keys(tenant: &str, email: &str, ip: Option<&str>) -> (String, String
     (format!("login:acct:{}", hex::encode(&digest[..16])), format!("login:addr:{}", ip.unwrap_or("unknown")))
 }
 
-/// Signs in with tenant slug, email and password.
+/// Sign in.
+///
+/// Signs in with the tenant's slug, an email and a password, and returns a 15-minute access token (EdDSA JWT) and a
+/// refresh token. A wrong tenant, email or password all answer the same `401`. Repeated failures per account or per
+/// address answer `429` with `Retry-After`, even for the right password, until the window passes.
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
@@ -237,8 +242,10 @@ async fn issue_refresh(tx: &TenantTx, tenant: TenantId, session: SessionId) -> R
     Ok(token)
 }
 
-/// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used one
-/// revokes its whole session (someone else may hold a copy).
+/// Exchange a refresh token for new tokens.
+///
+/// Each refresh token works once and is replaced by a new one. Presenting a used refresh token revokes the whole
+/// session (`401`): it may have been stolen. Sessions end 12 hours after sign-in.
 #[utoipa::path(
     tag = "auth",
     operation_id = "refresh_token",
@@ -301,7 +308,9 @@ async fn remember_revoked(state: &AppState, session: SessionId, expires: Option<
     state.revocations.revoke(session, ttl).await;
 }
 
-/// Signs out: the access token and every refresh token of its session stop working at once.
+/// Sign out.
+///
+/// Ends the session of the access token presented: it and every refresh token of the session stop working at once.
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
@@ -335,7 +344,9 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The signed-in user's profile and tenant.
+/// The signed-in user.
+///
+/// The caller's profile, roles and tenant.
 #[utoipa::path(
     tag = "auth",
     operation_id = "get_me",

@@ -48,6 +48,7 @@ pub struct CreateCaseRequest {
 
 /// Changes to a case; absent fields stay; `null` unassigns or clears the risk level.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"assigned_to": "01936f1e-0000-7000-8000-000000000003", "restricted": true}))]
 pub struct UpdateCaseRequest {
     /// New worker, or `null` to unassign.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
@@ -65,6 +66,7 @@ pub struct UpdateCaseRequest {
 
 /// Why a case is closed or reopened.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"reason": "Safety plan in place; client connected with shelter services."}))]
 pub struct ReasonRequest {
     /// The reason (encrypted at rest).
     #[schema(min_length = 1, max_length = 2000)]
@@ -196,7 +198,11 @@ impl CreateCaseRequest {
     }
 }
 
-/// Opens a case on a client.
+/// Open a case.
+///
+/// Opens a case on an existing client, with its victimization types, referral source and optionally a program,
+/// division and assigned worker (who is told over the event stream). Supervisors and case managers only. Audited;
+/// also records a de-identified reporting fact.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_case",
@@ -243,7 +249,11 @@ pub async fn create_case(
     Ok(response)
 }
 
-/// Lists the cases the caller may see, filtered, in opening order.
+/// List cases.
+///
+/// The cases the caller may see, oldest first, filtered by status, assigned worker, victimization type or division.
+/// Restricted cases appear only to their assigned worker and supervisors. Supervisors and case managers only; each
+/// returned case is an audited read.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_cases",
@@ -289,7 +299,10 @@ pub async fn list_cases(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(CaseResponse::from).collect(), next_cursor }))
 }
 
-/// Reads a case.
+/// Read a case.
+///
+/// Supervisors and case managers; a restricted case exists only for its assigned worker and supervisors (`404` for
+/// anyone else). The read is audited. The `ETag` is the case's version, for `If-Match`.
 #[utoipa::path(
     tag = "cases",
     operation_id = "get_case",
@@ -318,7 +331,10 @@ pub async fn get_case(
     Ok(respond(HttpResponse::Ok(), case))
 }
 
-/// Changes a case. Requires `If-Match`.
+/// Change a case.
+///
+/// Changes the case's victimization types, program, division, assignment or restriction. Requires `If-Match` with
+/// the ETag last read: without it `428`, stale `412`. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "update_case",
@@ -425,7 +441,10 @@ async fn change_status(
     Ok(respond(HttpResponse::Ok(), case))
 }
 
-/// Closes a case (supervisors).
+/// Close a case.
+///
+/// Closes an open case with a reason (kept encrypted). Supervisors only; `409` if it is already closed. Audited;
+/// also records a de-identified reporting fact.
 #[utoipa::path(
     tag = "cases",
     operation_id = "close_case",
@@ -452,7 +471,9 @@ pub async fn close_case(
     change_status(&state, &caller.0, &meta, path.into_inner(), &body.reason, true).await
 }
 
-/// Reopens a closed case (supervisors).
+/// Reopen a case.
+///
+/// Reopens a closed case with a reason. Supervisors only; `409` if it is open. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "reopen_case",
@@ -479,7 +500,10 @@ pub async fn reopen_case(
     change_status(&state, &caller.0, &meta, path.into_inner(), &body.reason, false).await
 }
 
-/// Who read or changed this case, newest first (supervisors and agency admins).
+/// Who read or changed a case.
+///
+/// The audit events of this case, newest first: every read and change, by whom, when and from where. Supervisors
+/// and agency admins only.
 #[utoipa::path(
     tag = "cases",
     operation_id = "get_case_access_log",

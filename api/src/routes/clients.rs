@@ -67,6 +67,7 @@ pub struct CreateClientRequest {
 
 /// Changes to a client. Absent fields stay; `null` clears an optional field.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"phone": "+1 416 555 0100", "preferred_language": "Portuguese"}))]
 pub struct UpdateClientRequest {
     /// Given name.
     pub given_name: Option<String>,
@@ -297,7 +298,10 @@ fn with_etag(mut response: actix_web::HttpResponseBuilder, client: Client) -> Ht
     response.json(ClientResponse::from(client))
 }
 
-/// Records a client.
+/// Record a client.
+///
+/// Records a person the agency helps. Names, date of birth, contact details, address and safe-contact notes are
+/// encrypted at rest. Supervisors and case managers only. Audited.
 #[utoipa::path(
     tag = "clients",
     operation_id = "create_client",
@@ -339,8 +343,11 @@ pub async fn create_client(
     Ok(response)
 }
 
-/// Finds clients by exact given name, family name and/or date of birth. At least one is required:
-/// there is no way to list every client.
+/// Find clients.
+///
+/// Exact, case-insensitive search by given name, family name and/or date of birth (at least one), through keyed
+/// blind indexes: personal fields are never decrypted to search. Clients whose every case is hidden from the caller
+/// are hidden too. Each result is an audited read.
 #[utoipa::path(
     tag = "clients",
     operation_id = "search_clients",
@@ -387,7 +394,10 @@ pub async fn search_clients(
     Ok(HttpResponse::Ok().json(Page { items: found.into_iter().map(ClientResponse::from).collect(), next_cursor }))
 }
 
-/// Reads a client.
+/// Read a client.
+///
+/// Supervisors and case managers; a client whose every case is restricted from the caller answers `404`. Audited
+/// read, with the `ETag` for `If-Match`.
 #[utoipa::path(
     tag = "clients",
     operation_id = "get_client",
@@ -418,7 +428,9 @@ pub async fn get_client(
     Ok(with_etag(HttpResponse::Ok(), client))
 }
 
-/// Changes a client. Requires `If-Match`.
+/// Change a client.
+///
+/// Changes the fields sent. Requires `If-Match` with the ETag last read: without it `428`, stale `412`. Audited.
 #[utoipa::path(
     tag = "clients",
     operation_id = "update_client",

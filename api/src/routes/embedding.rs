@@ -173,7 +173,9 @@ async fn check_worker_and_division(
     Ok(e.finish(|| Some(()))?)
 }
 
-/// Posts a worker at a police division.
+/// Post a worker at a division.
+///
+/// Agency admins only. Postings describe the embedding; the shift alone decides who is on duty.
 #[utoipa::path(
     tag = "embedding",
     operation_id = "create_posting",
@@ -215,7 +217,9 @@ pub async fn create_posting(
     idempotent.finish(tx, &actor, Created::new(&PostingResponse::from(posting), location)).await
 }
 
-/// Lists postings.
+/// List postings.
+///
+/// Where the agency's workers are posted, optionally at one division.
 #[utoipa::path(
     tag = "embedding",
     operation_id = "list_postings",
@@ -246,7 +250,9 @@ pub async fn list_postings(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(PostingResponse::from).collect(), next_cursor }))
 }
 
-/// Schedules a shift. A worker's shifts may not overlap.
+/// Schedule a shift.
+///
+/// Puts a worker on duty at a division for a period. A worker's shifts never overlap (`409`). Agency admins only.
 #[utoipa::path(
     tag = "embedding",
     operation_id = "create_shift",
@@ -295,7 +301,9 @@ pub async fn create_shift(
     idempotent.finish(tx, &actor, Created::new(&ShiftResponse::from(shift), location)).await
 }
 
-/// Lists shifts, optionally of one division and overlapping a time range.
+/// List shifts.
+///
+/// Shifts of the agency's workers, optionally at one division and overlapping a time range.
 #[utoipa::path(
     tag = "embedding",
     operation_id = "list_shifts",
@@ -325,7 +333,9 @@ pub async fn list_shifts(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(ShiftResponse::from).collect(), next_cursor }))
 }
 
-/// Cancels a shift.
+/// Cancel a shift.
+///
+/// Agency admins only.
 #[utoipa::path(
     tag = "embedding",
     operation_id = "delete_shift",
@@ -352,7 +362,9 @@ pub async fn delete_shift(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Who of the caller's agency is on duty at a division at an instant.
+/// Who is on duty at a division.
+///
+/// The caller's agency's workers on shift at the division at an instant (default: now).
 #[utoipa::path(
     tag = "embedding",
     operation_id = "get_on_duty",

@@ -96,9 +96,11 @@ impl Stream {
     }
 }
 
-/// Streams the caller's events: `referral.created` (to workers on duty at the division),
-/// `referral.accepted` (to the referral's maker), `referral.escalated` (to supervisors) and
-/// `case.assigned`. Send `Last-Event-ID` to replay what was missed.
+/// Stream the caller's events (SSE).
+///
+/// Server-Sent Events for the signed-in user: `referral.created` (workers on duty at the division),
+/// `referral.accepted`, `referral.escalated` (supervisors) and `case.assigned`. Payloads hold ids and fixed words
+/// only. Send `Last-Event-ID` to replay what was missed; a comment heartbeat arrives every 15 seconds.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "stream_events",

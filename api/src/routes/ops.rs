@@ -25,14 +25,20 @@ pub struct Ready {
     pub redis: String,
 }
 
-/// The process is alive.
+/// Readiness.
+///
+/// Whether the service can serve: the database answers, and Redis answers or is not configured (`degraded` while a
+/// configured Redis is down: the service still serves). No authentication.
 #[utoipa::path(tag = "operations", operation_id = "get_health_live", responses((status = 200, description = "Alive", body = Live)))]
 #[get("/health/live")]
 pub async fn health_live() -> HttpResponse {
     HttpResponse::Ok().json(Live { status: "ok".to_owned() })
 }
 
-/// Whether the service can serve: the database answers; Redis answers or is not configured.
+/// Readiness.
+///
+/// Whether the service can serve: the database answers, and Redis answers or is not configured (`degraded` while a
+/// configured Redis is down: the service still serves). No authentication.
 #[utoipa::path(
     tag = "operations",
     operation_id = "get_health_ready",
@@ -67,7 +73,10 @@ pub async fn health_ready(state: web::Data<AppState>) -> HttpResponse {
     if database_up { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Public signing keys (JWKS).
+///
+/// The Ed25519 public keys that verify access tokens (RFC 7517), each with its `kid`. Retired keys stay listed
+/// until every token they signed has expired. No authentication.
 #[utoipa::path(tag = "operations", operation_id = "get_metrics", responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -79,7 +88,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(fallbacks, up))
 }
 
-/// The public keys that verify access tokens (RFC 7517).
+/// Public signing keys (JWKS).
+///
+/// The Ed25519 public keys that verify access tokens (RFC 7517), each with its `kid`. Retired keys stay listed
+/// until every token they signed has expired. No authentication.
 #[utoipa::path(tag = "auth", operation_id = "get_jwks", responses((status = 200, description = "JSON Web Key Set", body = Object)))]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

@@ -58,7 +58,9 @@ impl From<Organization> for OrganizationResponse {
     }
 }
 
-/// Adds a community organisation.
+/// Add a community organisation.
+///
+/// Agency admins only. Audited.
 #[utoipa::path(
     tag = "organizations",
     operation_id = "create_organization",
@@ -108,7 +110,9 @@ pub async fn create_organization(
     idempotent.finish(tx, &actor, Created::new(&OrganizationResponse::from(organization), location)).await
 }
 
-/// Lists the agency's community organisations.
+/// List community organisations.
+///
+/// The agency's community organisations (where clients are referred out).
 #[utoipa::path(
     tag = "organizations",
     operation_id = "list_organizations",
@@ -137,7 +141,9 @@ pub async fn list_organizations(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(OrganizationResponse::from).collect(), next_cursor }))
 }
 
-/// Reads one community organisation.
+/// Read a community organisation.
+///
+/// One of the agency's community organisations.
 #[utoipa::path(
     tag = "organizations",
     operation_id = "get_organization",

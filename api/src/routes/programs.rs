@@ -60,7 +60,10 @@ fn code(raw: &str) -> Result<String, &'static str> {
     if ok { Ok(raw.to_owned()) } else { Err("must be 1 to 32 lowercase letters, digits or hyphens") }
 }
 
-/// Creates a program.
+/// Create a program.
+///
+/// Agency admins only; codes are unique within the agency. Referrals and cases may name a program, and ministry
+/// figures can be grouped by its code.
 #[utoipa::path(
     tag = "programs",
     operation_id = "create_program",
@@ -105,7 +108,9 @@ pub async fn create_program(
     idempotent.finish(tx, &actor, Created::new(&ProgramResponse::from(program), location)).await
 }
 
-/// Lists the agency's programs.
+/// List programs.
+///
+/// The programs the agency runs (e.g. Exit Route, VCAO, VQRP+).
 #[utoipa::path(
     tag = "programs",
     operation_id = "list_programs",
@@ -134,7 +139,9 @@ pub async fn list_programs(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(ProgramResponse::from).collect(), next_cursor }))
 }
 
-/// Reads one program.
+/// Read a program.
+///
+/// One of the agency's programs.
 #[utoipa::path(
     tag = "programs",
     operation_id = "get_program",

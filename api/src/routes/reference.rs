@@ -139,7 +139,9 @@ fn entry(actor: &domain::authz::Actor, meta: &RequestMeta, action: &'static str,
     }
 }
 
-/// Adds a police service.
+/// Add a police service.
+///
+/// Platform admins only.
 #[utoipa::path(
     tag = "reference",
     operation_id = "create_police_service",
@@ -180,7 +182,10 @@ pub async fn create_police_service(
     idempotent.finish(tx, &actor, Created::new(&PoliceServiceResponse::from(service), location)).await
 }
 
-/// Lists police services in force (or all).
+/// List police services.
+///
+/// Police services in force today (or all, with their effective dates). Reference data every signed-in user may
+/// read.
 #[utoipa::path(
     tag = "reference",
     operation_id = "list_police_services",
@@ -208,7 +213,10 @@ pub async fn list_police_services(
         .json(Page { items: rows.into_iter().map(PoliceServiceResponse::from).collect(), next_cursor }))
 }
 
-/// Adds a division to a police service.
+/// Add a police division.
+///
+/// Adds an effective-dated division to a police service; codes are unique within a service for overlapping periods.
+/// Platform admins only.
 #[utoipa::path(
     tag = "reference",
     operation_id = "create_police_division",
@@ -256,7 +264,10 @@ pub async fn create_police_division(
     idempotent.finish(tx, &actor, Created::new(&PoliceDivisionResponse::from(division), location)).await
 }
 
-/// Lists police divisions in force (or all), optionally of one service.
+/// List police divisions.
+///
+/// Divisions of every police service, or of one, in force today (or all, with their effective dates). Reference
+/// data every signed-in user may read.
 #[utoipa::path(
     tag = "reference",
     operation_id = "list_police_divisions",

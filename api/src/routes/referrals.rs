@@ -202,6 +202,7 @@ pub struct ReferralQuery {
 
 /// A contact attempt.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"outcome": "reached", "notes": "Spoke briefly; will call back after 6 pm."}))]
 pub struct ContactAttemptRequest {
     /// `reached`, `no_answer`, `declined` or `unsafe_to_contact`.
     pub outcome: String,
@@ -320,8 +321,12 @@ async fn assignee(
     Ok((dispatch::choose_assignee(&candidates), workers))
 }
 
-/// Makes a referral at a police division. The on-duty worker with the fewest open referrals is
-/// assigned, and every worker on duty there is notified at once.
+/// Make a referral at a police division.
+///
+/// Made by a police liaison posted at the division or by agency staff. The on-duty worker with the fewest open
+/// referrals is assigned, every worker on duty there is told over the event stream within a second, and the
+/// referral escalates to supervisors if nobody accepts it within the agency's window for its urgency. The person's
+/// details are encrypted at rest.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "create_referral",
@@ -404,7 +409,10 @@ pub fn events_topic(tenant: domain::TenantId) -> String {
     format!("events:{tenant}")
 }
 
-/// Lists referrals. Police liaisons see only those they made, as status views.
+/// List referrals.
+///
+/// Referrals of the agency, newest first, filtered by status, division or assignee. Police liaisons see only those
+/// they made, as status views without the person's details.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "list_referrals",
@@ -443,7 +451,9 @@ pub async fn list_referrals(
     Ok(HttpResponse::Ok().json(Page { items: rows.iter().map(ReferralResponse::from).collect(), next_cursor }))
 }
 
-/// Reads a referral: the whole of it for workers (audited), its status for the liaison who made it.
+/// Read a referral.
+///
+/// Workers read the whole referral (audited); the liaison who made it reads its status only.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "get_referral",
@@ -483,7 +493,9 @@ pub async fn get_referral(
     Ok(HttpResponse::Ok().json(ReferralDetailResponse::from(referral)))
 }
 
-/// Accepts a pending referral. Only one worker can: a second accept answers 409.
+/// Accept a referral.
+///
+/// Takes a pending referral. Exactly one worker can: a second accept answers `409`. Records the minutes it waited.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "accept_referral",
@@ -527,9 +539,10 @@ pub async fn accept_referral(
     Ok(HttpResponse::Ok().json(ReferralResponse::from(&accepted)))
 }
 
-/// Records an attempt to reach the person. Refused (`409 consent_required`) when the person did
-/// not consent to contact. `reached` sets `first_contact_at` and status `contacted`; `declined`
-/// sets status `declined`.
+/// Record a contact attempt.
+///
+/// Records an attempt to reach the person and its outcome. Refused with `409 consent_required` when the person did
+/// not consent to contact. The first `reached` sets the time to first contact.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "create_contact_attempt",
@@ -595,8 +608,10 @@ pub async fn create_contact_attempt(
     idempotent.finish(tx, &actor, Created::new(&answer, location)).await
 }
 
-/// Converts an accepted referral into a client and a case, once. The case keeps the referral's
-/// program and division and is assigned to the worker who accepted it.
+/// Convert a referral into a case.
+///
+/// Makes a client and a case from an accepted referral, once: a retried conversion with the same Idempotency-Key
+/// answers with the same case, and a second conversion answers `409`.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "convert_referral",

@@ -128,6 +128,7 @@ pub struct ReportPage {
 
 /// `POST /reports`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"fiscal_year": 2026, "quarter": 2}))]
 #[serde(deny_unknown_fields)]
 pub struct CreateReportRequest {
     /// Ontario fiscal year (named for the calendar year it starts in).
@@ -138,6 +139,7 @@ pub struct CreateReportRequest {
 
 /// `POST /reports/{id}/return`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"reason": "Referrals by division look incomplete for October; please check division 51."}))]
 #[serde(deny_unknown_fields)]
 pub struct ReturnReportRequest {
     /// What needs correcting (about the figures; never name a person).
@@ -239,7 +241,12 @@ async fn respond(
     })
 }
 
-/// Drafts a report for a fiscal quarter that has begun.
+/// Draft a quarterly report.
+///
+/// Drafts the agency's report for an Ontario fiscal quarter that has begun (the fiscal year starts 1 April:
+/// `fiscal_year: 2026, quarter: 1` is April–June 2026). While a draft, its figures are computed on each read. A
+/// quarter has one report at a time; after the ministry returns it, drafting again makes the next version.
+/// Supervisors and agency admins.
 #[utoipa::path(
     tag = "reporting",
     operation_id = "create_report",
@@ -289,8 +296,10 @@ pub async fn create_report(
     idempotent.finish(tx, &actor, Created::new(&body, location)).await
 }
 
-/// Lists reports: an agency's own in any status; for the ministry, every agency's that are not
-/// drafts.
+/// List quarterly reports.
+///
+/// An agency's supervisors and admins see their own reports in any status; ministry analysts see every agency's
+/// reports except drafts. Lists leave the figures out.
 #[utoipa::path(
     tag = "reporting",
     operation_id = "list_reports",
@@ -337,7 +346,10 @@ async fn open(state: &AppState, actor: &Actor, readers: Readers) -> Result<Tenan
     reporting_read_tx(state, actor, agencies).await
 }
 
-/// Reads a report with its figures.
+/// Read a quarterly report.
+///
+/// The report with its figures: frozen once submitted (check them against `content_hash`), computed now for a
+/// draft. Drafts are invisible to the ministry (`404`).
 #[utoipa::path(
     tag = "reporting",
     operation_id = "get_report",
@@ -366,7 +378,11 @@ pub async fn get_report(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Submits a draft: its figures are computed one last time and frozen, with their hash.
+/// Submit a quarterly report.
+///
+/// Supervisors only. The figures are computed one last time and frozen; `content_hash` is the SHA-256 of the
+/// figures as compact JSON with object keys sorted, so anyone can check they never changed. `409` unless the report
+/// is a draft. Audited.
 #[utoipa::path(
     tag = "reporting",
     operation_id = "submit_report",
@@ -431,7 +447,9 @@ async fn review(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Accepts a submitted report.
+/// Accept a submitted report.
+///
+/// Ministry analysts only. `409` unless the report is submitted. Audited in the ministry's log.
 #[utoipa::path(
     tag = "reporting",
     operation_id = "accept_report",
@@ -455,7 +473,10 @@ pub async fn accept_report(
     review(&state, &caller.0, &meta, path.into_inner(), None).await
 }
 
-/// Returns a submitted report to its agency with a reason; the agency may draft the quarter again.
+/// Return a submitted report.
+///
+/// Ministry analysts only: returns the report to its agency with a reason about the figures. The returned version
+/// stays readable; the agency drafts the quarter again as the next version. Audited in the ministry's log.
 #[utoipa::path(
     tag = "reporting",
     operation_id = "return_report",

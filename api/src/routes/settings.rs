@@ -39,6 +39,7 @@ pub struct SettingsResponse {
 
 /// Changes to the settings.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"escalation_minutes": {"immediate": 10, "same_day": 180, "routine": 2880}}))]
 pub struct UpdateSettingsRequest {
     /// New escalation windows.
     pub escalation_minutes: EscalationMinutes,
@@ -56,7 +57,10 @@ fn respond(s: Settings) -> HttpResponse {
     HttpResponse::Ok().insert_header((actix_web::http::header::ETAG, etag(s.version))).json(body)
 }
 
-/// Reads the agency's settings.
+/// Read the agency's settings.
+///
+/// The escalation windows (minutes) for each urgency, with the `ETag` for `If-Match`. Agency admins and
+/// supervisors.
 #[utoipa::path(
     tag = "settings",
     operation_id = "get_settings",
@@ -77,7 +81,9 @@ pub async fn get_settings(state: web::Data<AppState>, caller: Authenticated) -> 
     Ok(respond(current))
 }
 
-/// Changes the escalation windows. Requires `If-Match`.
+/// Change the escalation windows.
+///
+/// Agency admins only. Requires `If-Match`: without it `428`, stale `412`. Applies to referrals made afterwards.
 #[utoipa::path(
     tag = "settings",
     operation_id = "update_settings",

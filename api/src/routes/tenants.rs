@@ -116,7 +116,10 @@ impl CreateTenantRequest {
     }
 }
 
-/// Creates an agency or ministry tenant with its first admin.
+/// Create a tenant.
+///
+/// Creates an agency or ministry tenant with its first admin (`agency_admin` or `ministry_analyst`). Platform
+/// admins only; slugs are unique (`409`).
 #[utoipa::path(
     tag = "platform",
     operation_id = "create_tenant",
@@ -183,7 +186,9 @@ pub async fn create_tenant(
     idempotent.finish(tx, &actor, Created::new(&TenantResponse::from(tenant), location)).await
 }
 
-/// Lists tenants in creation order.
+/// List tenants.
+///
+/// Every agency and ministry tenant, in creation order. Platform admins only.
 #[utoipa::path(
     tag = "platform",
     operation_id = "list_tenants",
@@ -209,7 +214,9 @@ pub async fn list_tenants(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(TenantResponse::from).collect(), next_cursor }))
 }
 
-/// Reads one tenant.
+/// Read a tenant.
+///
+/// Platform admins only.
 #[utoipa::path(
     tag = "platform",
     operation_id = "get_tenant",

@@ -42,6 +42,7 @@ pub struct CreateUserRequest {
 
 /// Changes to a user; absent fields stay as they are.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"roles": ["case_manager", "supervisor"], "active": true}))]
 pub struct UpdateUserRequest {
     /// New display name.
     pub display_name: Option<String>,
@@ -168,7 +169,10 @@ fn with_etag(mut response: actix_web::HttpResponseBuilder, user: User) -> HttpRe
     response.json(UserResponse::from(user))
 }
 
-/// Creates a user in the caller's agency.
+/// Create a user.
+///
+/// Creates a user in the caller's tenant with roles (and a division for police liaisons). Emails are unique within
+/// the tenant (`409`). Agency admins only. Audited.
 #[utoipa::path(
     tag = "users",
     operation_id = "create_user",
@@ -225,7 +229,9 @@ pub async fn create_user(
     Ok(response)
 }
 
-/// Lists the agency's users in creation order.
+/// List the agency's users.
+///
+/// In creation order. Agency admins only.
 #[utoipa::path(
     tag = "users",
     operation_id = "list_users",
@@ -254,7 +260,9 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(UserResponse::from).collect(), next_cursor }))
 }
 
-/// Reads one user of the agency.
+/// Read a user.
+///
+/// One user of the caller's tenant. Agency admins only.
 #[utoipa::path(
     tag = "users",
     operation_id = "get_user",
@@ -281,7 +289,10 @@ pub async fn get_user(
     Ok(with_etag(HttpResponse::Ok(), user))
 }
 
-/// Changes a user. Requires `If-Match`; changing roles or deactivating ends the user's sessions.
+/// Change a user.
+///
+/// Changes roles, display name, division or whether the user is active. Requires `If-Match`. Changing roles or
+/// deactivating ends the user's sessions at once. Agency admins only. Audited.
 #[utoipa::path(
     tag = "users",
     operation_id = "update_user",

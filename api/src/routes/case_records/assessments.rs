@@ -68,7 +68,10 @@ impl From<RiskAssessment> for RiskAssessmentResponse {
     }
 }
 
-/// Records an assessment; its level becomes the case's `risk_level`.
+/// Record a risk assessment.
+///
+/// Records an assessment (ODARA, Danger Assessment, B-SAFER or the agency's tool); its level becomes the case's
+/// `risk_level`. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_risk_assessment",
@@ -122,7 +125,9 @@ pub async fn create_risk_assessment(
     idempotent.finish(tx, &actor, Created::new(&RiskAssessmentResponse::from(assessment), location)).await
 }
 
-/// Lists a case's assessments, oldest first.
+/// List a case's risk assessments.
+///
+/// Assessments in the order recorded, each with its tool, level and date.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_risk_assessments",

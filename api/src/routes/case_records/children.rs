@@ -61,7 +61,10 @@ impl From<Child> for ChildResponse {
     }
 }
 
-/// Records a child involved in a case.
+/// Record a child.
+///
+/// Records a child involved in the case: name, age or date of birth, relationship, and whether they are in the
+/// client's care. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_child",
@@ -105,7 +108,9 @@ pub async fn create_child(
     idempotent.finish(tx, &actor, Created::new(&ChildResponse::from(child), location)).await
 }
 
-/// Lists the children recorded on a case.
+/// List a case's children.
+///
+/// Children recorded on the case (names are encrypted at rest). Audited read.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_children",

@@ -75,7 +75,10 @@ fn response(c: Consent, all: &[domain::case::ConsentRecord]) -> ConsentResponse 
     }
 }
 
-/// Records a consent decision; it replaces earlier ones of its scope.
+/// Record a consent decision.
+///
+/// Records that the client granted or refused a scope of consent (contact, sharing), optionally until a date. It
+/// replaces earlier decisions of its scope. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_consent",
@@ -121,7 +124,10 @@ pub async fn create_consent(
     idempotent.finish(tx, &actor, Created::new(&response(consent, &all), location)).await
 }
 
-/// Lists a case's consent decisions, newest first, each marked whether it is in force.
+/// List a case's consent decisions.
+///
+/// Every consent decision, newest first, each marked whether it is in force: the newest decision per scope decides,
+/// and an expired grant does not revive an older one.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_consents",
@@ -197,8 +203,10 @@ impl From<OutboundReferral> for OutboundReferralResponse {
     }
 }
 
-/// Refers the client out. Refused with `409 consent_required` unless consent to share with a
-/// community organisation is in force.
+/// Refer the client out.
+///
+/// Refers the client to a community organisation for a service. Refused with `409 consent_required` unless consent
+/// to share with a community organisation is in force. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_outbound_referral",
@@ -259,7 +267,9 @@ pub async fn create_outbound_referral(
     idempotent.finish(tx, &actor, Created::new(&OutboundReferralResponse::from(referral), location)).await
 }
 
-/// Lists a case's referrals out, oldest first.
+/// List a case's referrals out.
+///
+/// Referrals of the client to community organisations, oldest first.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_outbound_referrals",

@@ -77,7 +77,9 @@ async fn add(
     idempotent.finish(tx, &actor, Created::new(&NoteResponse::from(note), location)).await
 }
 
-/// Adds a note to a case.
+/// Add a note.
+///
+/// Adds a case note. Notes never change; corrections are amendments. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_note",
@@ -104,7 +106,10 @@ pub async fn create_note(
     add(&state, caller, &meta, idempotency, path.into_inner(), &body.body, None).await
 }
 
-/// Adds an amendment that corrects a note of the case (the note itself never changes).
+/// Amend a note.
+///
+/// Adds an amendment that corrects a note of the same case; the note itself never changes, so the record shows what
+/// was written and when it was corrected. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_note_amendment",
@@ -132,7 +137,9 @@ pub async fn create_note_amendment(
     add(&state, caller, &meta, idempotency, case_id, &body.body, Some(note_id)).await
 }
 
-/// Lists a case's notes and amendments, oldest first.
+/// List a case's notes.
+///
+/// Notes and their amendments, oldest first (bodies are encrypted at rest). Audited read.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_notes",

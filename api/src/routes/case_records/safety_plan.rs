@@ -109,7 +109,10 @@ impl SafetyPlanRequest {
     }
 }
 
-/// Creates or replaces the case's safety plan. `If-Match` is required once a plan exists.
+/// Write the safety plan.
+///
+/// Creates or replaces the case's safety plan. The first write needs no `If-Match`; every later one must send the
+/// ETag last read (`428` without, `412` stale). Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "put_safety_plan",
@@ -159,7 +162,9 @@ pub async fn put_safety_plan(
     Ok(respond(plan))
 }
 
-/// Reads the case's safety plan.
+/// Read the safety plan.
+///
+/// The case's safety plan (encrypted at rest), with its `ETag`. `404` when none has been written. Audited read.
 #[utoipa::path(
     tag = "cases",
     operation_id = "get_safety_plan",

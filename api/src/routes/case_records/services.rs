@@ -103,7 +103,10 @@ impl ServiceRequest {
     }
 }
 
-/// Records a service delivered on a case.
+/// Record a service.
+///
+/// Records a service delivered on the case: its type, when, minutes spent and, for VQRP+, the amount in cents.
+/// Audited; also records a de-identified reporting fact.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_service",
@@ -140,7 +143,9 @@ pub async fn create_service(
     idempotent.finish(tx, &actor, Created::new(&ServiceResponse::from(service), location)).await
 }
 
-/// Lists a case's services, oldest first.
+/// List a case's services.
+///
+/// Services delivered, oldest first, with minutes and VQRP+ amounts.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_services",
