@@ -46,6 +46,31 @@ async fn a_body_over_one_mebibyte_answers_413() {
 }
 
 #[tokio::test]
+async fn deeply_nested_json_is_refused_without_harm() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    // 100,000 levels: a recursive parser without a limit would overflow its stack.
+    let depth = 100_000;
+    let body = format!("{{\"email\": {}1{}}}", "[".repeat(depth), "]".repeat(depth));
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&agency.admin.access_token)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY].contains(&response.status()),
+        "{}",
+        response.status()
+    );
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(app.get("/health/live", None).await.status(), StatusCode::OK, "the service is still up");
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_answers_415() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;

@@ -15,6 +15,7 @@ mod idempotency;
 mod isolation;
 mod jwt;
 mod master_key;
+mod matrix;
 mod ministry_privacy;
 mod operations;
 mod programs;

@@ -1,0 +1,193 @@
+//! The route × role × tenant matrix, generated from the OpenAPI document so a new route is covered
+//! without anyone adding it here: with no token every signed-in route answers 401; for every role
+//! of another tenant, an agency's object answers exactly as an id that does not exist (404 when
+//! the role may use the route, 403 when it may not), never 2xx and never 5xx; and two updates
+//! sent with the same ETag never both succeed.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cases::open_case;
+use crate::dispatch::on_shift;
+use crate::helpers::{Session, TestApp, spawn_app};
+
+/// The ids of agency A's records, by the first path segment that names them.
+struct Owned {
+    by_resource: Vec<(&'static str, String)>,
+    note_id: String,
+}
+
+async fn created(response: reqwest::Response, what: &str) -> Value {
+    assert_eq!(response.status(), StatusCode::CREATED, "{what}");
+    response.json().await.unwrap()
+}
+
+async fn seed_agency_a(app: &TestApp) -> Owned {
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+    let admin = &agency.admin.access_token;
+    let case = open_case(app, &worker, json!({})).await;
+    let base = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let note = created(
+        app.post_json(&format!("{base}/notes"), Some(&worker.access_token), &json!({"body": "Seen at 51"})).await,
+        "note",
+    )
+    .await;
+    let program = created(
+        app.post_json("/api/v1/programs", Some(admin), &json!({"code": "exit-route", "name": "Exit Route"})).await,
+        "program",
+    )
+    .await;
+    let organization = created(
+        app.post_json("/api/v1/organizations", Some(admin), &json!({"name": "Shelter", "kind": "shelter"})).await,
+        "organization",
+    )
+    .await;
+    let division = app.division_id("51").await;
+    let shift = on_shift(app, &agency, &worker, division).await;
+    let referral = created(
+        app.post_json(
+            "/api/v1/referrals",
+            Some(&worker.access_token),
+            &json!({"division_id": division, "victimization_types": ["other"], "urgency": "routine", "consent_to_contact": true,
+                    "person": {"given_name": "Matrix", "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false}}}),
+        )
+        .await,
+        "referral",
+    )
+    .await;
+    let q = domain::reporting::FiscalQuarter::of(domain::reporting::ontario_date(chrono::Utc::now()));
+    let report = created(
+        app.post_json(
+            "/api/v1/reports",
+            Some(&supervisor.access_token),
+            &json!({"fiscal_year": q.year(), "quarter": q.quarter()}),
+        )
+        .await,
+        "report",
+    )
+    .await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    Owned {
+        by_resource: vec![
+            ("cases", id(&case)),
+            ("clients", case["client_id"].as_str().unwrap().to_owned()),
+            ("users", worker.user_id.to_string()),
+            ("programs", id(&program)),
+            ("organizations", id(&organization)),
+            ("shifts", id(&shift)),
+            ("referrals", id(&referral)),
+            ("reports", id(&report)),
+        ],
+        note_id: id(&note),
+    }
+}
+
+/// The request body of an operation: its schema's example, so validation passes and the
+/// lookup is what answers.
+fn example_body(doc: &Value, op: &Value) -> Option<Value> {
+    let schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()?;
+    let name = schema.rsplit('/').next()?;
+    Some(doc["components"]["schemas"][name]["example"].clone()).filter(|v| !v.is_null()).or(Some(json!({})))
+}
+
+async fn send(app: &TestApp, who: Option<&Session>, method: &Method, path: &str, body: Option<&Value>) -> StatusCode {
+    let mut request = app.client.request(method.clone(), app.url(path));
+    if let Some(who) = who {
+        request = request.bearer_auth(&who.access_token);
+    }
+    if let Some(body) = body {
+        request = request.header("If-Match", "\"1\"").json(body);
+    }
+    let response = request.send().await.expect("a response");
+    response.status()
+}
+
+fn operations(doc: &Value) -> Vec<(String, Method, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/auth/") || path == "/api/v1/events" {
+            continue; // sign-in routes take no token; the event stream never ends (tested on its own)
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            out.push((path.clone(), method, op.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_token_is_401_and_another_tenants_objects_answer_as_if_they_did_not_exist() {
+    let app = spawn_app().await;
+    let owned = seed_agency_a(&app).await;
+    let other = app.create_agency().await;
+    let mut callers = vec![other.admin.clone()];
+    for role in ["supervisor", "case_manager", "police_liaison"] {
+        callers.push(app.create_user(&other, &[role]).await);
+    }
+    callers.push(app.create_tenant("ministry").await.admin);
+    callers.push(app.platform_admin().await);
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+
+    let mut checked = 0;
+    for (template, method, op) in operations(&doc) {
+        let body = example_body(&doc, &op);
+        let unauthenticated =
+            send(&app, None, &method, &template.replace("{id}", &Uuid::now_v7().to_string()), body.as_ref()).await;
+        assert_eq!(unauthenticated, StatusCode::UNAUTHORIZED, "{method} {template} without a token");
+        if !template.contains("{id}")
+            || template.starts_with("/api/v1/police-divisions")
+            || template.starts_with("/api/v1/tenants")
+        {
+            continue; // reference data and tenants are not any agency's objects
+        }
+        let resource = template.trim_start_matches("/api/v1/").split('/').next().unwrap();
+        let Some((_, id)) = owned.by_resource.iter().find(|(r, _)| *r == resource) else {
+            panic!("{template}: no seeded object for `{resource}`; add one to seed_agency_a");
+        };
+        let foreign = template.replace("{id}", id).replace("{note_id}", &owned.note_id);
+        let missing =
+            template.replace("{id}", &Uuid::now_v7().to_string()).replace("{note_id}", &Uuid::now_v7().to_string());
+        for caller in &callers {
+            let theirs = send(&app, Some(caller), &method, &foreign, body.as_ref()).await;
+            let nobodys = send(&app, Some(caller), &method, &missing, body.as_ref()).await;
+            assert!(
+                !theirs.is_success() && !theirs.is_server_error(),
+                "{method} {foreign} answered {theirs} to another tenant"
+            );
+            assert_eq!(
+                theirs, nobodys,
+                "{method} {template}: another tenant's object must look like a missing one ({})",
+                caller.email
+            );
+            assert!(
+                [StatusCode::NOT_FOUND, StatusCode::FORBIDDEN].contains(&theirs),
+                "{method} {template}: {theirs} for another tenant's object ({})",
+                caller.email
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "the matrix covered {checked} route × caller pairs");
+}
+
+#[tokio::test]
+async fn two_updates_with_the_same_etag_never_both_succeed() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    // A supervisor: a restricted case stays visible to them, so the loser sees 412, not 404.
+    let worker = app.create_user(&agency, &["supervisor"]).await;
+    let case = open_case(&app, &worker, json!({})).await;
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let etag = format!("\"{}\"", case["version"]);
+    let (first, second) = (json!({"restricted": true}), json!({"victimization_types": ["sexual_assault"]}));
+    let one = app.patch_json(&path, &worker.access_token, Some(&etag), &first);
+    let two = app.patch_json(&path, &worker.access_token, Some(&etag), &second);
+    let (one, two) = tokio::join!(one, two);
+    let statuses = [one.status(), two.status()];
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::PRECONDITION_FAILED).count(), 1, "{statuses:?}");
+}
