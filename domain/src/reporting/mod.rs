@@ -313,6 +313,21 @@ mod tests {
         assert!(FiscalQuarter::new(2026, 5).is_err());
     }
 
+    proptest::proptest! {
+        /// Fuzzing the query parsers: any text is parsed or refused, never a panic, and what is
+        /// accepted is at most three distinct known dimensions.
+        #[test]
+        fn query_parameters_are_parsed_or_refused(raw in "\\PC{0,200}") {
+            if let Ok(dims) = parse_group_by(&raw) {
+                proptest::prop_assert!(dims.len() <= MAX_DIMENSIONS);
+                let mut unique = dims.clone();
+                unique.dedup();
+                proptest::prop_assert_eq!(unique.len(), dims.len());
+            }
+            let _ = Metric::parse(&raw);
+        }
+    }
+
     #[test]
     fn group_by_names_known_dimensions_once_and_at_most_three() {
         assert_eq!(parse_group_by(""), Ok(vec![]));

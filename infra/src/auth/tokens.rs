@@ -169,4 +169,34 @@ mod tests {
         assert_eq!(svc.verify("not.a.token").err(), Some(TokenError::Malformed));
         Ok(())
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Fuzzing the parser of untrusted tokens: any string, and any single-byte change of a
+        /// valid token, is refused without a panic; only the untouched token verifies.
+        #[test]
+        fn no_bent_or_random_token_is_accepted(
+            noise in "\\PC{0,300}",
+            at in 0_usize..400,
+            byte in 0_u8..128,
+        ) {
+            let svc = service().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert!(svc.verify(&noise).is_err());
+            let (token, _) = svc
+                .issue(UserId::new(), TenantId::new(), TenantKind::Agency, &RoleSet::one(Role::CaseManager), SessionId::new())
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let mut bent = token.clone().into_bytes();
+            let i = at % bent.len();
+            if bent[i] != byte && byte.is_ascii_graphic() {
+                bent[i] = byte;
+                let bent = String::from_utf8_lossy(&bent).into_owned();
+                // A base64url change can decode to the same bytes only in a final, padding-free
+                // position's unused bits; anything else must fail.
+                if let Ok(claims) = svc.verify(&bent) {
+                    let original = svc.verify(&token).map(|c| c.jti);
+                    proptest::prop_assert_eq!(Ok(claims.jti), original);
+                }
+            }
+        }
+    }
 }
