@@ -285,3 +285,12 @@ pub async fn visible(tx: &TenantTx, id: Uuid, scope: CaseScope) -> Result<bool, 
     let exists = client::Entity::find_by_id((tx.tenant_id().as_uuid(), id)).one(tx.raw()).await.store()?.is_some();
     Ok(exists && !hidden(tx, &[id], scope).await?.contains(&id))
 }
+
+/// How many clients the tenant has (for checks and operations; never shown per person).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn count(tx: &TenantTx) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait as _;
+    client::Entity::find().filter(client::Column::TenantId.eq(tx.tenant_id().as_uuid())).count(tx.raw()).await.store()
+}
