@@ -2,12 +2,14 @@
 //! to the document after the routes are collected, so no handler has to repeat them and none can
 //! forget one: `X-Request-Id` on every response, `Location` on every 201, the problem responses
 //! of bodies (400, 413, 415), of idempotent creates (409 in flight, 422 key reused), of signed-in
-//! routes (401) and of everything (500).
+//! routes (401) and of everything (500). It also tidies what generated clients trip over: list
+//! items refer to their named schema instead of copying it, response fields the service always
+//! sends are `required`, optional headers are plain strings, and sign-in needs no token.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response};
 
 fn string_header(description: &str) -> utoipa::openapi::header::Header {
@@ -69,18 +71,111 @@ fn apply_to(op: &mut Operation, signed_in: bool) {
     if signed_in {
         ensure(op, "401", "No valid access token", None);
     }
-    ensure(op, "500", "An unexpected failure; the body holds only the request id to report", None);
+    ensure(op, "500", "An unexpected failure (`internal`); report the `X-Request-Id` to the operators", None);
     for (status, response) in &mut op.responses.responses {
         let RefOr::T(response) = response else { continue };
         response
             .headers
             .entry("X-Request-Id".to_owned())
             .or_insert_with(|| RefOr::T(string_header("The request's id, echoed when the client sent one")));
+        if status == "429" {
+            response
+                .headers
+                .entry("Retry-After".to_owned())
+                .or_insert_with(|| RefOr::T(string_header("Seconds to wait before trying again")));
+        }
+        if idempotent && status.starts_with('2') {
+            response.headers.entry("Idempotent-Replayed".to_owned()).or_insert_with(|| {
+                RefOr::T(string_header(
+                    "`true` when this answer replays an earlier request with the same Idempotency-Key",
+                ))
+            });
+        }
         if status == "201" {
             response
                 .headers
                 .entry("Location".to_owned())
                 .or_insert_with(|| RefOr::T(string_header("Where the created resource can be read")));
+        }
+    }
+}
+
+/// An optional header parameter is a string when sent; "absent" is not a null value.
+fn plain_string_headers(op: &mut Operation) {
+    for parameter in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.parameter_in == utoipa::openapi::path::ParameterIn::Header
+            && let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+            && matches!(&object.schema_type, SchemaType::Array(types) if types.contains(&Type::Null))
+        {
+            object.schema_type = SchemaType::new(Type::String);
+        }
+    }
+}
+
+/// `Page_X` copies `X` inline; point its items at `X` so clients get one type per resource.
+fn page_items_by_reference(doc: &mut OpenApi) {
+    let Some(components) = &mut doc.components else { return };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for (name, schema) in &mut components.schemas {
+        let Some(item) = name.strip_prefix("Page_") else { continue };
+        if !names.iter().any(|n| n == item) {
+            continue;
+        }
+        if let RefOr::T(Schema::Object(page)) = schema
+            && let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items")
+        {
+            items.items = ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
+        }
+    }
+}
+
+/// Fields of response schemas the service leaves out when empty (`skip_serializing_if`); every
+/// other field of a response-only schema is always sent, null or not.
+const SOMETIMES_ABSENT: &[(&str, &str)] = &[
+    ("Problem", "errors"),
+    ("ReportResponse", "figures"),
+    ("ReportResponse", "prepared_by"),
+    ("ReportResponse", "submitted_by"),
+];
+
+/// The component names a serialised piece of the document refers to.
+fn schema_refs(json: &str) -> Vec<String> {
+    json.split("#/components/schemas/").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
+}
+
+/// Schemas that appear in a request body (directly or through a reference) keep serde's notion
+/// of required; the others are responses, whose fields are present unless listed above.
+fn response_fields_required(doc: &mut OpenApi) {
+    let Some(components) = &doc.components else { return };
+    let mut in_requests: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut queue: Vec<String> = Vec::new();
+    for item in doc.paths.paths.values() {
+        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
+            if let Some(body) = &op.request_body {
+                queue.extend(schema_refs(&serde_json::to_string(body).unwrap_or_default()));
+            }
+        }
+    }
+    while let Some(name) = queue.pop() {
+        if in_requests.insert(name.clone())
+            && let Some(schema) = components.schemas.get(&name)
+        {
+            queue.extend(schema_refs(&serde_json::to_string(schema).unwrap_or_default()));
+        }
+    }
+    let Some(components) = &mut doc.components else { return };
+    for (name, schema) in &mut components.schemas {
+        if in_requests.contains(name) || name == "AggregateRow" {
+            continue; // AggregateRow names only the dimensions a row is grouped by
+        }
+        if let RefOr::T(Schema::Object(object)) = schema {
+            object.required = object
+                .properties
+                .keys()
+                .filter(|field| !SOMETIMES_ABSENT.contains(&(name.as_str(), field.as_str())))
+                .cloned()
+                .collect();
         }
     }
 }
@@ -94,6 +189,12 @@ pub fn apply(doc: &mut OpenApi) {
             [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
         {
             apply_to(op, signed_in);
+            plain_string_headers(op);
+            if !signed_in && path.starts_with("/api/v1/") {
+                op.security = None; // sign-in and refresh take no token
+            }
         }
     }
+    page_items_by_reference(doc);
+    response_fields_required(doc);
 }

@@ -21,6 +21,12 @@ fn closed_set(schema: &str, property: &str) -> Option<Vec<&'static str>> {
     use domain::reporting::report::ReportStatus;
     use domain::reporting::{Dimension, Metric};
     let in_family = |family: &str| schema.to_ascii_lowercase().contains(family);
+    // Figures group facts that lack a value as `not_recorded`.
+    if in_family("aggregaterow") {
+        let mut names = closed_set("", property)?;
+        names.push(domain::reporting::NOT_RECORDED);
+        return Some(names);
+    }
     Some(match property {
         "victimization_types" | "victimization_type" => names_of(VictimizationType::ALL, VictimizationType::as_str),
         "referral_source" => names_of(ReferralSource::ALL, ReferralSource::as_str),
@@ -37,6 +43,7 @@ fn closed_set(schema: &str, property: &str) -> Option<Vec<&'static str>> {
         "status" if in_family("case") => names_of(CaseStatus::ALL, CaseStatus::as_str),
         "status" if in_family("referral") => names_of(ReferralStatus::ALL, ReferralStatus::as_str),
         "status" if in_family("report") => names_of(ReportStatus::ALL, ReportStatus::as_str),
+        "kind" if in_family("createtenant") => vec!["agency", "ministry"],
         "kind" if in_family("tenant") => vec!["platform", "agency", "ministry"],
         "metric" if in_family("aggregate") => names_of(Metric::ALL, Metric::as_str),
         "group_by" if in_family("aggregatetable") || in_family("aggregateresponse") => {

@@ -141,14 +141,19 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(crate::routes::ops::metrics)
             .service(crate::routes::ops::jwks)
             .split_for_parts();
-        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
-            .route(
-                "/docs",
-                web::get()
-                    .to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
-            )
-            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }))
-            .wrap(actix_web::middleware::from_fn(crate::middleware::request_context))
+        app.service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", doc.clone())
+                // No third-party validator: it would send the document's address off the machine.
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"]).validator_url("none")),
+        )
+        .route(
+            "/docs",
+            web::get()
+                .to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
+        )
+        .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }))
+        .wrap(actix_web::middleware::from_fn(crate::middleware::request_context))
     })
     .listen(listener)?
     .shutdown_timeout(10)

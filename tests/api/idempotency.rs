@@ -153,3 +153,33 @@ async fn a_retried_client_and_case_create_replay_instead_of_duplicating() {
     let cases: Value = app.get("/api/v1/cases", Some(&worker.access_token)).await.json().await.unwrap();
     assert_eq!(cases["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_same_key_on_another_case_is_refused_not_replayed() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let first = crate::cases::open_case(&app, &worker, json!({})).await;
+    let second = crate::cases::open_case(&app, &worker, json!({})).await;
+    let body = json!({"service_type": "follow_up", "delivered_at": chrono::Utc::now()});
+    let post = |case: &Value| {
+        app.client
+            .post(app.url(&format!("/api/v1/cases/{}/services", case["id"].as_str().unwrap())))
+            .bearer_auth(&worker.access_token)
+            .header("Idempotency-Key", "same-key-different-case")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(post(&first).await.unwrap().status(), StatusCode::CREATED);
+    // The case is part of the request: answering with the first case's service would tell the
+    // client a service was recorded on the second case when none was.
+    let reused = problem(post(&second).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(reused["code"], "idempotency_key_reused");
+    let services: Value = app
+        .get(&format!("/api/v1/cases/{}/services", second["id"].as_str().unwrap()), Some(&worker.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(services["items"], json!([]));
+}

@@ -177,8 +177,9 @@ pub struct AggregateTable {
     pub scope: String,
     /// One row per combination of the grouped dimensions that has any facts.
     pub rows: Vec<AggregateRow>,
-    /// Every margin: the totals over one or more dimensions, down to the grand total (which,
-    /// with no `group_by`, is the only row). A total leaves out the dimensions it sums over.
+    /// Every margin: the totals over one or more dimensions, down to the grand total. A total
+    /// leaves out the dimensions it sums over. With no `group_by` the grand total is the one
+    /// row of `rows` and this is empty.
     pub totals: Vec<AggregateRow>,
     /// How cells were withheld.
     pub suppression: SuppressionInfo,

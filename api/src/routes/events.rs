@@ -32,6 +32,9 @@ struct Stream {
     topic: String,
     started: bool,
     done: bool,
+    /// When the next heartbeat is due: a fixed beat, so wake-ups (ours or other tenants') never
+    /// postpone the session re-check.
+    next_heartbeat: tokio::time::Instant,
 }
 
 fn format_event(event: &events::Event) -> String {
@@ -57,22 +60,27 @@ impl Stream {
                     return None;
                 }
             }
-            tokio::select! {
-                woke = self.wake.recv() => match woke {
-                    Ok(topic) if topic != self.topic => continue,
-                    // A wake-up for us, or missed wake-ups (lagged): look again either way.
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        self.done = true;
-                        return None;
+            // Wait for a wake-up of this tenant (then look again) or the heartbeat. Wake-ups of
+            // other tenants are skipped without touching the database.
+            loop {
+                tokio::select! {
+                    woke = self.wake.recv() => match woke {
+                        Ok(topic) if topic != self.topic => {}
+                        // A wake-up for us, or missed wake-ups (lagged): look again either way.
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            self.done = true;
+                            return None;
+                        }
+                    },
+                    () = tokio::time::sleep_until(self.next_heartbeat) => {
+                        self.next_heartbeat = tokio::time::Instant::now() + HEARTBEAT;
+                        if !self.session_live().await {
+                            self.done = true;
+                            return None;
+                        }
+                        return Some(Ok(Bytes::from_static(b": heartbeat\n\n")));
                     }
-                },
-                () = tokio::time::sleep(HEARTBEAT) => {
-                    if !self.session_live().await {
-                        self.done = true;
-                        return None;
-                    }
-                    return Some(Ok(Bytes::from_static(b": heartbeat\n\n")));
                 }
             }
         }
@@ -141,7 +149,8 @@ pub async fn stream_events(
         }
     };
     let topic = events_topic(actor.tenant_id);
-    let stream = Stream { state, actor, last, wake, topic, started: false, done: false };
+    let next_heartbeat = tokio::time::Instant::now() + HEARTBEAT;
+    let stream = Stream { state, actor, last, wake, topic, started: false, done: false, next_heartbeat };
     let body =
         futures_util::stream::unfold(stream, |mut s| async move { s.next_chunk().await.map(|chunk| (chunk, s)) });
     Ok(HttpResponse::Ok()

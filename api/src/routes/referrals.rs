@@ -411,7 +411,7 @@ pub fn events_topic(tenant: domain::TenantId) -> String {
 
 /// List referrals.
 ///
-/// Referrals of the agency, newest first, filtered by status, division or assignee. Police liaisons see only those
+/// Referrals of the agency, oldest first, filtered by status, division or assignee. Police liaisons see only those
 /// they made, as status views without the person's details.
 #[utoipa::path(
     tag = "referrals",

@@ -97,8 +97,11 @@ pub async fn create_child(
     }
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let name = e.finish(|| name)?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_child", &*body);
-    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+    let case_id = path.into_inner();
+    // The case is part of the request: the same key on another case is another request.
+    let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
+    let idempotent = Idempotent::new(idempotency, &actor, "create_child", &fingerprint);
+    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };

@@ -110,8 +110,11 @@ pub async fn create_consent(
     }
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let scope = e.finish(|| scope)?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_consent", &*body);
-    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+    let case_id = path.into_inner();
+    // The case is part of the request: the same key on another case is another request.
+    let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
+    let idempotent = Idempotent::new(idempotency, &actor, "create_consent", &fingerprint);
+    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
@@ -236,8 +239,11 @@ pub async fn create_outbound_referral(
     let service = e.check("service", bounded_text(&body.service, 200));
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let service = e.finish(|| service)?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_outbound_referral", &*body);
-    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+    let case_id = path.into_inner();
+    // The case is part of the request: the same key on another case is another request.
+    let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
+    let idempotent = Idempotent::new(idempotency, &actor, "create_outbound_referral", &fingerprint);
+    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };

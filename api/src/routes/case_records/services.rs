@@ -132,8 +132,11 @@ pub async fn create_service(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     let new = body.try_into_domain()?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_service", &*body);
-    let (tx, cipher, case) = match begin_record(&state, &actor, path.into_inner(), &idempotent).await? {
+    let case_id = path.into_inner();
+    // The case is part of the request: the same key on another case is another request.
+    let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
+    let idempotent = Idempotent::new(idempotency, &actor, "create_service", &fingerprint);
+    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
