@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod openapi_conventions;
+pub mod openapi_examples;
 pub mod routes;
 pub mod schema_enums;
 pub mod startup;

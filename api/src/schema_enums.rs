@@ -49,6 +49,8 @@ fn closed_set(schema: &str, property: &str) -> Option<Vec<&'static str>> {
         "group_by" if in_family("aggregatetable") || in_family("aggregateresponse") => {
             names_of(Dimension::ALL, Dimension::as_str)
         }
+        "scope" if in_family("aggregate") => vec!["all_agencies", "agency"],
+        "method" if in_family("suppression") => vec!["primary_and_complementary", "primary"],
         "unit" if in_family("aggregate") => vec!["people", "service_episodes", "events", "cents", "minutes"],
         _ => return None,
     })
