@@ -27,8 +27,10 @@ use crate::state::AppState;
 #[schema(example = json!({"tenant": "victim-services-toronto", "email": "ana@vst.example", "password": "correct horse battery"}))]
 pub struct LoginRequest {
     /// The tenant's slug.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 63)]
     pub tenant: String,
     /// The user's email.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// The user's password.
     #[schema(format = Password)]
@@ -40,6 +42,7 @@ pub struct LoginRequest {
 #[schema(example = json!({"refresh_token": "rt1.01936f1e00007000800000000000000a.q3v9WkqZ1bM4h2oT8yJrXc5uE0sLdPa7nGfK6tRwYiB"}))]
 pub struct RefreshRequest {
     /// The refresh token from the last sign-in or refresh. Each can be used once.
+    #[schema(min_length = 1, max_length = 512)]
     pub refresh_token: String,
 }
 

@@ -51,6 +51,7 @@ pub struct CreateClientRequest {
     /// `woman`, `man`, `non_binary`, `two_spirit`, `another_gender` or `prefer_not_to_say`.
     pub gender: Option<String>,
     /// Phone.
+    #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32)]
     pub phone: Option<String>,
     /// Email.
     #[schema(format = Email)]
@@ -70,10 +71,11 @@ pub struct CreateClientRequest {
 #[schema(example = json!({"phone": "+1 416 555 0100", "preferred_language": "Portuguese"}))]
 pub struct UpdateClientRequest {
     /// Given name.
+    #[schema(min_length = 1, max_length = 100)]
     pub given_name: Option<String>,
     /// Family name.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 100, value_type = Option<String>)]
     pub family_name: Option<Option<String>>,
     /// Date of birth.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
@@ -85,19 +87,19 @@ pub struct UpdateClientRequest {
     pub gender: Option<Option<String>>,
     /// Phone.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32, value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     /// Email.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(format = Email, max_length = 254, value_type = Option<String>)]
     pub email: Option<Option<String>>,
     /// Preferred language.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 64, value_type = Option<String>)]
     pub preferred_language: Option<Option<String>>,
     /// Address.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 500, value_type = Option<String>)]
     pub address: Option<Option<String>>,
     /// How to contact safely.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]

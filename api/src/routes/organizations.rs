@@ -29,6 +29,7 @@ pub struct CreateOrganizationRequest {
     #[schema(min_length = 1, max_length = 64)]
     pub kind: String,
     /// Phone.
+    #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32)]
     pub phone: Option<String>,
     /// Email.
     #[schema(format = Email)]

@@ -23,7 +23,7 @@ use crate::state::AppState;
 #[schema(example = json!({"code": "exit-route", "name": "Exit Route", "funder": "MCCSS"}))]
 pub struct CreateProgramRequest {
     /// Short code, unique in the agency: lowercase letters, digits and hyphens.
-    #[schema(pattern = "^[a-z0-9-]{1,32}$")]
+    #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 32, pattern = "^[a-z0-9-]{1,32}$")]
     pub code: String,
     /// Name.
     #[schema(min_length = 1, max_length = 200)]

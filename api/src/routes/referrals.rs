@@ -61,6 +61,7 @@ pub struct CreateReferralRequest {
     /// The agency program.
     pub program_id: Option<uuid::Uuid>,
     /// The police occurrence number (encrypted at rest).
+    #[schema(pattern = "^[A-Za-z0-9/-]+$", min_length = 1, max_length = 32)]
     pub occurrence_number: Option<String>,
     /// What happened.
     pub victimization_types: Vec<String>,
@@ -73,6 +74,7 @@ pub struct CreateReferralRequest {
     /// Whether children are involved.
     pub children_involved: Option<bool>,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -207,6 +209,7 @@ pub struct ContactAttemptRequest {
     /// `reached`, `no_answer`, `declined` or `unsafe_to_contact`.
     pub outcome: String,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 

@@ -143,6 +143,7 @@ pub struct CreateReportRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReturnReportRequest {
     /// What needs correcting (about the figures; never name a person).
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 

@@ -45,6 +45,7 @@ pub struct CreateUserRequest {
 #[schema(example = json!({"roles": ["case_manager", "supervisor"], "active": true}))]
 pub struct UpdateUserRequest {
     /// New display name.
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     /// New roles (replaces all). Changing roles ends the user's sessions.
     pub roles: Option<Vec<String>>,

@@ -29,6 +29,7 @@ pub struct RiskAssessmentRequest {
     /// `low`, `moderate`, `high` or `extreme`.
     pub level: String,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 

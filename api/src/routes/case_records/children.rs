@@ -28,6 +28,7 @@ pub struct ChildRequest {
     /// Year of birth, 1900 to this year.
     pub year_of_birth: Option<i32>,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 

@@ -32,6 +32,7 @@ pub struct ConsentRequest {
     /// When it lapses (in the future).
     pub expires_at: Option<DateTime<Utc>>,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -170,6 +171,7 @@ pub struct OutboundReferralRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub service: String,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 

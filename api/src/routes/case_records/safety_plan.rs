@@ -35,6 +35,7 @@ pub struct SafetyPlanRequest {
     /// Places to go (each 1 to 500 characters; at most 50).
     pub safe_places: Vec<String>,
     /// Notes.
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 

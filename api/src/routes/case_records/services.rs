@@ -33,6 +33,7 @@ pub struct ServiceRequest {
     #[schema(minimum = 1, maximum = 10000000)]
     pub amount_cents: Option<i64>,
     /// Notes (encrypted at rest).
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
