@@ -395,7 +395,6 @@ fn wants_csv(request: &HttpRequest) -> bool {
                 (AggregateResponse = "application/json"),
                 (String = "text/csv"),
             )),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a ministry analyst, or an agency's supervisor or admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A missing or unknown metric, a bad period or group_by, or a table of more than 5,000 cells", body = Problem, content_type = "application/problem+json"),
     ),

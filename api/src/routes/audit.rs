@@ -96,7 +96,6 @@ pub struct VerifyResponse {
     params(PageQuery, AuditQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEventResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ),
@@ -136,7 +135,6 @@ pub async fn list_audit_events(
     operation_id = "verify_audit_events",
     responses(
         (status = 200, description = "Verification result", body = VerifyResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -319,7 +319,6 @@ async fn remember_revoked(state: &AppState, session: SessionId, expires: Option<
     operation_id = "logout",
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -355,7 +354,6 @@ pub async fn logout(
     operation_id = "get_me",
     responses(
         (status = 200, description = "The caller", body = MeResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

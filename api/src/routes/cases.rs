@@ -210,7 +210,6 @@ impl CreateCaseRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Opened", body = CaseResponse, headers(("Location" = String, description = "The new case"), ("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or references, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -260,7 +259,6 @@ pub async fn create_case(
     params(CaseQuery, PageQuery),
     responses(
         (status = 200, description = "A page of cases", body = Page<CaseResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -309,7 +307,6 @@ pub async fn list_cases(
     params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 200, description = "The case (the read is audited)", body = CaseResponse, headers(("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
@@ -342,7 +339,6 @@ pub async fn get_case(
     params(("id" = uuid::Uuid, Path, description = "Case id"), ("If-Match" = String, Header, description = "The ETag last read")),
     responses(
         (status = 200, description = "Updated", body = CaseResponse, headers(("ETag" = String, description = "New version"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The case changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -452,7 +448,6 @@ async fn change_status(
     params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 200, description = "Closed", body = CaseResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"),
@@ -481,7 +476,6 @@ pub async fn close_case(
     params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 200, description = "Reopened", body = CaseResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already open", body = Problem, content_type = "application/problem+json"),
@@ -510,7 +504,6 @@ pub async fn reopen_case(
     params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
     responses(
         (status = 200, description = "A page of audit events about this case", body = Page<AuditEventResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case in this agency", body = Problem, content_type = "application/problem+json"),
     ),

@@ -311,7 +311,6 @@ fn with_etag(mut response: actix_web::HttpResponseBuilder, client: Client) -> Ht
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Created", body = ClientResponse, headers(("Location" = String, description = "The new client"), ("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -356,7 +355,6 @@ pub async fn create_client(
     params(ClientQuery, PageQuery),
     responses(
         (status = 200, description = "Matching clients (each read is audited)", body = Page<ClientResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No criterion, or a bad one", body = Problem, content_type = "application/problem+json"),
     ),
@@ -406,7 +404,6 @@ pub async fn search_clients(
     params(("id" = uuid::Uuid, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client (the read is audited)", body = ClientResponse, headers(("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client visible to you", body = Problem, content_type = "application/problem+json"),
     ),
@@ -443,7 +440,6 @@ pub async fn get_client(
     ),
     responses(
         (status = 200, description = "Updated", body = ClientResponse, headers(("ETag" = String, description = "New version"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The client changed since it was read", body = Problem, content_type = "application/problem+json"),

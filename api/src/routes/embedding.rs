@@ -183,7 +183,6 @@ async fn check_worker_and_division(
     request_body = CreatePostingRequest,
     responses(
         (status = 201, description = "Posted", body = PostingResponse, headers(("Location" = String, description = "The postings list"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or references", body = Problem, content_type = "application/problem+json"),
     ),
@@ -226,7 +225,6 @@ pub async fn create_posting(
     params(DivisionQuery, PageQuery),
     responses(
         (status = 200, description = "A page of postings", body = Page<PostingResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -260,7 +258,6 @@ pub async fn list_postings(
     request_body = CreateShiftRequest,
     responses(
         (status = 201, description = "Scheduled", body = ShiftResponse, headers(("Location" = String, description = "The shifts of its division"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Overlaps another shift of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Ends before it starts, longer than a day, or bad references", body = Problem, content_type = "application/problem+json"),
@@ -310,7 +307,6 @@ pub async fn create_shift(
     params(ShiftQuery, PageQuery),
     responses(
         (status = 200, description = "A page of shifts", body = Page<ShiftResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -342,7 +338,6 @@ pub async fn list_shifts(
     params(("id" = uuid::Uuid, Path, description = "Shift id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such shift in this agency", body = Problem, content_type = "application/problem+json"),
     ),
@@ -371,7 +366,6 @@ pub async fn delete_shift(
     params(("id" = uuid::Uuid, Path, description = "Police division id"), AtQuery),
     responses(
         (status = 200, description = "Workers on duty", body = OnDutyResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such division", body = Problem, content_type = "application/problem+json"),
     ),

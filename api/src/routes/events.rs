@@ -115,7 +115,6 @@ impl Stream {
     params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received; replays everything after it")),
     responses(
         (status = 200, description = "An endless text/event-stream; each event has `id`, `event` (its kind) and `data` (JSON with ids only)", content_type = "text/event-stream", body = String),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Last-Event-ID is not an event id", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -69,7 +69,6 @@ impl From<Organization> for OrganizationResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Created", body = OrganizationResponse, headers(("Location" = String, description = "The new organisation"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
@@ -120,7 +119,6 @@ pub async fn create_organization(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of organisations", body = Page<OrganizationResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff who refer", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -151,7 +149,6 @@ pub async fn list_organizations(
     params(("id" = uuid::Uuid, Path, description = "Organisation id")),
     responses(
         (status = 200, description = "The organisation", body = OrganizationResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff who refer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation in this agency", body = Problem, content_type = "application/problem+json"),
     ),

@@ -71,7 +71,6 @@ fn code(raw: &str) -> Result<String, &'static str> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Created", body = ProgramResponse, headers(("Location" = String, description = "The new program"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Code taken in this agency", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -117,7 +116,6 @@ pub async fn create_program(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of programs", body = Page<ProgramResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a member of an agency", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -148,7 +146,6 @@ pub async fn list_programs(
     params(("id" = uuid::Uuid, Path, description = "Program id")),
     responses(
         (status = 200, description = "The program", body = ProgramResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a member of an agency", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such program in this agency", body = Problem, content_type = "application/problem+json"),
     ),

@@ -149,7 +149,6 @@ fn entry(actor: &domain::authz::Actor, meta: &RequestMeta, action: &'static str,
     request_body = CreatePoliceServiceRequest,
     responses(
         (status = 201, description = "Created", body = PoliceServiceResponse, headers(("Location" = String, description = "The list that holds the new service"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
@@ -192,7 +191,6 @@ pub async fn create_police_service(
     params(PageQuery, ReferenceQuery),
     responses(
         (status = 200, description = "A page of police services", body = Page<PoliceServiceResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -224,7 +222,6 @@ pub async fn list_police_services(
     request_body = CreatePoliceDivisionRequest,
     responses(
         (status = 201, description = "Created", body = PoliceDivisionResponse, headers(("Location" = String, description = "The list that holds the new division"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The service has this code from that date already", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown police service", body = Problem, content_type = "application/problem+json"),
@@ -274,7 +271,6 @@ pub async fn create_police_division(
     params(PageQuery, ReferenceQuery),
     responses(
         (status = 200, description = "A page of police divisions", body = Page<PoliceDivisionResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

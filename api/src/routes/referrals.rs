@@ -337,7 +337,6 @@ async fn assignee(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Made", body = ReferralResponse, headers(("Location" = String, description = "The new referral"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed to refer, or a liaison referring at another division", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or references", body = Problem, content_type = "application/problem+json"),
@@ -422,7 +421,6 @@ pub fn events_topic(tenant: domain::TenantId) -> String {
     params(ReferralQuery, PageQuery),
     responses(
         (status = 200, description = "A page of referrals (status views)", body = Page<ReferralResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff who refer or work referrals", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     ),
@@ -463,7 +461,6 @@ pub async fn list_referrals(
     params(("id" = uuid::Uuid, Path, description = "Referral id")),
     responses(
         (status = 200, description = "The referral (workers get the detail view)", body = ReferralDetailResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not agency staff who refer or work referrals", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such referral visible to you", body = Problem, content_type = "application/problem+json"),
     ),
@@ -505,7 +502,6 @@ pub async fn get_referral(
     params(("id" = uuid::Uuid, Path, description = "Referral id")),
     responses(
         (status = 200, description = "Accepted", body = ReferralResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already accepted", body = Problem, content_type = "application/problem+json"),
@@ -553,7 +549,6 @@ pub async fn accept_referral(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Referral id")),
     responses(
         (status = 201, description = "Recorded", body = ContactAttemptResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No consent to contact (code consent_required), not yet accepted, or closed", body = Problem, content_type = "application/problem+json"),
@@ -621,7 +616,6 @@ pub async fn create_contact_attempt(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retried conversion answers with the same case."), ("id" = uuid::Uuid, Path, description = "Referral id")),
     responses(
         (status = 201, description = "Converted", body = ConversionResponse, headers(("Location" = String, description = "The new case"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not accepted, declined, or already converted", body = Problem, content_type = "application/problem+json"),

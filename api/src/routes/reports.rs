@@ -255,7 +255,6 @@ async fn respond(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe")),
     responses(
         (status = 201, description = "The draft, with its figures as they stand now", body = ReportResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency supervisor or admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The quarter already has a report that is not returned", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such fiscal quarter, or it has not begun", body = Problem, content_type = "application/problem+json"),
@@ -307,7 +306,6 @@ pub async fn create_report(
     params(ReportQuery, PageQuery),
     responses(
         (status = 200, description = "A page of reports, oldest first (without figures)", body = ReportPage),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a ministry analyst, or an agency supervisor or admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -357,7 +355,6 @@ async fn open(state: &AppState, actor: &Actor, readers: Readers) -> Result<Tenan
     params(("id" = uuid::Uuid, Path, description = "Report id")),
     responses(
         (status = 200, description = "The report", body = ReportResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a ministry analyst, or an agency supervisor or admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report visible to you (drafts are invisible to the ministry)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -390,7 +387,6 @@ pub async fn get_report(
     params(("id" = uuid::Uuid, Path, description = "Report id")),
     responses(
         (status = 200, description = "Submitted; the figures are frozen", body = ReportResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor of the agency", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report in your agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
@@ -457,7 +453,6 @@ async fn review(
     params(("id" = uuid::Uuid, Path, description = "Report id")),
     responses(
         (status = 200, description = "Accepted", body = ReportResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a ministry analyst", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submitted report", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not submitted (already accepted or returned)", body = Problem, content_type = "application/problem+json"),
@@ -485,7 +480,6 @@ pub async fn accept_report(
     params(("id" = uuid::Uuid, Path, description = "Report id")),
     responses(
         (status = 200, description = "Returned", body = ReportResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a ministry analyst", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submitted report", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not submitted (already accepted or returned)", body = Problem, content_type = "application/problem+json"),

@@ -66,7 +66,6 @@ fn respond(s: Settings) -> HttpResponse {
     operation_id = "get_settings",
     responses(
         (status = 200, description = "The settings", body = SettingsResponse, headers(("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin or supervisor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -91,7 +90,6 @@ pub async fn get_settings(state: web::Data<AppState>, caller: Authenticated) -> 
     params(("If-Match" = String, Header, description = "The ETag last read")),
     responses(
         (status = 200, description = "Updated", body = SettingsResponse, headers(("ETag" = String, description = "New version"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since read", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A window out of range", body = Problem, content_type = "application/problem+json"),

@@ -127,7 +127,6 @@ impl CreateTenantRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Created", body = TenantResponse, headers(("Location" = String, description = "The new tenant"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken, or a duplicate in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -195,7 +194,6 @@ pub async fn create_tenant(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of tenants", body = Page<TenantResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -223,7 +221,6 @@ pub async fn list_tenants(
     params(("id" = uuid::Uuid, Path, description = "Tenant id")),
     responses(
         (status = 200, description = "The tenant", body = TenantResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
     ),

@@ -181,7 +181,6 @@ fn with_etag(mut response: actix_web::HttpResponseBuilder, user: User) -> HttpRe
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "Created", body = UserResponse, headers(("Location" = String, description = "The new user"), ("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email taken in this tenant, or a duplicate in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -239,7 +238,6 @@ pub async fn create_user(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of users", body = Page<UserResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -270,7 +268,6 @@ pub async fn list_users(
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = UserResponse, headers(("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
     ),
@@ -304,7 +301,6 @@ pub async fn get_user(
     ),
     responses(
         (status = 200, description = "Updated", body = UserResponse, headers(("ETag" = String, description = "New version"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The user changed since it was read", body = Problem, content_type = "application/problem+json"),

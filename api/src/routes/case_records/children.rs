@@ -73,7 +73,6 @@ impl From<Child> for ChildResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = ChildResponse, headers(("Location" = String, description = "The case's children"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -121,7 +120,6 @@ pub async fn create_child(
     params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
     responses(
         (status = 200, description = "A page of children (the read is audited)", body = Page<ChildResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),

@@ -87,7 +87,6 @@ fn response(c: Consent, all: &[domain::case::ConsentRecord]) -> ConsentResponse 
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = ConsentResponse, headers(("Location" = String, description = "The case's consents"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -138,7 +137,6 @@ pub async fn create_consent(
     params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 200, description = "All consent decisions (the read is audited)", body = Page<ConsentResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
@@ -219,7 +217,6 @@ impl From<OutboundReferral> for OutboundReferralResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Referred", body = OutboundReferralResponse, headers(("Location" = String, description = "The case's referrals out"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No consent to share with a community organisation is in force (code consent_required)", body = Problem, content_type = "application/problem+json"),
@@ -284,7 +281,6 @@ pub async fn create_outbound_referral(
     params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
     responses(
         (status = 200, description = "A page of referrals out (the read is audited)", body = Page<OutboundReferralResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),

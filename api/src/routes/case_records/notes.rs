@@ -87,7 +87,6 @@ async fn add(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long", body = Problem, content_type = "application/problem+json"),
@@ -117,7 +116,6 @@ pub async fn create_note(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id"), ("note_id" = uuid::Uuid, Path, description = "The note corrected")),
     responses(
         (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case or note visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long", body = Problem, content_type = "application/problem+json"),
@@ -146,7 +144,6 @@ pub async fn create_note_amendment(
     params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
     responses(
         (status = 200, description = "A page of notes (the read is audited)", body = Page<NoteResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),

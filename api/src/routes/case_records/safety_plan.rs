@@ -121,7 +121,6 @@ impl SafetyPlanRequest {
     params(("id" = uuid::Uuid, Path, description = "Case id"), ("If-Match" = Option<String>, Header, description = "The ETag last read; required once a plan exists")),
     responses(
         (status = 200, description = "Saved", body = SafetyPlanResponse, headers(("ETag" = String, description = "New version"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The plan changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -172,7 +171,6 @@ pub async fn put_safety_plan(
     params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 200, description = "The plan (the read is audited)", body = SafetyPlanResponse, headers(("ETag" = String, description = "Version for If-Match"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you, or no plan yet", body = Problem, content_type = "application/problem+json"),
     ),

@@ -115,7 +115,6 @@ impl ServiceRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters."), ("id" = uuid::Uuid, Path, description = "Case id")),
     responses(
         (status = 201, description = "Recorded", body = ServiceResponse, headers(("Location" = String, description = "The case's services"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (vqrp_plus without amount_cents, …)", body = Problem, content_type = "application/problem+json"),
@@ -156,7 +155,6 @@ pub async fn create_service(
     params(("id" = uuid::Uuid, Path, description = "Case id"), PageQuery),
     responses(
         (status = 200, description = "A page of services (the read is audited)", body = Page<ServiceResponse>),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
