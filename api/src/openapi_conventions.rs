@@ -71,6 +71,14 @@ fn apply_to(op: &mut Operation, signed_in: bool) {
     if signed_in {
         ensure(op, "401", "No valid access token", None);
     }
+    let has_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query));
+    if has_query {
+        ensure(op, "422", "A bad query parameter (the problem's `errors` name it)", None);
+    }
     ensure(op, "500", "An unexpected failure (`internal`); report the `X-Request-Id` to the operators", None);
     for (status, response) in &mut op.responses.responses {
         let RefOr::T(response) = response else { continue };
@@ -109,6 +117,12 @@ fn plain_string_headers(op: &mut Operation) {
             && matches!(&object.schema_type, SchemaType::Array(types) if types.contains(&Type::Null))
         {
             object.schema_type = SchemaType::new(Type::String);
+            if parameter.name == "Idempotency-Key" {
+                // What `domain::idempotency::IdempotencyKey::parse` accepts.
+                object.min_length = Some(1);
+                object.max_length = Some(255);
+                object.pattern = Some("^[\\x20-\\x7E]+$".to_owned());
+            }
         }
     }
 }

@@ -31,10 +31,13 @@ pub struct AggregateQuery {
     /// One of `clients_served`, `cases_opened`, `cases_closed`, `referrals`, `services`,
     /// `vqrp_plus_cents`, `minutes_to_accept_p50`, `minutes_to_accept_p90`,
     /// `minutes_to_first_contact_p50`, `minutes_to_first_contact_p90`.
+    #[param(required = true)]
     pub metric: Option<String>,
     /// First day (Ontario date, inclusive), `YYYY-MM-DD`.
+    #[param(required = true)]
     pub from: Option<String>,
     /// Last day (inclusive), `YYYY-MM-DD`; at most about ten years after `from`.
+    #[param(required = true)]
     pub to: Option<String>,
     /// Comma list of at most three of `agency`, `program`, `fiscal_quarter`, `month`,
     /// `victimization_type`, `division`, `service_type`, `gender`, `age_band`, `urgency`.

@@ -131,7 +131,8 @@ impl PageQuery {
     pub fn parse(&self) -> Result<(domain::paging::PageLimit, Option<uuid::Uuid>), ApiError> {
         let mut errors = domain::ValidationErrors::default();
         let limit = errors.check("limit", domain::paging::PageLimit::parse(self.limit));
-        let cursor = match &self.cursor {
+        let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            // An empty `cursor=` is the first page, as an absent one is.
             None => Some(None),
             Some(raw) => errors.check("cursor", domain::paging::Cursor::decode(raw)).map(|c| Some(c.after)),
         };
