@@ -191,3 +191,50 @@ async fn two_updates_with_the_same_etag_never_both_succeed() {
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::PRECONDITION_FAILED).count(), 1, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn preconditions_are_checked_after_the_role_and_the_object() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let windows = json!({"escalation_minutes": {"immediate": 10, "same_day": 180, "routine": 2880}});
+    // A role that may not change settings hears so, whatever it sends as If-Match.
+    for tag in [None, Some("*"), Some("W/\"0\""), Some("garbage")] {
+        let mut request =
+            app.client.patch(app.url("/api/v1/settings")).bearer_auth(&worker.access_token).json(&windows);
+        if let Some(tag) = tag {
+            request = request.header("If-Match", tag);
+        }
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::FORBIDDEN, "{tag:?}");
+    }
+    // Another tenant's case, or none, is not found, whatever the precondition.
+    let other = app.create_agency().await;
+    let stranger = app.create_user(&other, &["case_manager"]).await;
+    let case = open_case(&app, &worker, json!({})).await;
+    for path in [format!("/api/v1/cases/{}", case["id"].as_str().unwrap()), format!("/api/v1/cases/{}", Uuid::now_v7())]
+    {
+        for tag in [None, Some("*"), Some("garbage")] {
+            let mut request =
+                app.client.patch(app.url(&path)).bearer_auth(&stranger.access_token).json(&json!({"restricted": true}));
+            if let Some(tag) = tag {
+                request = request.header("If-Match", tag);
+            }
+            assert_eq!(request.send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path} {tag:?}");
+        }
+    }
+    // The owner: no tag or `*` is 428, a weak or foreign tag 412, the right strong tag 200.
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    for (tag, status) in [
+        (None, StatusCode::PRECONDITION_REQUIRED),
+        (Some("*"), StatusCode::PRECONDITION_REQUIRED),
+        (Some("W/\"1\""), StatusCode::PRECONDITION_FAILED),
+        (Some("\"1\""), StatusCode::OK),
+    ] {
+        let mut request =
+            app.client.patch(app.url(&path)).bearer_auth(&worker.access_token).json(&json!({"restricted": false}));
+        if let Some(tag) = tag {
+            request = request.header("If-Match", tag);
+        }
+        assert_eq!(request.send().await.unwrap().status(), status, "{tag:?}");
+    }
+}

@@ -7,9 +7,36 @@ use domain::idempotency::IdempotencyKey;
 
 use crate::error::ApiError;
 
-/// The version named by `If-Match`. Missing: 428; unreadable: 412 (it cannot match).
+/// The version named by `If-Match`, read when the handler asks for it: after the role check and
+/// the object's lookup, so a caller who may not update, or an object that is not there, answers
+/// 403 or 404 whatever the header says (RFC 9110 §13.2.1: preconditions come last).
 #[derive(Clone, Copy, Debug)]
-pub struct IfMatch(pub i32);
+pub struct IfMatch(Precondition);
+
+#[derive(Clone, Copy, Debug)]
+enum Precondition {
+    /// No header, or `*` (which would match any version and so protect nothing): 428.
+    Missing,
+    /// Not a strong tag of a version, so it can match none: 412.
+    Unmatchable,
+    /// The version the client read.
+    Version(i32),
+}
+
+impl IfMatch {
+    /// The version the client read.
+    ///
+    /// # Errors
+    /// 428 without a specific tag; 412 for a tag that names no version (weak tags included: an
+    /// update needs the strong comparison).
+    pub fn version(self) -> Result<i32, ApiError> {
+        match self.0 {
+            Precondition::Missing => Err(ApiError::PreconditionRequired),
+            Precondition::Unmatchable => Err(ApiError::PreconditionFailed),
+            Precondition::Version(v) => Ok(v),
+        }
+    }
+}
 
 /// The ETag of a version: a strong tag holding the number.
 #[must_use]
@@ -17,20 +44,41 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
+/// `If-Match: "3"` with the ETag's quotes; `*`, weak and unquoted forms are not versions.
+fn read_if_match(raw: Option<&str>) -> Precondition {
+    let Some(raw) = raw.map(str::trim) else { return Precondition::Missing };
+    if raw == "*" {
+        return Precondition::Missing;
+    }
+    raw.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i32>().ok())
+        .map_or(Precondition::Unmatchable, Precondition::Version)
+}
+
 impl FromRequest for IfMatch {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(value) = req.headers().get(actix_web::http::header::IF_MATCH) else {
-            return ready(Err(ApiError::PreconditionRequired));
-        };
-        let parsed = value
-            .to_str()
-            .ok()
-            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-            .and_then(|v| v.parse::<i32>().ok());
-        ready(parsed.map(IfMatch).ok_or(ApiError::PreconditionFailed))
+        let header = req.headers().get(actix_web::http::header::IF_MATCH);
+        let raw = header.map(|v| v.to_str().unwrap_or("\u{0}"));
+        ready(Ok(Self(read_if_match(raw))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_strong_tag_of_a_version_is_a_precondition() {
+        assert!(matches!(read_if_match(Some("\"3\"")), Precondition::Version(3)));
+        assert!(matches!(read_if_match(None), Precondition::Missing));
+        assert!(matches!(read_if_match(Some("*")), Precondition::Missing));
+        assert!(matches!(read_if_match(Some("W/\"3\"")), Precondition::Unmatchable));
+        assert!(matches!(read_if_match(Some("3")), Precondition::Unmatchable));
+        assert!(matches!(read_if_match(Some("\"1\", \"2\"")), Precondition::Unmatchable));
     }
 }
 

@@ -378,7 +378,7 @@ pub async fn update_case(
         restricted: body.restricted,
         risk_level: level.flatten(),
     };
-    let case = cases::update(&tx, current.id, if_match.0, changes).await?;
+    let case = cases::update(&tx, current.id, if_match.version()?, changes).await?;
     let reassigned = announce_assignment(&tx, &case, current.assigned_to).await?;
     audit::record(
         &tx,

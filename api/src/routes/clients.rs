@@ -462,11 +462,12 @@ pub async fn update_client(
     let cipher = state.cipher(actor.tenant_id).await?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
     let current = clients::get(&tx, &cipher, path.into_inner(), CaseScope::of(&actor)).await?;
-    if current.version != if_match.0 {
+    let version = if_match.version()?;
+    if current.version != version {
         return Err(ApiError::PreconditionFailed);
     }
     let fields = body.apply(&current.fields)?;
-    let client = clients::update(&tx, &cipher, current.id, if_match.0, &fields).await?;
+    let client = clients::update(&tx, &cipher, current.id, version, &fields).await?;
     let event = entry(
         &actor,
         &meta,

@@ -114,7 +114,7 @@ pub async fn update_settings(
     let windows =
         e.finish(|| Some(EscalationWindows { immediate: immediate?, same_day: same_day?, routine: routine? }))?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
-    let updated = settings::update(&tx, if_match.0, windows).await?;
+    let updated = settings::update(&tx, if_match.version()?, windows).await?;
     tx.commit().await?;
     Ok(respond(updated))
 }

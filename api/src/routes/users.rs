@@ -344,7 +344,7 @@ pub async fn update_user(
         return Err(ApiError::field("division_id", message));
     }
     let ends_sessions = changes.roles.as_ref().is_some_and(|r| *r != before.roles) || changes.active == Some(false);
-    let user = users::update(&tx, id, if_match.0, changes).await?;
+    let user = users::update(&tx, id, if_match.version()?, changes).await?;
     let ended = if ends_sessions { sessions::revoke_all_for_user(&tx, id, "user_changed").await? } else { Vec::new() };
     audit::record(
         &tx,

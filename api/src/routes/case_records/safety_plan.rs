@@ -140,11 +140,13 @@ pub async fn put_safety_plan(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     let content = body.try_into_domain()?;
-    let if_match = match request.headers().contains_key(header::IF_MATCH) {
-        true => Some(<IfMatch as actix_web::FromRequest>::extract(&request).await?.0),
+    let if_match_header = match request.headers().contains_key(header::IF_MATCH) {
+        true => Some(<IfMatch as actix_web::FromRequest>::extract(&request).await?),
         false => None,
     };
     let (tx, cipher, case) = open_case(&state, &actor, path.into_inner()).await?;
+    // Read only now: a caller who may not see the case gets its 403 or 404 first.
+    let if_match = if_match_header.map(IfMatch::version).transpose()?;
     let existing = safety_plans::get(&tx, &cipher, case.id).await?;
     let expected = match (&existing, if_match) {
         (None, _) => None,
