@@ -137,7 +137,7 @@ pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Resul
     .await
     .store()?;
     write_types(tx, id, &new.victimization_types).await?;
-    super::facts::case_opened(tx, cipher, id, now).await?;
+    super::facts::case_milestone(tx, cipher, id, domain::reporting::FactKind::CaseOpened, now).await?;
     Ok(Case::from(model))
 }
 
@@ -312,7 +312,7 @@ pub async fn change_status(
     .await
     .store()?;
     if to == CaseStatus::Closed {
-        super::facts::case_closed(tx, cipher, id, now).await?;
+        super::facts::case_milestone(tx, cipher, id, domain::reporting::FactKind::CaseClosed, now).await?;
     }
     get(tx, id, CaseScope::All).await
 }

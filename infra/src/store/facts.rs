@@ -122,32 +122,19 @@ async fn case_profile(
     Ok((dims, pseudonym(cipher, "client", client.id)))
 }
 
-/// A case was opened.
+/// A case was opened or closed (`kind` is `CaseOpened` or `CaseClosed`).
 ///
 /// # Errors
-/// [`StoreError`] on database or decryption failure; the opening rolls back with it.
-pub async fn case_opened(
+/// [`StoreError`] on database or decryption failure; the change rolls back with it.
+pub async fn case_milestone(
     tx: &TenantTx,
     cipher: &TenantCipher,
     case_id: Uuid,
+    kind: FactKind,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let (dims, subject) = case_profile(tx, cipher, case_id, ontario_date(at)).await?;
-    write(tx, FactKind::CaseOpened, at, dims, Measures::default(), subject).await
-}
-
-/// A case was closed.
-///
-/// # Errors
-/// [`StoreError`] on database or decryption failure; the closing rolls back with it.
-pub async fn case_closed(
-    tx: &TenantTx,
-    cipher: &TenantCipher,
-    case_id: Uuid,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let (dims, subject) = case_profile(tx, cipher, case_id, ontario_date(at)).await?;
-    write(tx, FactKind::CaseClosed, at, dims, Measures::default(), subject).await
+    write(tx, kind, at, dims, Measures::default(), subject).await
 }
 
 /// A service was delivered on a case (dated when delivered, not when recorded).
