@@ -111,6 +111,66 @@ async fn forged_and_bent_tokens_are_refused_while_a_proper_one_is_accepted() {
     }
 }
 
+/// Signs `header` and `claims` exactly as given (jsonwebtoken's `encode` would write its own header).
+fn sign_raw(header: &Value, claims: &Value, seed: &[u8; 32]) -> String {
+    let message =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let key = EncodingKey::from_ed_der(&pkcs8(seed));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::EdDSA).unwrap();
+    format!("{message}.{signature}")
+}
+
+/// RFC 8725 §3.10 and RFC 7515 §4.1.11: a token may not bring its own key, or the address of one,
+/// nor extensions the verifier must understand; and time claims from the future are refused.
+/// Every token here carries a valid signature by the service's own key, so each is refused for
+/// the header parameter or claim under test, not for its signature.
+#[tokio::test]
+async fn tokens_offering_keys_extensions_or_future_times_are_refused() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let (kid, seed) = signing_key(&app);
+    let claims = claims_of(&agency.admin.access_token);
+    let now = chrono::Utc::now().timestamp();
+    let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
+
+    // Controls: our own header shape, and the same without `typ`, verify.
+    assert_eq!(status_of(&app, &sign_raw(&header, &claims, &seed)).await, StatusCode::OK);
+    assert_eq!(status_of(&app, &sign_raw(&json!({"alg": "EdDSA", "kid": kid}), &claims, &seed)).await, StatusCode::OK);
+
+    let jwks: Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
+    let with = |name: &str, value: Value| {
+        let mut h = header.clone();
+        h[name] = value;
+        h
+    };
+    let mut cases: Vec<(&str, String)> = vec![
+        ("jku", sign_raw(&with("jku", json!("https://evil.example/jwks.json")), &claims, &seed)),
+        ("x5u", sign_raw(&with("x5u", json!("https://evil.example/cert.pem")), &claims, &seed)),
+        ("embedded jwk (our own public key)", sign_raw(&with("jwk", jwks["keys"][0].clone()), &claims, &seed)),
+        ("x5c", sign_raw(&with("x5c", json!(["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"])), &claims, &seed)),
+        ("crit naming an extension", sign_raw(&with("crit", json!(["exp"])), &claims, &seed)),
+        ("crit with an unknown parameter", {
+            let mut h = with("crit", json!(["vcao-ext"]));
+            h["vcao-ext"] = json!(true);
+            sign_raw(&h, &claims, &seed)
+        }),
+        ("typ other than JWT", sign_raw(&with("typ", json!("at+jwt+evil")), &claims, &seed)),
+    ];
+    let mut not_yet = claims.clone();
+    not_yet["nbf"] = json!(now + 600);
+    cases.push(("nbf ten minutes ahead", sign_raw(&header, &not_yet, &seed)));
+    let mut future = claims.clone();
+    future["iat"] = json!(now + 600);
+    future["exp"] = json!(now + 900);
+    cases.push(("iat ten minutes ahead", sign_raw(&header, &future, &seed)));
+
+    for (name, token) in cases {
+        let response = app.get("/api/v1/me", Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name} must be refused");
+        problem(response, StatusCode::UNAUTHORIZED).await;
+    }
+}
+
 #[tokio::test]
 async fn the_jwks_publishes_the_signing_key_and_it_verifies_tokens() {
     let app = spawn_app().await;

@@ -1,5 +1,6 @@
-//! Access tokens: short-lived EdDSA JWTs. Verification pins the algorithm, requires a known `kid`,
-//! and checks `iss`, `aud` and `exp` (RFC 8725's checklist).
+//! Access tokens: short-lived EdDSA JWTs. Verification pins the algorithm, refuses any header
+//! parameter our tokens do not carry (keys offered by the token, `crit`), requires a known `kid`,
+//! and checks `iss`, `aud`, `exp`, `nbf` and `iat` (RFC 8725's checklist).
 
 use chrono::Utc;
 use domain::auth::ACCESS_TOKEN_TTL_SECONDS;
@@ -45,6 +46,11 @@ pub enum TokenError {
     /// An algorithm other than EdDSA (`none`, HS256 with the public key, …).
     #[error("algorithm not allowed")]
     Algorithm,
+    /// A header parameter our tokens never carry: `jku`, `x5u`, `jwk`, `x5c` (a key or a key's
+    /// address offered by the token itself), `crit` (extensions we would have to understand),
+    /// or a `typ` other than `JWT`.
+    #[error("header not allowed")]
+    Header,
     /// No `kid`, or one not in the key set.
     #[error("unknown key")]
     UnknownKey,
@@ -129,15 +135,43 @@ impl TokenService {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Algorithm);
         }
+        if !header_is_ours(token) {
+            return Err(TokenError::Header);
+        }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self.keys.verifier(&kid).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|_| TokenError::Invalid)
+        validation.leeway = CLOCK_LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenError::Invalid)?;
+        // We issue `iat` as the moment of signing: one from the future was not issued by us.
+        if claims.iat > Utc::now().timestamp() + i64::try_from(CLOCK_LEEWAY_SECONDS).unwrap_or(0) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
+}
+
+/// Seconds of clock difference tolerated on `exp`, `nbf` and `iat`.
+const CLOCK_LEEWAY_SECONDS: u64 = 30;
+
+/// The header parameters our tokens carry; `typ`, when present, is `JWT`.
+const HEADER_PARAMETERS: [&str; 3] = ["alg", "typ", "kid"];
+
+/// True when the token's header holds only [`HEADER_PARAMETERS`]. jsonwebtoken reads the header
+/// into a struct that drops what it does not know (`crit` among them), so the raw JSON is read.
+fn header_is_ours(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(encoded) = token.split('.').next() else { return false };
+    let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded) else { return false };
+    let Ok(header) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&raw) else { return false };
+    header.keys().all(|name| HEADER_PARAMETERS.contains(&name.as_str()))
+        && header.get("typ").is_none_or(|typ| typ.as_str() == Some("JWT"))
 }
 
 #[cfg(test)]
