@@ -4,8 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::at_rest;
 use crate::cases::open_case;
-use crate::helpers::{Session, TestApp, on_postgres, problem, spawn_app};
+use crate::helpers::{Session, TestApp, problem, spawn_app};
 
 async fn post(app: &TestApp, who: &Session, path: &str, body: Value) -> reqwest::Response {
     app.post_json(path, Some(&who.access_token), &body).await
@@ -297,6 +298,7 @@ async fn records_of_hidden_or_foreign_cases_are_not_found_and_other_roles_are_fo
 
 #[tokio::test]
 async fn note_bodies_and_record_notes_never_reach_the_database_in_plaintext() {
+    let wal = at_rest::WalMark::now();
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
@@ -324,26 +326,8 @@ async fn note_bodies_and_record_notes_never_reach_the_database_in_plaintext() {
         &json!({"reason": "Moved to Quaresfield"}),
     )
     .await;
-    let dump = if on_postgres() {
-        let out = std::process::Command::new("pg_dump")
-            .arg("--data-only")
-            .arg(std::env::var("DATABASE_URL").unwrap())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        out.stdout
-    } else {
-        ["vcao.sqlite", "vcao.sqlite-wal"]
-            .iter()
-            .filter_map(|f| std::fs::read(app.data_dir.path().join(f)).ok())
-            .flatten()
-            .collect()
-    };
-    let text = String::from_utf8_lossy(&dump);
-    assert!(text.contains("case.created"), "the dump is real");
-    for canary in ["Xanthippe", "Marlowgrove", "Ottoline", "Brindlewood", "Quaresfield"] {
-        assert!(!text.contains(canary), "{canary} found in plaintext at rest");
-    }
+    let canaries = ["Xanthippe", "Marlowgrove", "Ottoline", "Brindlewood", "Quaresfield"];
+    at_rest::assert_no_canaries(&at_rest::sources(&app, &wal), "case.created", &canaries);
 }
 
 #[tokio::test]

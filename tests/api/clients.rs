@@ -4,7 +4,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, on_postgres, problem, spawn_app};
+use crate::at_rest;
+use crate::helpers::{TestApp, problem, spawn_app};
 
 /// Distinctive values that must never appear at rest or in logs.
 pub const CANARY_NAME: &str = "Zephyrine";
@@ -197,36 +198,12 @@ async fn clients_are_per_agency_and_only_case_workers_reach_them() {
 
 #[tokio::test]
 async fn personal_fields_never_reach_the_database_in_plaintext() {
+    let wal = at_rest::WalMark::now();
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
     create_client(&app, &worker.access_token, &client_body()).await;
     let canaries =
         [CANARY_NAME, CANARY_FAMILY, CANARY_PHONE, "Hidden Lane", "zephyrine@mail.example", "Only after 6 pm"];
-    let dump: Vec<u8> = if on_postgres() {
-        let output = std::process::Command::new("pg_dump")
-            .arg("--data-only")
-            .arg(std::env::var("DATABASE_URL").unwrap())
-            .output()
-            .expect("pg_dump runs");
-        assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
-        output.stdout
-    } else {
-        let mut bytes = Vec::new();
-        for name in ["vcao.sqlite", "vcao.sqlite-wal"] {
-            if let Ok(mut content) = std::fs::read(app.data_dir.path().join(name)) {
-                bytes.append(&mut content);
-            }
-        }
-        assert!(bytes.len() > 10_000, "the database files were read");
-        bytes
-    };
-    let text = String::from_utf8_lossy(&dump);
-    assert!(
-        text.contains("tenant.created") || text.contains("client.created"),
-        "the dump holds the audit log, so it is real"
-    );
-    for canary in canaries {
-        assert!(!text.contains(canary), "{canary} found in plaintext at rest");
-    }
+    at_rest::assert_no_canaries(&at_rest::sources(&app, &wal), "client.created", &canaries);
 }
