@@ -16,8 +16,10 @@ pub mod openapi_conventions;
 pub mod openapi_examples;
 pub mod routes;
 pub mod schema_enums;
+pub mod schema_text;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod whole_numbers;
 
 pub use startup::Application;

@@ -50,6 +50,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     crate::openapi_conventions::apply(&mut doc);
     crate::schema_enums::apply(&mut doc);
+    crate::schema_text::apply(&mut doc);
     crate::openapi_examples::apply(&mut doc);
     doc
 }

@@ -64,6 +64,9 @@ pub fn name(raw: &str) -> Result<String, PersonError> {
     text(raw, 100)
 }
 
+/// The longest phone number accepted, in characters (all ASCII), separators included.
+pub const PHONE_MAX_CHARS: u32 = 32;
+
 /// A phone number: digits with optional `+`, spaces, dots, dashes and parentheses; 7 to 15 digits.
 ///
 /// # Errors
@@ -72,7 +75,7 @@ pub fn phone(raw: &str) -> Result<String, PersonError> {
     let trimmed = raw.trim();
     let allowed = trimmed.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c));
     let digits = trimmed.chars().filter(char::is_ascii_digit).count();
-    if !allowed || !(7..=15).contains(&digits) {
+    if !allowed || !(7..=15).contains(&digits) || trimmed.len() > PHONE_MAX_CHARS as usize {
         return Err(PersonError::Phone);
     }
     Ok(trimmed.to_owned())
@@ -170,6 +173,9 @@ mod tests {
         assert!(phone("+1 (416) 555-0199").is_ok());
         assert_eq!(phone("call me"), Err(PersonError::Phone));
         assert_eq!(phone("12345"), Err(PersonError::Phone));
+        assert!(phone("+1 (416) 555-0199 ext 12").is_err(), "letters");
+        assert!(phone(&format!("416{}5550199", " ".repeat(22))).is_ok(), "32 characters");
+        assert_eq!(phone(&format!("416{}5550199", " ".repeat(23))), Err(PersonError::Phone), "33 characters");
         let today = day(2026, 11, 28);
         assert!(date_of_birth(day(1990, 5, 1), today).is_ok());
         assert_eq!(date_of_birth(day(2027, 1, 1), today), Err(PersonError::BirthDate));

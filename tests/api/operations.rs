@@ -50,3 +50,17 @@ async fn the_openapi_document_is_served_and_the_docs_page_works_offline() {
     assert!(initializer.contains("/openapi.json"));
     assert_eq!(app.get("/docs", None).await.status(), StatusCode::PERMANENT_REDIRECT);
 }
+
+/// Client teams build from the committed `openapi/openapi.json` (and CI checks it against the
+/// released contract), so it must be exactly what the service serves.
+#[tokio::test]
+async fn the_committed_openapi_document_is_the_served_one() {
+    let app = spawn_app().await;
+    let served: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");
+    let committed: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(
+        served == committed,
+        "openapi/openapi.json is stale: run `cargo run -q -p api --bin vcao -- openapi > openapi/openapi.json`"
+    );
+}

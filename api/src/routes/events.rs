@@ -112,7 +112,7 @@ impl Stream {
 #[utoipa::path(
     tag = "referrals",
     operation_id = "stream_events",
-    params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received; replays everything after it")),
+    params(("Last-Event-ID" = Option<uuid::Uuid>, Header, description = "The id of the last event received; replays everything after it")),
     responses(
         (status = 200, description = "An endless text/event-stream; each event has `id`, `event` (its kind) and `data` (JSON with ids only)", content_type = "text/event-stream", body = String),
         (status = 422, description = "Last-Event-ID is not an event id", body = Problem, content_type = "application/problem+json"),

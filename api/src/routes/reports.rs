@@ -132,8 +132,10 @@ pub struct ReportPage {
 #[serde(deny_unknown_fields)]
 pub struct CreateReportRequest {
     /// Ontario fiscal year (named for the calendar year it starts in).
+    #[serde(deserialize_with = "crate::whole_numbers::required")]
     pub fiscal_year: i32,
     /// Quarter, 1 to 4.
+    #[serde(deserialize_with = "crate::whole_numbers::required")]
     pub quarter: u8,
 }
 

@@ -19,12 +19,15 @@ use crate::state::AppState;
 pub struct EscalationMinutes {
     /// For `immediate` (default 15).
     #[schema(minimum = 1, maximum = 20160)]
+    #[serde(deserialize_with = "crate::whole_numbers::required")]
     pub immediate: i32,
     /// For `same_day` (default 240).
     #[schema(minimum = 1, maximum = 20160)]
+    #[serde(deserialize_with = "crate::whole_numbers::required")]
     pub same_day: i32,
     /// For `routine` (default 4320).
     #[schema(minimum = 1, maximum = 20160)]
+    #[serde(deserialize_with = "crate::whole_numbers::required")]
     pub routine: i32,
 }
 

@@ -29,7 +29,8 @@ pub struct CreateUserRequest {
     /// Name shown to colleagues.
     #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
-    /// Roles: `agency_admin`, `supervisor`, `case_manager`, `police_liaison`.
+    /// Roles: `agency_admin`, `supervisor`, `case_manager`, `police_liaison`; at least one.
+    #[schema(min_items = 1)]
     pub roles: Vec<String>,
     /// Initial password, 12 to 128 characters.
     #[schema(format = Password, min_length = 12, max_length = 128)]
@@ -47,7 +48,8 @@ pub struct UpdateUserRequest {
     /// New display name.
     #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
-    /// New roles (replaces all). Changing roles ends the user's sessions.
+    /// New roles (replaces all; at least one). Changing roles ends the user's sessions.
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<String>>,
     /// New division; `null` clears it.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]

@@ -25,6 +25,7 @@ pub struct RiskAssessmentRequest {
     pub tool: String,
     /// The instrument's score, 0 to 1000.
     #[schema(minimum = 0, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::whole_numbers::optional")]
     pub score: Option<i32>,
     /// `low`, `moderate`, `high` or `extreme`.
     pub level: String,

@@ -25,7 +25,9 @@ pub struct ChildRequest {
     /// Given name (encrypted at rest).
     #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
-    /// Year of birth, 1900 to this year.
+    /// Year of birth, 1900 to this year (the upper bound moves with the calendar, so the document states only 1900).
+    #[schema(minimum = 1900)]
+    #[serde(default, deserialize_with = "crate::whole_numbers::optional")]
     pub year_of_birth: Option<i32>,
     /// Notes (encrypted at rest).
     #[schema(max_length = 20000)]

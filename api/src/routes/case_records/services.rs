@@ -28,9 +28,11 @@ pub struct ServiceRequest {
     pub delivered_at: DateTime<Utc>,
     /// Minutes spent, 1 to 1440.
     #[schema(minimum = 1, maximum = 1440)]
+    #[serde(default, deserialize_with = "crate::whole_numbers::optional")]
     pub minutes: Option<i32>,
     /// Money spent in cents, 1 to 10,000,000; required for `vqrp_plus`.
     #[schema(minimum = 1, maximum = 10000000)]
+    #[serde(default, deserialize_with = "crate::whole_numbers::optional")]
     pub amount_cents: Option<i64>,
     /// Notes (encrypted at rest).
     #[schema(max_length = 20000)]
