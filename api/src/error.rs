@@ -205,6 +205,9 @@ impl ResponseError for ApiError {
             Self::RateLimited(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
+            Self::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
             Self::MethodNotAllowed => {}
             _ => {}
         }
@@ -218,6 +221,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionMismatch => Self::PreconditionFailed,
             StoreError::Conflict { constraint } => Self::Conflict(conflict_detail(constraint)),
+            e @ StoreError::Unexpected(_) if e.is_unavailable() => {
+                // Logged here because a 503 is not an internal error and is not logged below.
+                tracing::warn!(cause = %e, "database unavailable");
+                Self::Unavailable
+            }
             StoreError::Unexpected(db) => Self::Internal(db.to_string()),
             StoreError::Crypto(e) => Self::Internal(e.to_string()),
         }

@@ -2,9 +2,10 @@
 //! to the document after the routes are collected, so no handler has to repeat them and none can
 //! forget one: `X-Request-Id` on every response, `Location` on every 201, the problem responses
 //! of bodies (400, 413, 415), of idempotent creates (409 in flight, 422 key reused), of signed-in
-//! routes (401) and of everything (500). It also tidies what generated clients trip over: list
-//! items refer to their named schema instead of copying it, response fields the service always
-//! sends are `required`, optional headers are plain strings, and sign-in needs no token.
+//! routes (401), of everything (500) and of everything that reads the database (503). It also
+//! tidies what generated clients trip over: list items refer to their named schema instead of
+//! copying it, response fields the service always sends are `required`, optional headers are plain
+//! strings, and sign-in needs no token.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -55,7 +56,7 @@ fn ensure(op: &mut Operation, status: &str, description: &str, also: Option<&str
     }
 }
 
-fn apply_to(op: &mut Operation, signed_in: bool) {
+fn apply_to(op: &mut Operation, signed_in: bool, uses_database: bool) {
     let idempotent = has_parameter(op, "Idempotency-Key");
     if op.request_body.is_some() {
         ensure(op, "400", "The body is not valid JSON", None);
@@ -80,13 +81,16 @@ fn apply_to(op: &mut Operation, signed_in: bool) {
         ensure(op, "422", "A bad query parameter (the problem's `errors` name it)", None);
     }
     ensure(op, "500", "An unexpected failure (`internal`); report the `X-Request-Id` to the operators", None);
+    if uses_database {
+        ensure(op, "503", "The database cannot be reached (`unavailable`); retry after `Retry-After` seconds", None);
+    }
     for (status, response) in &mut op.responses.responses {
         let RefOr::T(response) = response else { continue };
         response
             .headers
             .entry("X-Request-Id".to_owned())
             .or_insert_with(|| RefOr::T(string_header("The request's id, echoed when the client sent one")));
-        if status == "429" {
+        if status == "429" || (status == "503" && uses_database) {
             response
                 .headers
                 .entry("Retry-After".to_owned())
@@ -202,7 +206,7 @@ pub fn apply(doc: &mut OpenApi) {
         for op in
             [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
         {
-            apply_to(op, signed_in);
+            apply_to(op, signed_in, path.starts_with("/api/v1/"));
             plain_string_headers(op);
             if !signed_in && path.starts_with("/api/v1/") {
                 op.security = None; // sign-in and refresh take no token

@@ -63,6 +63,42 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// True when the database could not be reached or went away (pool exhausted or closed, a
+    /// broken connection, the server shutting down or still starting): the request may succeed
+    /// if retried shortly, and nothing is wrong with it or with the service's code.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unexpected(db) if db_unavailable(db))
+    }
+}
+
+/// See [`StoreError::is_unavailable`].
+#[must_use]
+pub fn db_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception) and 57P0x (admin or crash shutdown,
+                // cannot connect now).
+                sqlx::Error::Database(db) => {
+                    db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P0"))
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 fn unique_meaning(detail: &str) -> &'static str {
     const KNOWN: &[(&str, &str)] = &[
         ("ux_users_email", "users.email"),
