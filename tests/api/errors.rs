@@ -115,10 +115,41 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients() {
 async fn api_responses_carry_security_headers_and_are_never_cached() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
-    let response = app.get("/api/v1/me", Some(&agency.admin.access_token)).await;
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
-    assert_eq!(header("cache-control").as_deref(), Some("no-store"));
-    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"));
-    assert!(header("content-security-policy").is_some());
+    // A success, a refusal before any handler (no token) and an unknown route: all the same.
+    let responses = [
+        app.get("/api/v1/me", Some(&agency.admin.access_token)).await,
+        app.get("/api/v1/me", None).await,
+        app.get("/api/v1/no-such-route", None).await,
+    ];
+    for response in &responses {
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let status = response.status();
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{status}");
+        assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{status}");
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{status}");
+        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{status}");
+        assert_eq!(
+            header("strict-transport-security").as_deref(),
+            Some("max-age=31536000; includeSubDomains"),
+            "{status}"
+        );
+        assert_eq!(
+            header("content-security-policy").as_deref(),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{status}"
+        );
+    }
+    // The docs page may run its own scripts and styles, and nothing from elsewhere.
+    let docs = app.get("/docs/", None).await;
+    let csp = docs.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    for directive in csp.split(';') {
+        let sources = directive.split_whitespace().skip(1);
+        for source in sources {
+            assert!(
+                source.starts_with('\'') || source == "data:",
+                "the docs page allows only itself and inline data, not {source} ({directive})"
+            );
+        }
+    }
 }
