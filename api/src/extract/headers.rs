@@ -50,9 +50,11 @@ fn read_if_match(raw: Option<&str>) -> Precondition {
     if raw == "*" {
         return Precondition::Missing;
     }
+    // Strong comparison is of the opaque tag, byte for byte: `"03"` and `"+3"` are not `"3"`.
     raw.strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .and_then(|v| v.parse::<i32>().ok())
+        .filter(|v| etag(*v) == raw)
         .map_or(Precondition::Unmatchable, Precondition::Version)
 }
 
@@ -79,6 +81,21 @@ mod tests {
         assert!(matches!(read_if_match(Some("W/\"3\"")), Precondition::Unmatchable));
         assert!(matches!(read_if_match(Some("3")), Precondition::Unmatchable));
         assert!(matches!(read_if_match(Some("\"1\", \"2\"")), Precondition::Unmatchable));
+        assert!(matches!(read_if_match(Some("\"03\"")), Precondition::Unmatchable));
+        assert!(matches!(read_if_match(Some("\"+3\"")), Precondition::Unmatchable));
+    }
+
+    proptest::proptest! {
+        /// Fuzzing the parser of an untrusted header: any text is read without a panic, and only
+        /// the exact ETag of a version names that version.
+        #[test]
+        fn only_an_exact_etag_names_a_version(raw in "\\PC{0,40}", version in proptest::prelude::any::<i32>()) {
+            if let Precondition::Version(v) = read_if_match(Some(&raw)) {
+                proptest::prop_assert_eq!(etag(v), raw.trim());
+            }
+            let exact = etag(version);
+            proptest::prop_assert!(matches!(read_if_match(Some(&exact)), Precondition::Version(v) if v == version));
+        }
     }
 }
 
