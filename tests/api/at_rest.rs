@@ -77,3 +77,53 @@ pub fn assert_no_canaries(sources: &[Source], proof: &str, canaries: &[&str]) {
         }
     }
 }
+
+/// The keys and values the service keeps in Redis under the app's namespace, when `REDIS_URL` is
+/// set (read by type, so nothing is hidden in a hash or a list). None without Redis.
+pub async fn redis_source(app: &TestApp) -> Option<Source> {
+    let url = std::env::var("REDIS_URL").ok()?;
+    let client = redis::Client::open(url).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor = 0_u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}:*", app.redis_namespace))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        keys.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    let mut bytes = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut redis).await.unwrap();
+        let read = match kind.as_str() {
+            "string" => redis::cmd("GET").arg(&key).to_owned(),
+            "hash" => redis::cmd("HGETALL").arg(&key).to_owned(),
+            "list" => redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).to_owned(),
+            "set" => redis::cmd("SMEMBERS").arg(&key).to_owned(),
+            "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).arg("WITHSCORES").to_owned(),
+            "none" => continue, // expired between SCAN and TYPE
+            other => panic!("Redis key {key} is a {other}; read it here too"),
+        };
+        let values: Vec<Vec<u8>> = match kind.as_str() {
+            "string" => vec![read.query_async::<Vec<u8>>(&mut redis).await.unwrap()],
+            _ => read.query_async(&mut redis).await.unwrap(),
+        };
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.push(b'\n');
+        for value in values {
+            bytes.extend(value);
+            bytes.push(b'\n');
+        }
+    }
+    Some(Source { name: "Redis keys and values", bytes })
+}

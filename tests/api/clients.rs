@@ -207,3 +207,25 @@ async fn personal_fields_never_reach_the_database_in_plaintext() {
         [CANARY_NAME, CANARY_FAMILY, CANARY_PHONE, "Hidden Lane", "zephyrine@mail.example", "Only after 6 pm"];
     at_rest::assert_no_canaries(&at_rest::sources(&app, &wal), "client.created", &canaries);
 }
+
+/// Redis holds counters, revocations and cached figures: none of them may carry personal data,
+/// not even a staff email that failed to sign in. Runs where `REDIS_URL` is set.
+#[tokio::test]
+async fn redis_holds_no_personal_information() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    create_client(&app, &worker.access_token, &client_body()).await;
+    let search = format!("/api/v1/clients?given_name={CANARY_NAME}&family_name={CANARY_FAMILY}");
+    assert_eq!(app.get(&search, Some(&worker.access_token)).await.status(), StatusCode::OK);
+    let wrong =
+        json!({"tenant": agency.slug, "email": "zephyrine@mail.example", "password": "not the password at all"});
+    assert_eq!(app.post_json("/api/v1/auth/login", None, &wrong).await.status(), StatusCode::UNAUTHORIZED);
+    app.post_json("/api/v1/auth/logout", Some(&worker.access_token), &json!({})).await;
+    let Some(redis) = at_rest::redis_source(&app).await else {
+        eprintln!("runs where REDIS_URL is set");
+        return;
+    };
+    let canaries = [CANARY_NAME, CANARY_FAMILY, CANARY_PHONE, "zephyrine", "mail.example"];
+    at_rest::assert_no_canaries(&[redis], "login:acct:", &canaries);
+}
