@@ -172,3 +172,103 @@ async fn wake_ups_cross_replicas_through_redis_and_stay_local_without_it() {
     tokio::time::timeout(NO_HANG, unreachable.publish("audit")).await.expect("publish never hangs");
     assert_eq!(tokio::time::timeout(NO_HANG, local.recv()).await.unwrap().unwrap(), "audit");
 }
+
+/// Redis stopped and started again while clients keep working: every request is answered within
+/// [`NO_HANG`], none with a 5xx, requests go on while Redis is away, and it is used again without
+/// a restart. The load touches everything the service keeps in Redis: the session revocation
+/// check on every request, the failed-login counters, idempotent creates and cached figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopping_and_starting_under_load_causes_no_hang_and_no_5xx() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+    let mut redis = PrivateRedis::start();
+    let port = redis.port;
+    let app = Arc::new(spawn_app_with(|s| s.redis_url = Some(redis.url().into())).await);
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let (slug, admin_token) = (agency.slug.clone(), agency.admin.access_token.clone());
+
+    // 0: Redis up, 1: stopped, 2: back.
+    let phase = Arc::new(AtomicU8::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let mut load = Vec::new();
+    for task in 0..4_u32 {
+        let (app, phase, running) = (Arc::clone(&app), Arc::clone(&phase), Arc::clone(&running));
+        let (token, admin_token, slug) = (worker.access_token.clone(), admin_token.clone(), slug.clone());
+        load.push(tokio::spawn(async move {
+            let mut answered: Vec<(u8, u16, &'static str)> = Vec::new();
+            let mut n = 0_u32;
+            while running.load(Ordering::Relaxed) {
+                n += 1;
+                let at = phase.load(Ordering::Relaxed);
+                let (what, request) = match n % 4 {
+                    0 => ("me", app.client.get(app.url("/api/v1/me")).bearer_auth(&token)),
+                    1 => (
+                        "create",
+                        app.client
+                            .post(app.url("/api/v1/clients"))
+                            .bearer_auth(&token)
+                            .header("Idempotency-Key", format!("redis-load-{task}-{n}"))
+                            .json(&json!({"given_name": "Load"})),
+                    ),
+                    2 => (
+                        "failed login",
+                        app.client.post(app.url("/api/v1/auth/login")).json(
+                            &json!({"tenant": slug, "email": format!("nobody-{task}@x.example"), "password": "wrong password here"}),
+                        ),
+                    ),
+                    _ => (
+                        "aggregates",
+                        app.client
+                            .get(app.url("/api/v1/aggregates?metric=clients_served&from=2026-04-01&to=2027-03-31"))
+                            .bearer_auth(&admin_token),
+                    ),
+                };
+                let response = tokio::time::timeout(NO_HANG, request.send())
+                    .await
+                    .unwrap_or_else(|_| panic!("{what} hung while Redis phase was {at}"))
+                    .unwrap();
+                answered.push((at, response.status().as_u16(), what));
+            }
+            answered
+        }));
+    }
+    let settle = Duration::from_millis(1500);
+    tokio::time::sleep(settle).await;
+    redis.stop();
+    phase.store(1, Ordering::Relaxed);
+    tokio::time::sleep(settle).await;
+    let _back = PrivateRedis::start_on(port);
+    phase.store(2, Ordering::Relaxed);
+    let mut recovered = false;
+    for _ in 0..50 {
+        if ready(&app).await["redis"] == "up" {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(settle).await;
+    running.store(false, Ordering::Relaxed);
+    let mut answered = Vec::new();
+    for task in load {
+        answered.extend(task.await.unwrap());
+    }
+    assert!(recovered, "readiness reports Redis up again without a restart");
+    for phase in 0..=2 {
+        let count = answered.iter().filter(|(at, _, _)| *at == phase).count();
+        assert!(count >= 8, "only {count} requests answered in phase {phase}");
+    }
+    let server_errors: Vec<_> = answered.iter().filter(|(_, status, _)| *status >= 500).collect();
+    assert!(server_errors.is_empty(), "5xx under a Redis outage: {server_errors:?}");
+    let unexpected: Vec<_> = answered
+        .iter()
+        .filter(|(_, status, what)| match *what {
+            "me" | "aggregates" => *status != 200,
+            "create" => *status != 201,
+            _ => !matches!(*status, 401 | 429),
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "unexpected answers: {unexpected:?}");
+}
