@@ -17,6 +17,7 @@ mod m20261128_000003_create_audit_and_idempotency;
 mod m20261128_000004_create_case_management;
 mod m20261128_000005_create_dispatch;
 mod m20261128_000006_create_reporting;
+mod m20261129_000007_session_check;
 mod rls;
 mod tables;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_create_case_management::Migration),
             Box::new(m20261128_000005_create_dispatch::Migration),
             Box::new(m20261128_000006_create_reporting::Migration),
+            Box::new(m20261129_000007_session_check::Migration),
         ]
     }
 }

@@ -9,7 +9,6 @@ use domain::authz::Actor;
 use domain::tenant::TenantKind;
 use domain::user::RoleSet;
 use domain::{SessionId, TenantId, UserId};
-use infra::db::begin_tenant_read_tx_for;
 use infra::store::sessions;
 
 use crate::error::ApiError;
@@ -58,11 +57,8 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Authenti
         session_id: session,
     };
     // The database decides: a session revoked on another replica, or while Redis was down, is
-    // still refused here.
-    let tx = begin_tenant_read_tx_for(&state.db, actor.tenant_id).await?;
-    let owner = sessions::live_session_user(&tx, session).await;
-    tx.commit().await?;
-    match owner {
+    // still refused here. One statement, no transaction (see `live_session_owner`).
+    match sessions::live_session_owner(&state.db, actor.tenant_id, session).await {
         Ok(user) if user == actor.user_id => {}
         Ok(_) | Err(infra::StoreError::NotFound) => return Err(ApiError::Unauthorized),
         Err(e) => return Err(e.into()),

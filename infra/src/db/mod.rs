@@ -101,6 +101,12 @@ impl Db {
         self.conn.get_database_backend()
     }
 
+    /// The connection itself, for the few reads that need no tenant transaction (see
+    /// `store::sessions::live_session_owner`).
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
     /// A cheap round trip, for readiness.
     ///
     /// # Errors
