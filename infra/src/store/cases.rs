@@ -92,13 +92,19 @@ pub struct NewCase {
     pub restricted: bool,
 }
 
-async fn write_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) -> Result<(), StoreError> {
+/// The searchable copy of a case's types (`case_victimization_types`), replacing the old one.
+async fn replace_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) -> Result<(), StoreError> {
     case_victimization_type::Entity::delete_many()
         .filter(case_victimization_type::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(case_victimization_type::Column::CaseId.eq(case_id))
         .exec(tx.raw())
         .await
         .store()?;
+    insert_types(tx, case_id, types).await
+}
+
+/// The searchable copy of a new case's types (nothing to replace yet).
+async fn insert_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) -> Result<(), StoreError> {
     let rows = types.iter().map(|t| case_victimization_type::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         case_id: Set(case_id),
@@ -136,8 +142,8 @@ pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Resul
     .insert(tx.raw())
     .await
     .store()?;
-    write_types(tx, id, &new.victimization_types).await?;
-    super::facts::case_milestone(tx, cipher, id, domain::reporting::FactKind::CaseOpened, now).await?;
+    insert_types(tx, id, &new.victimization_types).await?;
+    super::facts::case_opened(tx, cipher, &model).await?;
     Ok(Case::from(model))
 }
 
@@ -262,7 +268,7 @@ pub async fn update(tx: &TenantTx, id: Uuid, expected_version: i32, changes: Cas
         return Err(StoreError::VersionMismatch);
     }
     if let Some(types) = &changes.victimization_types {
-        write_types(tx, id, types).await?;
+        replace_types(tx, id, types).await?;
     }
     get(tx, id, CaseScope::All).await
 }

@@ -102,6 +102,17 @@ async fn case_profile(
 ) -> Result<(Dimensions, String), StoreError> {
     let tenant = tx.tenant_id().as_uuid();
     let case = case::Entity::find_by_id((tenant, case_id)).one(tx.raw()).await.store()?.ok_or(StoreError::NotFound)?;
+    profile_of(tx, cipher, &case, on).await
+}
+
+/// [`case_profile`] of a case row the caller already holds (one query fewer).
+async fn profile_of(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    case: &case::Model,
+    on: NaiveDate,
+) -> Result<(Dimensions, String), StoreError> {
+    let tenant = tx.tenant_id().as_uuid();
     let client = client::Entity::find_by_id((tenant, case.client_id))
         .one(tx.raw())
         .await
@@ -135,6 +146,15 @@ pub async fn case_milestone(
 ) -> Result<(), StoreError> {
     let (dims, subject) = case_profile(tx, cipher, case_id, ontario_date(at)).await?;
     write(tx, kind, at, dims, Measures::default(), subject).await
+}
+
+/// A case was opened: [`case_milestone`] for the row just inserted.
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure; the case rolls back with it.
+pub async fn case_opened(tx: &TenantTx, cipher: &TenantCipher, case: &case::Model) -> Result<(), StoreError> {
+    let (dims, subject) = profile_of(tx, cipher, case, ontario_date(case.opened_at)).await?;
+    write(tx, FactKind::CaseOpened, case.opened_at, dims, Measures::default(), subject).await
 }
 
 /// A service was delivered on a case (dated when delivered, not when recorded).
