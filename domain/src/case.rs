@@ -194,7 +194,7 @@ pub fn note_text(raw: &str) -> Result<String, NoteError> {
     if trimmed.is_empty() {
         return Err(NoteError::Empty);
     }
-    if trimmed.chars().count() > 20_000 {
+    if raw.chars().count() > 20_000 {
         return Err(NoteError::TooLong);
     }
     Ok(trimmed.to_owned())

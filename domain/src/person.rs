@@ -47,7 +47,7 @@ fn text(raw: &str, max: usize) -> Result<String, PersonError> {
     if trimmed.is_empty() {
         return Err(PersonError::Empty);
     }
-    if trimmed.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(PersonError::TooLong(max));
     }
     if trimmed.chars().any(char::is_control) {
@@ -75,7 +75,7 @@ pub fn phone(raw: &str) -> Result<String, PersonError> {
     let trimmed = raw.trim();
     let allowed = trimmed.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c));
     let digits = trimmed.chars().filter(char::is_ascii_digit).count();
-    if !allowed || !(7..=15).contains(&digits) || trimmed.len() > PHONE_MAX_CHARS as usize {
+    if !allowed || !(7..=15).contains(&digits) || raw.chars().count() > PHONE_MAX_CHARS as usize {
         return Err(PersonError::Phone);
     }
     Ok(trimmed.to_owned())
@@ -107,7 +107,7 @@ pub fn free_text(raw: &str, max: usize) -> Result<String, PersonError> {
     if trimmed.is_empty() {
         return Err(PersonError::Empty);
     }
-    if trimmed.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(PersonError::TooLong(max));
     }
     Ok(trimmed.to_owned())

@@ -60,16 +60,17 @@ impl ValidationErrors {
     }
 }
 
-/// Trims a free-text value and checks its length in characters.
+/// Trims a free-text value and checks its length in characters. The limit counts the text as sent,
+/// white space around it included, as the OpenAPI document's `maxLength` does.
 ///
 /// # Errors
-/// [`TextError`] when the trimmed text is empty or longer than `max`.
+/// [`TextError`] when the trimmed text is empty, or the text is longer than `max`.
 pub fn bounded_text(raw: &str, max: usize) -> Result<String, TextError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(TextError::Empty);
     }
-    if trimmed.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(TextError::TooLong(max));
     }
     if trimmed.chars().any(char::is_control) {
@@ -101,6 +102,7 @@ mod tests {
         assert_eq!(bounded_text("  Toronto ", 10), Ok("Toronto".to_owned()));
         assert_eq!(bounded_text("   ", 10), Err(TextError::Empty));
         assert_eq!(bounded_text("abcdef", 5), Err(TextError::TooLong(5)));
+        assert_eq!(bounded_text(" abcde ", 5), Err(TextError::TooLong(5)), "white space around counts");
         assert_eq!(bounded_text("a\nb", 5), Err(TextError::ControlCharacters));
     }
 
