@@ -66,6 +66,17 @@ async fn ready(app: &TestApp) -> Value {
     response.json().await.unwrap()
 }
 
+/// Whether readiness reports Redis up again within 10 s (the service reconnects by itself).
+async fn redis_comes_back(app: &TestApp) -> bool {
+    for _ in 0..50 {
+        if ready(app).await["redis"] == "up" {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
 /// Signs in, reads /me, signs out and checks the old token is refused: all without hanging.
 async fn full_round(app: &TestApp, tenant: &str, email: &str) {
     let session = tokio::time::timeout(NO_HANG, app.login(tenant, email, PASSWORD)).await.expect("login answered");
@@ -138,14 +149,7 @@ async fn the_service_rides_out_redis_going_away_and_coming_back() {
 
     // Redis returns on the same address: the service uses it again without a restart.
     let _back = PrivateRedis::start_on(port);
-    let mut recovered = false;
-    for _ in 0..50 {
-        if ready(&app).await["redis"] == "up" {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let recovered = redis_comes_back(&app).await;
     assert!(recovered, "readiness reports Redis up again");
     full_round(&app, &agency.slug, &agency.admin.email).await;
 }
@@ -241,14 +245,7 @@ async fn redis_stopping_and_starting_under_load_causes_no_hang_and_no_5xx() {
     tokio::time::sleep(settle).await;
     let _back = PrivateRedis::start_on(port);
     phase.store(2, Ordering::Relaxed);
-    let mut recovered = false;
-    for _ in 0..50 {
-        if ready(&app).await["redis"] == "up" {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let recovered = redis_comes_back(&app).await;
     tokio::time::sleep(settle).await;
     running.store(false, Ordering::Relaxed);
     let mut answered = Vec::new();
