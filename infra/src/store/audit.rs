@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::audit::{AuditRecord, Break, GENESIS, StoredLink, link_hash, verify_links};
 use domain::{TenantId, uuid_v7_floor};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement,
@@ -200,33 +201,32 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId) -> Result<u64, StoreErro
             (link.seq, previous, uuid_v7_floor(uuid_millis(link.event_id).saturating_sub(LATE_COMMIT_GRACE_MS)))
         }
     };
+    // Unsealed events only, skipped in SQL: a burst of more than a batch of events within the
+    // grace window would otherwise fill every pass with sealed ones and stall the chain for good.
+    let already_sealed = Query::select()
+        .expr(Expr::val(1))
+        .from(audit_seal::Entity)
+        .and_where(
+            Expr::col((audit_seal::Entity, audit_seal::Column::TenantId))
+                .equals((audit_event::Entity, audit_event::Column::TenantId)),
+        )
+        .and_where(
+            Expr::col((audit_seal::Entity, audit_seal::Column::EventId))
+                .equals((audit_event::Entity, audit_event::Column::Id)),
+        )
+        .to_owned();
     let candidates = audit_event::Entity::find()
         .filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()))
         .filter(audit_event::Column::Id.gte(floor))
+        .filter(Expr::exists(already_sealed).not())
         .order_by_asc(audit_event::Column::Id)
-        .limit(SEAL_BATCH * 2)
+        .limit(SEAL_BATCH)
         .all(tx.raw())
         .await
         .store()?;
-    let ids: Vec<Uuid> = candidates.iter().map(|e| e.id).collect();
-    let sealed: std::collections::HashSet<Uuid> = if ids.is_empty() {
-        std::collections::HashSet::new()
-    } else {
-        audit_seal::Entity::find()
-            .select_only()
-            .column(audit_seal::Column::EventId)
-            .filter(audit_seal::Column::TenantId.eq(tenant_id.as_uuid()))
-            .filter(audit_seal::Column::EventId.is_in(ids))
-            .into_tuple::<Uuid>()
-            .all(tx.raw())
-            .await
-            .store()?
-            .into_iter()
-            .collect()
-    };
     let mut count = 0_u64;
     let now = crate::db::now();
-    for event in candidates.into_iter().filter(|e| !sealed.contains(&e.id)).take(SEAL_BATCH as usize) {
+    for event in candidates {
         seq += 1;
         let hash = link_hash(&previous, seq.unsigned_abs(), &canonical(&event));
         audit_seal::ActiveModel {
