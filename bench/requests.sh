@@ -72,17 +72,21 @@ if [[ $STAGES == *capture* ]]; then
       { match($0, /\[[0-9]+\]/); pid = substr($0, RSTART + 1, RLENGTH - 2); line = $0 }
       /LOG:  (statement|execute)/ {
         sub(/^.*LOG:  /, "", line)
+        # A statement outside a transaction (autocommit) is a unit of its own, written out at
+        # the next statement logged (its parameters come right after it).
+        if (ac != "") { flush(ac); ac = "" }
         if (line ~ /^statement: BEGIN/) intx[pid] = 1
         buf[pid] = buf[pid] line "\n"
-        # A statement outside a transaction (autocommit) is a unit of its own.
-        if (line ~ /^statement: (COMMIT|ROLLBACK)/ || !intx[pid]) {
-          if (buf[pid] !~ /audit_seals|capture-|^execute [a-z0-9_]*: SELECT "tenants"."id" FROM "tenants"\n$/) out[++n] = buf[pid]
-          buf[pid] = ""; intx[pid] = 0
-        }
+        if (line ~ /^statement: (COMMIT|ROLLBACK)/) { flush(pid); intx[pid] = 0 }
+        else if (!intx[pid]) ac = pid
         next
       }
       /DETAIL:  parameters:/ { sub(/^.*DETAIL:  /, "    ", line); buf[pid] = buf[pid] line "\n" }
-      END { for (i = 1; i <= n; i++) printf "%s", out[i] }' "$PG_LOG" >"$OUT/sql_$r.log"
+      function flush(p) {
+        if (buf[p] != "" && buf[p] !~ /audit_seals|capture-|^execute [a-z0-9_]+: SELECT "tenants"."id" FROM "tenants"\n$/) out[++n] = buf[p]
+        buf[p] = ""
+      }
+      END { if (ac != "") flush(ac); for (i = 1; i <= n; i++) printf "%s", out[i] }' "$PG_LOG" >"$OUT/sql_$r.log"
     echo "-- ${NAME[$r]}: $(grep -vc '^    ' "$OUT/sql_$r.log" || true) statements"
     grep -v '^    ' "$OUT/sql_$r.log" | cut -c1-230 || true
   done
