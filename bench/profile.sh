@@ -35,10 +35,16 @@ wait "$WRK"
 echo "wrk during the profile: $(awk '/Requests\/sec/ { print $2 }' "$OUT/wrk_profile.out") req/s (perf slows the service)"
 echo "== own time (self), top $TOP"
 perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio -g none --percent-limit 0.3 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' | head -"$TOP" | tee "$OUT/self.txt"
+  | grep -v '^#' | grep -v '^$' | head -"$TOP" | tee "$OUT/self.txt" || true # head closes the pipe early
 echo "== including callees (children), top $TOP"
 perf report -i "$OUT/perf.data" --children --sort symbol --stdio -g none --percent-limit 2 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' | head -"$TOP" | tee "$OUT/children.txt"
+  | grep -v '^#' | grep -v '^$' | head -"$TOP" | tee "$OUT/children.txt" || true
 echo "== own time by shared object"
-perf report -i "$OUT/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -10
+perf report -i "$OUT/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -10 || true
+echo "== own time by component (sum of matching symbols)"
+perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio -g none --percent-limit 0.01 2>/dev/null \
+  | grep -v '^#' | grep -v '^$' >"$OUT/all_self.txt" || true
+for k in 'curve25519' 'rustls|ring::' 'sqlx' 'sea_orm|sea_query' 'actix' 'malloc|free|_int_' 'regex_lite' 'aes_gcm|aes::'; do
+  printf "%-20s %s\n" "$k" "$(grep -E "$k" "$OUT/all_self.txt" | awk '{ s += $1 } END { printf "%.1f %%", s }')"
+done
 echo "load average $(loadavg) at the end"
