@@ -224,6 +224,7 @@ impl Batch {
 }
 
 #[expect(clippy::too_many_lines, reason = "one case's rows, in the order the service writes them")]
+#[expect(clippy::too_many_arguments, reason = "the tenant, its cipher, chain and slot, and the batch")]
 fn one_case(
     t: &Tenant,
     cipher: &TenantCipher,
@@ -384,11 +385,12 @@ fn one_case(
     for _ in 0..notes {
         at += step;
         let id = uuid_at(at);
+        let text = *rng.pick(NOTE_TEXT);
         b.notes.push(note::ActiveModel {
             tenant_id: Set(tenant),
             id: Set(id),
             case_id: Set(case_id),
-            body_sealed: Set(cipher.seal("notes.body", id, *rng.pick(NOTE_TEXT))?),
+            body_sealed: Set(cipher.seal("notes.body", id, text)?),
             author_id: Set(worker),
             amends_note_id: Set(None),
             created_at: Set(at),
