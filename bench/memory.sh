@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Resident memory (VmRSS) of the release service on the bench/requests_data.sh database:
+#  1. idle: 5 s after start, before any request; then after signing in (argon2 gives each hashing
+#     thread, one per core, a 19 MiB work area once: signing in on every thread first keeps that
+#     out of the later figures);
+#  2. 256 connections: wrk -c256 on GET /cases/{id} for CONN_SECONDS (RSS sampled every second, the
+#     peak reported), then 256 open event streams (GET /events, SSE) held for 10 s;
+#  3. soak: a fresh start, sign-ins, SOAK_WARMUP s of load, then SOAK_SECONDS at a steady moderate
+#     open-loop load (READ_RATE GET /cases/{id} and CREATE_RATE POST /cases a second), RSS every
+#     10 s; start, end, peak and growth.
+# Goals (issue 7): <= 50 MiB idle, <= 128 MiB with 256 connections, < 10 % growth over the soak.
+# Usage: bash bench/requests_data.sh && bash bench/memory.sh
+# Knobs: STAGES (idle,conns,soak), CONN_SECONDS (20), SOAK_SECONDS (300), SOAK_WARMUP (30),
+#        READ_RATE (300), CREATE_RATE (50), and those of bench/requests_lib.sh (POOL, PORT, REDIS, …).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STAGES=${STAGES:-idle,conns,soak}
+CONN_SECONDS=${CONN_SECONDS:-20}
+SOAK_SECONDS=${SOAK_SECONDS:-300}
+SOAK_WARMUP=${SOAK_WARMUP:-30}
+READ_RATE=${READ_RATE:-300}
+CREATE_RATE=${CREATE_RATE:-50}
+source bench/requests_lib.sh
+cargo build --release -q -p integration-tests --example open_loop
+echo "raw output in $OUT; $(nproc) cores, load average $(loadavg) at the start"
+STREAMS=()
+stop_streams() { for p in "${STREAMS[@]}"; do kill "$p" 2>/dev/null || true; done; STREAMS=(); }
+trap 'stop_streams; cleanup' EXIT
+
+# Signs in on every hashing thread: as many concurrent sign-ins as cores, twice.
+warm_hashers() {
+  local pids
+  for _ in 1 2; do
+    pids=()
+    for _ in $(seq 1 "$(nproc)"); do
+      post /auth/login "{\"tenant\":\"$TENANT\",\"email\":\"sup@$DOMAIN\",\"password\":\"$PASSWORD\"}" >/dev/null &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+  done
+}
+
+if [[ $STAGES == *idle* || $STAGES == *conns* ]]; then
+  start_service
+  sleep 5
+  echo "idle, 5 s after start, no request yet: $(rss_mib) MiB"
+  prepare_actors
+  prepare_ids
+  warm_hashers
+  sleep 2
+  echo "idle, after sign-ins on every hashing thread: $(rss_mib) MiB"
+fi
+
+if [[ $STAGES == *conns* ]]; then
+  renew SUP
+  peak=0
+  WRK_IDS=$OUT/case_ids WRK_PATH='/api/v1/cases/{id}' WRK_METHOD=GET WRK_TOKEN=$SUP \
+    wrk -t2 -c256 -d"${CONN_SECONDS}s" --latency -s bench/random_request.lua "http://127.0.0.1:$PORT" >"$OUT/wrk_256.out" &
+  WRK=$!
+  while kill -0 "$WRK" 2>/dev/null; do
+    peak=$(awk -v a="$peak" -v b="$(rss_mib)" 'BEGIN { print (b > a) ? b : a }')
+    sleep 1
+  done
+  wait "$WRK"
+  echo "wrk -c256 GET /cases/{id}, ${CONN_SECONDS} s: $(awk '/Requests\/sec/ { print $2 }' "$OUT/wrk_256.out") req/s," \
+    "non-2xx $(awk '/Non-2xx/ { print $NF }' "$OUT/wrk_256.out" | grep . || echo 0); RSS peak $peak MiB, after $(rss_mib) MiB"
+  renew SUP
+  for _ in $(seq 1 256); do
+    curl -sN "$BASE/events" -H "Authorization: Bearer $SUP" >/dev/null 2>&1 &
+    STREAMS+=($!)
+  done
+  sleep 10
+  open=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
+  echo "256 event streams held 10 s ($open connections established): RSS $(rss_mib) MiB"
+  stop_streams
+  sleep 2
+  echo "after the streams closed: $(rss_mib) MiB"
+fi
+
+if [[ $STAGES == *soak* ]]; then
+  [ -n "$PID" ] && stop_service
+  start_service
+  prepare_actors
+  prepare_ids
+  warm_hashers
+  LOADERS=()
+  load() { # seconds; runs both generators in the background
+    OL_URL="$BASE/cases/{id}" OL_IDS=$OUT/case_ids OL_TOKEN=$SUP OL_RATE=$READ_RATE OL_SECONDS=$1 OL_WARMUP=0 \
+      "$TARGET/release/examples/open_loop" >>"$OUT/soak_read.log" &
+    LOADERS+=($!)
+    OL_URL="$BASE/cases" OL_METHOD=POST OL_BODY=$CASE_BODY OL_IDS=$OUT/client_ids OL_TOKEN=$SUP OL_RATE=$CREATE_RATE \
+      OL_SECONDS=$1 OL_WARMUP=0 "$TARGET/release/examples/open_loop" >>"$OUT/soak_create.log" &
+    LOADERS+=($!)
+  }
+  load "$SOAK_WARMUP"
+  wait "${LOADERS[@]}"; LOADERS=()
+  renew SUP # a fresh 15-minute token for the soak
+  echo "soak: $SOAK_SECONDS s at $READ_RATE GET + $CREATE_RATE POST /cases a second; RSS every 10 s (MiB)"
+  load "$SOAK_SECONDS"
+  : >"$OUT/soak_rss.tsv"
+  for t in $(seq 0 10 "$SOAK_SECONDS"); do
+    printf "%s\t%s\t%s\n" "$t" "$(rss_mib)" "$(loadavg)" | tee -a "$OUT/soak_rss.tsv"
+    [ "$t" -lt "$SOAK_SECONDS" ] && sleep 10
+  done
+  wait "${LOADERS[@]}"
+  echo "read:   $(tail -1 "$OUT/soak_read.log")"
+  echo "create: $(tail -1 "$OUT/soak_create.log")"
+  awk -F'\t' 'NR == 1 { s = $2 } { e = $2; if ($2 > p) p = $2 }
+    END { printf "soak RSS: start %.1f MiB, end %.1f MiB, peak %.1f MiB, growth %.1f %%\n", s, e, p, (e - s) / s * 100 }' \
+    "$OUT/soak_rss.tsv"
+fi
+echo "load average $(loadavg) at the end"
