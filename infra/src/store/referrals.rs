@@ -295,21 +295,24 @@ pub async fn open_load(tx: &TenantTx, workers: &[UserId]) -> Result<HashMap<User
     if workers.is_empty() {
         return Ok(HashMap::new());
     }
-    let assigned: Vec<Option<Uuid>> = referral::Entity::find()
+    // Counted in SQL: one row per worker, however many referrals are open (a division where
+    // nobody accepts for a while would otherwise send thousands of rows per new referral).
+    let counts: Vec<(Option<Uuid>, i64)> = referral::Entity::find()
         .select_only()
         .column(referral::Column::AssignedTo)
+        .column_as(referral::Column::Id.count(), "open")
         .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(referral::Column::AssignedTo.is_in(workers.iter().map(|w| w.as_uuid()).collect::<Vec<_>>()))
         .filter(referral::Column::Status.is_in([ReferralStatus::Pending.as_str(), ReferralStatus::Accepted.as_str()]))
+        .group_by(referral::Column::AssignedTo)
         .into_tuple()
         .all(tx.raw())
         .await
         .store()?;
-    let mut load = HashMap::new();
-    for worker in assigned.into_iter().flatten() {
-        *load.entry(UserId::from_uuid(worker)).or_insert(0) += 1;
-    }
-    Ok(load)
+    Ok(counts
+        .into_iter()
+        .filter_map(|(worker, open)| Some((UserId::from_uuid(worker?), u32::try_from(open).unwrap_or(u32::MAX))))
+        .collect())
 }
 
 /// Moves a referral from `from` to `to` with the given column changes, only if its status is still
