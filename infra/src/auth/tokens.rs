@@ -75,13 +75,46 @@ pub struct TokenService {
     keys: KeyRing,
     issuer: String,
     audience: String,
+    verified: VerifiedTokens,
+}
+
+/// Tokens whose signature and claims were already checked, with their claims, until they expire.
+///
+/// A client sends the same access token with every request for its 15 minutes, and checking an
+/// Ed25519 signature was a fifth of the service's own CPU per request (docs/benchmarks.md). A
+/// token's validity depends only on its exact bytes and the clock, so remembering the verdict for
+/// the exact string is the same check; revocation is not cached here (every request still asks
+/// the database about the session). Bounded: when full, expired entries go, and if that frees
+/// nothing the whole map is dropped (it refills at one verification per token).
+#[derive(Debug, Default)]
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, Claims>>);
+
+/// The most tokens remembered: a few megabytes at most.
+const VERIFIED_CAPACITY: usize = 4096;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str, now: i64) -> Option<Claims> {
+        let map = self.0.lock().ok()?;
+        map.get(token).filter(|claims| claims.exp + CLOCK_LEEWAY_I64 > now).cloned()
+    }
+
+    fn remember(&self, token: &str, claims: &Claims, now: i64) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() >= VERIFIED_CAPACITY {
+            map.retain(|_, c| c.exp + CLOCK_LEEWAY_I64 > now);
+            if map.len() >= VERIFIED_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(token.to_owned(), claims.clone());
+    }
 }
 
 impl TokenService {
     /// A service over `keys`.
     #[must_use]
     pub fn new(keys: KeyRing, issuer: String, audience: String) -> Self {
-        Self { keys, issuer, audience }
+        Self { keys, issuer, audience, verified: VerifiedTokens::default() }
     }
 
     /// The public keys.
@@ -130,6 +163,17 @@ impl TokenService {
         if token.len() > 4096 {
             return Err(TokenError::Malformed);
         }
+        let now = Utc::now().timestamp();
+        if let Some(claims) = self.verified.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token, now)?;
+        self.verified.remember(token, &claims, now);
+        Ok(claims)
+    }
+
+    /// The full check of [`Self::verify`], without the memory of earlier verdicts.
+    fn verify_signed(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         // Pin the algorithm before touching keys: never let the token choose how it is checked.
         if header.alg != Algorithm::EdDSA {
@@ -150,7 +194,7 @@ impl TokenService {
             .map(|data| data.claims)
             .map_err(|_| TokenError::Invalid)?;
         // We issue `iat` as the moment of signing: one from the future was not issued by us.
-        if claims.iat > Utc::now().timestamp() + i64::try_from(CLOCK_LEEWAY_SECONDS).unwrap_or(0) {
+        if claims.iat > now + CLOCK_LEEWAY_I64 {
             return Err(TokenError::Invalid);
         }
         Ok(claims)
@@ -158,7 +202,9 @@ impl TokenService {
 }
 
 /// Seconds of clock difference tolerated on `exp`, `nbf` and `iat`.
-const CLOCK_LEEWAY_SECONDS: u64 = 30;
+const CLOCK_LEEWAY_I64: i64 = 30;
+/// The same, as jsonwebtoken takes it.
+const CLOCK_LEEWAY_SECONDS: u64 = CLOCK_LEEWAY_I64.unsigned_abs();
 
 /// The header parameters our tokens carry; `typ`, when present, is `JWT`.
 const HEADER_PARAMETERS: [&str; 3] = ["alg", "typ", "kid"];
@@ -202,6 +248,55 @@ mod tests {
         assert_eq!(other.verify(&token).err(), Some(TokenError::UnknownKey));
         assert_eq!(svc.verify("not.a.token").err(), Some(TokenError::Malformed));
         Ok(())
+    }
+
+    #[test]
+    fn verdicts_are_remembered_for_the_exact_token_until_it_expires() -> Result<(), Box<dyn std::error::Error>> {
+        let svc = service()?;
+        let (token, _) = svc.issue(
+            UserId::new(),
+            TenantId::new(),
+            TenantKind::Agency,
+            &RoleSet::one(Role::CaseManager),
+            SessionId::new(),
+        )?;
+        let first = svc.verify(&token)?;
+        assert_eq!(svc.verify(&token)?.jti, first.jti, "a remembered token verifies alike");
+        let mut bent = token.clone();
+        bent.insert(token.len() / 2, 'x');
+        assert!(svc.verify(&bent).is_err(), "another string is checked in full");
+
+        let remembered = VerifiedTokens::default();
+        let now = Utc::now().timestamp();
+        let claims = Claims { exp: now + 60, ..first };
+        remembered.remember("token", &claims, now);
+        assert!(remembered.get("token", now + 60 + CLOCK_LEEWAY_I64 - 1).is_some());
+        assert!(remembered.get("token", now + 60 + CLOCK_LEEWAY_I64).is_none(), "expired, so checked in full again");
+        assert!(remembered.get("other", now).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn the_memory_of_verdicts_stays_bounded() {
+        let remembered = VerifiedTokens::default();
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: uuid::Uuid::nil(),
+            tid: uuid::Uuid::nil(),
+            tkind: TenantKind::Agency,
+            roles: vec![],
+            sid: uuid::Uuid::nil(),
+            jti: uuid::Uuid::nil(),
+            iat: now,
+            exp: now + 900,
+            iss: String::new(),
+            aud: String::new(),
+        };
+        for n in 0..(VERIFIED_CAPACITY * 2 + 1) {
+            remembered.remember(&n.to_string(), &claims, now);
+        }
+        let size = remembered.0.lock().map(|m| m.len()).unwrap_or(usize::MAX);
+        assert!(size <= VERIFIED_CAPACITY, "{size} entries");
     }
 
     proptest::proptest! {
