@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Resident memory (VmRSS) of the release service on the bench/requests_data.sh database:
-#  1. idle: 5 s after start, before any request; then after signing in (argon2 gives each hashing
-#     thread, one per core, a 19 MiB work area once: signing in on every thread first keeps that
-#     out of the later figures);
+#  1. idle: 5 s after start, before any request, with a breakdown of that RSS (smaps_rollup,
+#     status, and smaps summed by mapping: the binary's file pages, shared libraries, [heap], other
+#     anonymous mappings such as malloc arenas and thread stacks); the same idle figure again with
+#     MALLOC_ARENA_MAX=2 (glibc: at most two malloc arenas instead of 8 per core); then after
+#     signing in (argon2 gives each hashing thread, one per core, a 19 MiB work area once: signing
+#     in on every thread first keeps that out of the later figures);
 #  2. 256 connections: wrk -c256 on GET /cases/{id} for CONN_SECONDS (RSS sampled every second, the
 #     peak reported), then 256 open event streams (GET /events, SSE) held for 10 s;
 #  3. soak: a fresh start, sign-ins, SOAK_WARMUP s of load, then SOAK_SECONDS at a steady moderate
@@ -10,11 +13,11 @@
 #     10 s; start, end, peak and growth.
 # Goals (issue 7): <= 50 MiB idle, <= 128 MiB with 256 connections, < 10 % growth over the soak.
 # Usage: bash bench/requests_data.sh && bash bench/memory.sh
-# Knobs: STAGES (idle,conns,soak), CONN_SECONDS (20), SOAK_SECONDS (300), SOAK_WARMUP (30),
+# Knobs: STAGES (idle,arena,conns,soak; arena: the MALLOC_ARENA_MAX=2 idle figure), CONN_SECONDS (20), SOAK_SECONDS (300), SOAK_WARMUP (30),
 #        READ_RATE (300), CREATE_RATE (50), and those of bench/requests_lib.sh (POOL, PORT, REDIS, …).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGES=${STAGES:-idle,conns,soak}
+STAGES=${STAGES:-idle,arena,conns,soak}
 CONN_SECONDS=${CONN_SECONDS:-20}
 SOAK_SECONDS=${SOAK_SECONDS:-300}
 SOAK_WARMUP=${SOAK_WARMUP:-30}
@@ -40,10 +43,36 @@ warm_hashers() {
   done
 }
 
+# What the idle RSS is made of.
+breakdown() {
+  echo "  binary: $(stat -c %s "$BENCH_BIN" | awk '{ printf "%.1f MiB", $1 / 1048576 }') on disk ($BENCH_BIN);" \
+    "sections: $(size -A "$BENCH_BIN" 2>/dev/null | awk '$1 ~ /^\.(text|rodata|data\.rel\.ro|eh_frame|gcc_except_table)$/ { printf "%s %.1f MiB, ", $1, $2 / 1048576 }')"
+  echo "  smaps_rollup: $(awk '/^(Rss|Pss|Anonymous|Pss_Anon|Pss_File|Pss_Shmem):/ { printf "%s %.1f MiB  ", $1, $2 / 1024 }' "/proc/$PID/smaps_rollup")"
+  echo "  status: $(awk '/^(VmRSS|RssAnon|RssFile|RssShmem|VmData|VmSize|Threads):/ { if ($1 == "Threads:") printf "%s %s  ", $1, $2; else printf "%s %.1f MiB  ", $1, $2 / 1024 }' "/proc/$PID/status")"
+  # smaps summed by mapping: the binary itself (code and read-only data, file-backed, and its
+  # writable data), shared libraries, [heap] (brk: the main malloc arena), [stack], anonymous
+  # (malloc's per-thread arenas, thread stacks, the allocator's large blocks).
+  awk -v bin="$(readlink -f "$BENCH_BIN")" '
+    /^[0-9a-f]+-[0-9a-f]+ / { perm = $2; path = $6; kind = (path == bin) ? "binary " (perm ~ /x/ ? "code" : perm ~ /w/ ? "data" : "rodata") \
+      : (path ~ /\.so/) ? "libraries" : (path == "") ? "anonymous" : path; if (path == "") anon_maps++; next }
+    /^Rss:/ { rss[kind] += $2 }
+    /^Anonymous:/ { an[kind] += $2 }
+    END { for (k in rss) if (rss[k] > 0) printf "    %-18s Rss %6.1f MiB (anonymous %5.1f)\n", k, rss[k] / 1024, an[k] / 1024
+          printf "    (%d anonymous mappings)\n", anon_maps }' "/proc/$PID/smaps" | sort -k3 -rn
+}
+
 if [[ $STAGES == *idle* || $STAGES == *conns* ]]; then
+  if [[ $STAGES == *arena* ]]; then
+    start_service MALLOC_ARENA_MAX=2
+    sleep 5
+    echo "idle, 5 s after start, MALLOC_ARENA_MAX=2: $(rss_mib) MiB"
+    breakdown
+    stop_service
+  fi
   start_service
   sleep 5
   echo "idle, 5 s after start, no request yet: $(rss_mib) MiB"
+  breakdown
   prepare_actors
   prepare_ids
   warm_hashers

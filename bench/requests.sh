@@ -16,7 +16,8 @@
 #        (0.5), OPEN_RATES ("create=R read=R referral=R" to skip the closed loop's rates), POOL (16),
 #        PORT (18094), BENCH_DB (vcao_perf), PGHOST_URL, REDIS (redis://127.0.0.1:6379; empty: none),
 #        TENANT (bench-agency-01, the largest), PG_LOG (/var/log/postgresql/postgresql-15-main.log),
-#        BENCH_BIN, OUT (a directory for the raw output; default a new one under /tmp).
+#        BENCH_BIN, OUT (a directory for the raw output; default a new one under /tmp), REQUESTS
+#        ("create read referral": which to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGES=${STAGES:-capture,closed,open}
@@ -30,7 +31,7 @@ if [[ $STAGES == *open* ]]; then
   cargo build --release -q -p integration-tests --example open_loop
 fi
 echo "raw output in $OUT; $(nproc) cores, load average $(loadavg) at the start"
-REQUESTS=(create read referral)
+read -r -a REQUESTS <<<"${REQUESTS:-create read referral}"
 declare -A NAME=([create]="POST /cases" [read]="GET /cases/{id}" [referral]="POST /referrals")
 
 # One request of each kind, with curl. Ids are the first of the files.
@@ -100,8 +101,11 @@ jwt_claim() { # token claim
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Open referrals pile up (nobody accepts them here) and the assignment reads every open referral of
 # the workers on duty, so each referral run starts from none of the liaison's referrals left.
+# VACUUM after the DELETE: otherwise the dead rows stay in ix_referrals_assigned_to and the
+# open-load count wades through every earlier run's referrals (each run slower than the last).
 reset_referrals() {
   psql_owner -c "DELETE FROM referrals WHERE tenant_id = '$TENANT_ID' AND created_by = '$(jwt_claim "$LIAISON" sub)'"
+  psql_owner -c "VACUUM referrals"
 }
 # wrk for request $1: prints "req/s p50_ms p99_ms errors".
 wrk_run() {

@@ -5,21 +5,16 @@
 -- bench_ids (10,000 of the tenant's cases and clients) inside the statement that uses them, so no
 -- round trip is added. @TENANT@ is replaced before the run: SET takes no parameters.
 \set n random(1, :nids)
--- The auth extractor's session check: its own read-only transaction.
-BEGIN;
-SET TRANSACTION READ ONLY;
-SET LOCAL app.tenant_id = '@TENANT@';
-SELECT "sessions"."tenant_id", "sessions"."id", "sessions"."user_id", "sessions"."created_at", "sessions"."expires_at", "sessions"."revoked_at", "sessions"."revoked_reason" FROM "sessions" WHERE "sessions"."tenant_id" = :tenant AND "sessions"."id" = :session LIMIT 1;
-COMMIT;
--- The create: client visible?, the case, its types, the fact (which reads case and client again),
--- the audit event.
+-- The auth extractor's session check: one statement on the pool, outside a transaction (the
+-- function sets the tenant for its own duration; migration m20261129_000007).
+SELECT vcao_live_session_user(:tenant, :session) AS owner;
+-- The create: client visible?, the case, its types, the fact (which reads the client again for
+-- its gender and age band), the audit event.
 BEGIN;
 SET LOCAL app.tenant_id = '@TENANT@';
 SELECT "clients"."tenant_id", "clients"."id", "clients"."given_name_sealed", "clients"."family_name_sealed", "clients"."date_of_birth_sealed", "clients"."gender", "clients"."phone_sealed", "clients"."email_sealed", "clients"."preferred_language_sealed", "clients"."address_sealed", "clients"."safe_contact_sealed", "clients"."given_name_index", "clients"."family_name_index", "clients"."date_of_birth_index", "clients"."version", "clients"."created_at", "clients"."updated_at" FROM "clients" WHERE "clients"."tenant_id" = :tenant AND "clients"."id" = (SELECT client_id FROM bench_ids WHERE n = :n) LIMIT 1 \gset c_
 INSERT INTO "cases" ("tenant_id", "id", "client_id", "status", "victimization_types", "referral_source", "program_id", "division_id", "assigned_to", "restricted", "risk_level", "opened_at", "closed_at", "version", "created_at", "updated_at") VALUES (:tenant, bench_uuid_v7(), :c_id, 'open', 'intimate_partner_violence', 'police', NULL, NULL, NULL, false, NULL, now(), NULL, 1, now(), now()) RETURNING "tenant_id", "id", "client_id", "status", "victimization_types", "referral_source", "program_id", "division_id", "assigned_to", "restricted", "risk_level", "opened_at", "closed_at", "version", "created_at", "updated_at" \gset k_
-DELETE FROM "case_victimization_types" WHERE "case_victimization_types"."tenant_id" = :tenant AND "case_victimization_types"."case_id" = :k_id;
 INSERT INTO "case_victimization_types" ("tenant_id", "case_id", "victimization_type") VALUES (:tenant, :k_id, 'intimate_partner_violence');
-SELECT "cases"."tenant_id", "cases"."id", "cases"."client_id", "cases"."status", "cases"."victimization_types", "cases"."referral_source", "cases"."program_id", "cases"."division_id", "cases"."assigned_to", "cases"."restricted", "cases"."risk_level", "cases"."opened_at", "cases"."closed_at", "cases"."version", "cases"."created_at", "cases"."updated_at" FROM "cases" WHERE "cases"."tenant_id" = :tenant AND "cases"."id" = :k_id LIMIT 1;
 SELECT "clients"."tenant_id", "clients"."id", "clients"."given_name_sealed", "clients"."family_name_sealed", "clients"."date_of_birth_sealed", "clients"."gender", "clients"."phone_sealed", "clients"."email_sealed", "clients"."preferred_language_sealed", "clients"."address_sealed", "clients"."safe_contact_sealed", "clients"."given_name_index", "clients"."family_name_index", "clients"."date_of_birth_index", "clients"."version", "clients"."created_at", "clients"."updated_at" FROM "clients" WHERE "clients"."tenant_id" = :tenant AND "clients"."id" = :c_id LIMIT 1;
 INSERT INTO "reporting_facts" ("tenant_id", "id", "kind", "occurred_on", "fiscal_quarter", "month", "program", "victimization_type", "division", "service_type", "urgency", "gender", "age_band", "amount_cents", "minutes", "subject") VALUES (:tenant, bench_uuid_v7(), 'case_opened', current_date, '2026-Q3', '2026-11', NULL, 'intimate_partner_violence', NULL, NULL, NULL, 'woman', '35-44', NULL, NULL, md5(:c_id));
 INSERT INTO "audit_events" ("tenant_id", "id", "occurred_at", "actor_id", "action", "resource_type", "resource_id", "client_ip", "request_id", "details") VALUES (:tenant, bench_uuid_v7(), now(), :user, 'case.created', 'case', :k_id, '127.0.0.1', bench_uuid_v7()::text, '{"client_id":"' || :c_id || '","restricted"' || chr(58) || 'false}') RETURNING "tenant_id", "id", "occurred_at", "actor_id", "action", "resource_type", "resource_id", "client_ip", "request_id", "details";

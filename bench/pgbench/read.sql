@@ -5,12 +5,9 @@
 -- bench_ids (10,000 of the tenant's cases and clients) inside the statement that uses them, so no
 -- round trip is added. @TENANT@ is replaced before the run: SET takes no parameters.
 \set n random(1, :nids)
--- The auth extractor's session check: its own read-only transaction.
-BEGIN;
-SET TRANSACTION READ ONLY;
-SET LOCAL app.tenant_id = '@TENANT@';
-SELECT "sessions"."tenant_id", "sessions"."id", "sessions"."user_id", "sessions"."created_at", "sessions"."expires_at", "sessions"."revoked_at", "sessions"."revoked_reason" FROM "sessions" WHERE "sessions"."tenant_id" = :tenant AND "sessions"."id" = :session LIMIT 1;
-COMMIT;
+-- The auth extractor's session check: one statement on the pool, outside a transaction (the
+-- function sets the tenant for its own duration; migration m20261129_000007).
+SELECT vcao_live_session_user(:tenant, :session) AS owner;
 -- The read and its audit event, in one transaction.
 BEGIN;
 SET LOCAL app.tenant_id = '@TENANT@';

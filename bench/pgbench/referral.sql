@@ -5,12 +5,9 @@
 -- bench_ids (10,000 of the tenant's cases and clients) inside the statement that uses them, so no
 -- round trip is added. @TENANT@ is replaced before the run: SET takes no parameters.
 \set w random(1, 3)
--- The auth extractor's session check: its own read-only transaction.
-BEGIN;
-SET TRANSACTION READ ONLY;
-SET LOCAL app.tenant_id = '@TENANT@';
-SELECT "sessions"."tenant_id", "sessions"."id", "sessions"."user_id", "sessions"."created_at", "sessions"."expires_at", "sessions"."revoked_at", "sessions"."revoked_reason" FROM "sessions" WHERE "sessions"."tenant_id" = :tenant AND "sessions"."id" = :session LIMIT 1;
-COMMIT;
+-- The auth extractor's session check: one statement on the pool, outside a transaction (the
+-- function sets the tenant for its own duration; migration m20261129_000007).
+SELECT vcao_live_session_user(:tenant, :session) AS owner;
 -- The division exists? (on the pool, outside a transaction)
 SELECT "police_divisions"."id", "police_divisions"."police_service_id", "police_divisions"."name", "police_divisions"."code", "police_divisions"."effective_from", "police_divisions"."effective_to", "police_divisions"."created_at" FROM "police_divisions" WHERE "police_divisions"."id" = :division LIMIT 1;
 -- The liaison's own division, the agency's windows, who is on duty, their open load, the referral
@@ -22,7 +19,7 @@ SELECT "users"."tenant_id", "users"."id", "users"."email", "users"."display_name
 SELECT "agency_settings"."tenant_id", "agency_settings"."escalation_immediate_minutes", "agency_settings"."escalation_same_day_minutes", "agency_settings"."escalation_routine_minutes", "agency_settings"."version", "agency_settings"."updated_at" FROM "agency_settings" WHERE "agency_settings"."tenant_id" = :tenant LIMIT 1;
 SELECT "shifts"."tenant_id", "shifts"."id", "shifts"."user_id", "shifts"."division_id", "shifts"."starts_at", "shifts"."ends_at", "shifts"."created_at" FROM "shifts" WHERE "shifts"."tenant_id" = :tenant AND "shifts"."division_id" = :division AND "shifts"."starts_at" <= now() AND "shifts"."ends_at" > now() ORDER BY "shifts"."starts_at" ASC;
 SELECT "users"."tenant_id", "users"."id", "users"."email", "users"."display_name", "users"."password_hash", "users"."roles", "users"."division_id", "users"."profession", "users"."active", "users"."version", "users"."created_at", "users"."updated_at" FROM "users" WHERE "users"."tenant_id" = :tenant AND "users"."id" IN (:w1, :w2, :w3) AND "users"."active" = true;
-SELECT "referrals"."assigned_to" FROM "referrals" WHERE "referrals"."tenant_id" = :tenant AND "referrals"."assigned_to" IN (:w1, :w2, :w3) AND "referrals"."status" IN ('pending', 'accepted');
+SELECT "referrals"."assigned_to", COUNT("referrals"."id") AS "open" FROM "referrals" WHERE "referrals"."tenant_id" = :tenant AND "referrals"."assigned_to" IN (:w1, :w2, :w3) AND "referrals"."status" IN ('pending', 'accepted') GROUP BY "referrals"."assigned_to";
 INSERT INTO "referrals" ("tenant_id", "id", "division_id", "program_id", "created_by", "occurrence_number_sealed", "victimization_types", "urgency", "person_sealed", "consent_to_contact", "children_involved", "notes_sealed", "status", "assigned_to", "accepted_by", "accepted_at", "first_contact_at", "escalation_due_at", "escalated_at", "case_id", "client_id", "version", "created_at", "updated_at") VALUES (:tenant, bench_uuid_v7(), :division, NULL, :user, NULL, 'intimate_partner_violence', 'immediate', decode(repeat(md5(random()::text), 17), 'hex'), true, NULL, NULL, 'pending', (ARRAY[:w1, :w2, :w3]::uuid[])[:w], NULL, NULL, NULL, now() + interval '15 minutes', NULL, NULL, NULL, 1, now(), now()) RETURNING "tenant_id", "id", "division_id", "program_id", "created_by", "occurrence_number_sealed", "victimization_types", "urgency", "person_sealed", "consent_to_contact", "children_involved", "notes_sealed", "status", "assigned_to", "accepted_by", "accepted_at", "first_contact_at", "escalation_due_at", "escalated_at", "case_id", "client_id", "version", "created_at", "updated_at" \gset r_
 SELECT "police_divisions"."id", "police_divisions"."police_service_id", "police_divisions"."name", "police_divisions"."code", "police_divisions"."effective_from", "police_divisions"."effective_to", "police_divisions"."created_at" FROM "police_divisions" WHERE "police_divisions"."id" = :division LIMIT 1;
 INSERT INTO "reporting_facts" ("tenant_id", "id", "kind", "occurred_on", "fiscal_quarter", "month", "program", "victimization_type", "division", "service_type", "urgency", "gender", "age_band", "amount_cents", "minutes", "subject") VALUES (:tenant, bench_uuid_v7(), 'referral_created', current_date, '2026-Q3', '2026-11', NULL, 'intimate_partner_violence', '51', NULL, 'immediate', NULL, 'unknown', NULL, NULL, md5(:r_id));
