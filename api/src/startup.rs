@@ -173,6 +173,9 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
 }
 
 /// Links new audit events into each tenant's chain, every interval and whenever woken.
+/// Passes of the audit sealer one tenant may take in a row (see `spawn_audit_sealer`).
+const CATCH_UP_PASSES: usize = 20;
+
 fn spawn_audit_sealer(state: AppState) {
     let interval = Duration::from_millis(state.settings.audit_seal_interval_ms);
     tokio::spawn(async move {
@@ -190,11 +193,21 @@ fn spawn_audit_sealer(state: AppState) {
                 }
             };
             for tenant in tenants {
-                match infra::store::audit::seal_pending(&state.db, tenant).await {
-                    Ok(n) => {
-                        state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                // A full pass means more are waiting: catch up now (a busy tenant audits more than
+                // a batch a second), but at most this many passes before the other tenants' turn.
+                for _ in 0..CATCH_UP_PASSES {
+                    match infra::store::audit::seal_pending(&state.db, tenant).await {
+                        Ok(n) => {
+                            state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                            if n < infra::store::audit::SEAL_BATCH {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(tenant_id = %tenant, error = %e, "audit sealing failed; will retry");
+                            break;
+                        }
                     }
-                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "audit sealing failed; will retry"),
                 }
             }
         }

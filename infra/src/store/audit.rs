@@ -168,7 +168,7 @@ pub async fn list(
 const LATE_COMMIT_GRACE_MS: u64 = 10 * 60 * 1000;
 
 /// Most events sealed in one pass; the next pass takes the rest.
-const SEAL_BATCH: u64 = 1000;
+pub const SEAL_BATCH: u64 = 1000;
 
 /// Links the tenant's unsealed events into its chain, in id order, and returns how many.
 /// Replicas racing on one tenant serialise on an advisory lock (PostgreSQL) or the write lock
