@@ -232,16 +232,21 @@ mod tests {
         Ok(TokenService::new(ring, "iss".into(), "aud".into()))
     }
 
-    #[test]
-    fn a_token_round_trips_and_another_issuers_does_not() -> Result<(), Box<dyn std::error::Error>> {
-        let svc = service()?;
-        let (token, ttl) = svc.issue(
+    /// A case manager's token from `svc`, with its lifetime.
+    fn case_manager_token(svc: &TokenService) -> Result<(String, i64), TokenError> {
+        svc.issue(
             UserId::new(),
             TenantId::new(),
             TenantKind::Agency,
             &RoleSet::one(Role::CaseManager),
             SessionId::new(),
-        )?;
+        )
+    }
+
+    #[test]
+    fn a_token_round_trips_and_another_issuers_does_not() -> Result<(), Box<dyn std::error::Error>> {
+        let svc = service()?;
+        let (token, ttl) = case_manager_token(&svc)?;
         assert_eq!(ttl, ACCESS_TOKEN_TTL_SECONDS);
         assert_eq!(svc.verify(&token).map(|c| c.roles), Ok(vec!["case_manager".to_owned()]));
         let other = service()?;
@@ -253,13 +258,7 @@ mod tests {
     #[test]
     fn verdicts_are_remembered_for_the_exact_token_until_it_expires() -> Result<(), Box<dyn std::error::Error>> {
         let svc = service()?;
-        let (token, _) = svc.issue(
-            UserId::new(),
-            TenantId::new(),
-            TenantKind::Agency,
-            &RoleSet::one(Role::CaseManager),
-            SessionId::new(),
-        )?;
+        let (token, _) = case_manager_token(&svc)?;
         let first = svc.verify(&token)?;
         assert_eq!(svc.verify(&token)?.jti, first.jti, "a remembered token verifies alike");
         let mut bent = token.clone();
@@ -311,9 +310,8 @@ mod tests {
         ) {
             let svc = service().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             proptest::prop_assert!(svc.verify(&noise).is_err());
-            let (token, _) = svc
-                .issue(UserId::new(), TenantId::new(), TenantKind::Agency, &RoleSet::one(Role::CaseManager), SessionId::new())
-                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let (token, _) =
+                case_manager_token(&svc).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             let mut bent = token.clone().into_bytes();
             let i = at % bent.len();
             if bent[i] != byte && byte.is_ascii_graphic() {

@@ -189,8 +189,9 @@ impl TenantTx {
     }
 }
 
-/// Begins a transaction for the caller's tenant. This and [`begin_tenant_tx_for`] are the only ways
-/// to reach tenant data.
+/// Begins a transaction for the caller's tenant. This and [`begin_tenant_tx_for`] are the ways to
+/// reach tenant data; the one exception is the per-request session check
+/// (`store::sessions::live_session_owner`), a single read that sets its tenant itself.
 ///
 /// # Errors
 /// [`StoreError`] when the database cannot begin one.
