@@ -14,6 +14,10 @@ use crate::metrics::Metrics;
 impl AppState {
     /// The caller's tenant cipher, for sealing and opening personal fields.
     ///
+    /// Call it before beginning the request's transaction: the first call for a tenant in this
+    /// process reads (or makes) the key in a transaction of its own, and on SQLite that waits for
+    /// any writing transaction the caller already holds.
+    ///
     /// # Errors
     /// When the tenant key cannot be read, made or unwrapped.
     pub async fn cipher(

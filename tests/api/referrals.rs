@@ -443,3 +443,39 @@ async fn a_retried_conversion_with_the_same_key_answers_with_the_same_case() {
     let cases: Value = app.get("/api/v1/cases", Some(&d.supervisor.access_token)).await.json().await.unwrap();
     assert_eq!(cases["items"].as_array().unwrap().len(), 1);
 }
+
+/// A replica that has not yet read an agency's key (just started, or the agency's first request
+/// on it) loads the key while a request's transaction may already be open. On SQLite a second
+/// writing transaction in the same process waits for the first: a handler that asked for the key
+/// inside its transaction waited for itself, for ever. Every first request here must answer.
+#[tokio::test]
+async fn a_replica_that_has_not_read_the_agency_key_yet_accepts_referrals_and_opens_cases() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let referral = refer(&app, &d.liaison, &referral_body(d.division, true)).await;
+    let client = crate::clients::create_client(&app, &d.on_duty.access_token, &json!({"given_name": "Fresh"})).await;
+    let in_time = |what: &'static str| move |_| panic!("{what} did not answer within 10 s on a fresh replica");
+
+    let fresh = spawn_app_sharing(&app, |_| {}).await;
+    let accepted = tokio::time::timeout(
+        Duration::from_secs(10),
+        fresh.post_json(
+            &format!("/api/v1/referrals/{}/accept", referral["id"].as_str().unwrap()),
+            Some(&d.on_duty.access_token),
+            &json!({}),
+        ),
+    )
+    .await
+    .unwrap_or_else(in_time("accept"));
+    assert_eq!(accepted.status(), StatusCode::OK);
+
+    let fresh = spawn_app_sharing(&app, |_| {}).await;
+    let body = json!({"client_id": client["id"], "victimization_types": ["intimate_partner_violence"], "referral_source": "police"});
+    let opened = tokio::time::timeout(
+        Duration::from_secs(10),
+        fresh.post_json("/api/v1/cases", Some(&d.on_duty.access_token), &body),
+    )
+    .await
+    .unwrap_or_else(in_time("open a case"));
+    assert_eq!(opened.status(), StatusCode::CREATED);
+}

@@ -227,12 +227,13 @@ pub async fn create_case(
     let actor = caller.0;
     authorize(&actor, Action::WorkCases)?;
     let idempotent = Idempotent::new(idempotency, &actor, "create_case", &*body);
+    // The key before the transaction: loading it takes a transaction of its own.
+    let cipher = state.cipher(actor.tenant_id).await?;
     let tx = match idempotent.begin(&state.db, &actor).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
     let new = body.try_into_domain(&state, &tx, &actor).await?;
-    let cipher = state.cipher(actor.tenant_id).await?;
     let case = cases::insert(&tx, &cipher, new).await?;
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });

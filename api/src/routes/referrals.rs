@@ -517,11 +517,13 @@ pub async fn accept_referral(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::WorkReferrals)?;
+    // The key before the transaction: loading it takes a transaction of its own (see
+    // `state::AppState::cipher`).
+    let cipher = state.cipher(actor.tenant_id).await?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
     let referral = referrals::get(&tx, None, path.into_inner()).await?;
     dispatch::accept(referral.status).map_err(referral_error)?;
     let now = infra::db::now();
-    let cipher = state.cipher(actor.tenant_id).await?;
     match referrals::accept(&tx, &cipher, referral.id, actor.user_id, now).await {
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyAccepted)),
         other => other?,

@@ -213,11 +213,13 @@ pub async fn begin_tenant_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantT
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
     };
     let turn = match &db.writer {
+        // As long as SQLite's own busy timeout, then "unavailable" (503): a turn that never comes
+        // (a writer waiting for itself) must not hang its request for ever.
         Some(writer) => Some(
-            std::sync::Arc::clone(writer)
-                .acquire_owned()
+            tokio::time::timeout(WRITER_TURN_TIMEOUT, std::sync::Arc::clone(writer).acquire_owned())
                 .await
-                .map_err(|_| DbErr::Custom("writer queue closed".to_owned()))?,
+                .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
+                .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed))?,
         ),
         None => None,
     };
@@ -266,6 +268,10 @@ fn owner_url(settings: &Settings) -> Result<String, OpenError> {
     }
 }
 
+/// SQLite: how long a writing transaction waits for its turn (see [`begin_tenant_tx_for`]); the
+/// same as the connections' busy timeout.
+const WRITER_TURN_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn connect_sqlite(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
@@ -278,7 +284,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<DatabaseConne
                 // FULL: a commit acknowledged to a client survives a power cut, not only a crash.
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(WRITER_TURN_TIMEOUT)
         });
     Database::connect(options).await
 }
