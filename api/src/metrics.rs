@@ -49,9 +49,10 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format; `redis_fallbacks` is read from the Redis handle.
+    /// The text exposition format; `redis_fallbacks` is read from the Redis handle and
+    /// `db_statements` from the pool.
     #[must_use]
-    pub fn render(&self, redis_fallbacks: u64, redis_up: Option<bool>) -> String {
+    pub fn render(&self, redis_fallbacks: u64, redis_up: Option<bool>, db_statements: u64) -> String {
         let mut out = String::new();
         out.push_str("# HELP vcao_http_requests_total HTTP requests by method, route pattern and status.\n");
         out.push_str("# TYPE vcao_http_requests_total counter\n");
@@ -96,6 +97,10 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP vcao_redis_fallbacks_total Redis calls answered by the in-process fallback.\n# TYPE vcao_redis_fallbacks_total counter\nvcao_redis_fallbacks_total {redis_fallbacks}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vcao_db_statements_total SQL statements sent to the database (not counting BEGIN, SET LOCAL and COMMIT).\n# TYPE vcao_db_statements_total counter\nvcao_db_statements_total {db_statements}"
         );
         if let Some(up) = redis_up {
             let _ = writeln!(

@@ -8,6 +8,7 @@ use domain::case::{self, CaseStatus, ReferralSource, RiskLevel, VictimizationTyp
 use domain::user::Role;
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
 use infra::TenantTx;
+use infra::crypto::TenantCipher;
 use infra::db::begin_tenant_tx;
 use infra::store::audit::{self, AuditFilter};
 use infra::store::cases::{self, Case, CaseChanges, CaseFilter, NewCase};
@@ -158,27 +159,53 @@ async fn check_assignee(tx: &TenantTx, worker: UserId) -> Result<(), ApiError> {
     }
 }
 
+/// The row a reference names, or a field error when it names none.
+fn found<T>(
+    read: Result<T, infra::StoreError>,
+    e: &mut ValidationErrors,
+    field: &'static str,
+    message: &'static str,
+) -> Result<Option<T>, ApiError> {
+    match read {
+        Ok(row) => Ok(Some(row)),
+        Err(infra::StoreError::NotFound) => {
+            e.add(field, message);
+            Ok(None)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 impl CreateCaseRequest {
-    async fn try_into_domain(&self, state: &AppState, tx: &TenantTx, actor: &Actor) -> Result<NewCase, ApiError> {
+    async fn try_into_domain(
+        &self,
+        state: &AppState,
+        tx: &TenantTx,
+        cipher: &TenantCipher,
+        actor: &Actor,
+    ) -> Result<NewCase, ApiError> {
         let mut e = ValidationErrors::default();
         let types = e.check("victimization_types", case::victimization_types(&self.victimization_types));
         let source = e.check("referral_source", ReferralSource::parse(&self.referral_source));
-        if !clients::visible(tx, self.client_id, CaseScope::of(actor)).await? {
+        let client = clients::visible(tx, cipher, self.client_id, CaseScope::of(actor)).await?;
+        if client.is_none() {
             e.add("client_id", "does not name a client");
         }
-        if let Some(program) = self.program_id
-            && matches!(programs::get(tx, program).await, Err(infra::StoreError::NotFound))
-        {
-            e.add("program_id", "does not name a program of this agency");
-        }
-        if let Some(division) = self.division_id
-            && matches!(
-                reference::get_division(state.db.global(), PoliceDivisionId::from_uuid(division)).await,
-                Err(infra::StoreError::NotFound)
-            )
-        {
-            e.add("division_id", "does not name a police division");
-        }
+        let program = match self.program_id {
+            Some(id) => {
+                found(programs::get(tx, id).await, &mut e, "program_id", "does not name a program of this agency")?
+            }
+            None => None,
+        };
+        let division = match self.division_id {
+            Some(id) => found(
+                reference::get_division(state.db.global(), PoliceDivisionId::from_uuid(id)).await,
+                &mut e,
+                "division_id",
+                "does not name a police division",
+            )?,
+            None => None,
+        };
         if let Some(worker) = self.assigned_to
             && let Err(ApiError::Validation(mut errors)) = check_assignee(tx, UserId::from_uuid(worker)).await
         {
@@ -186,11 +213,11 @@ impl CreateCaseRequest {
         }
         Ok(e.finish(|| {
             Some(NewCase {
-                client_id: self.client_id,
+                client: client?,
                 victimization_types: types?,
                 referral_source: source?,
-                program_id: self.program_id,
-                division_id: self.division_id.map(PoliceDivisionId::from_uuid),
+                program,
+                division,
                 assigned_to: self.assigned_to.map(UserId::from_uuid),
                 restricted: self.restricted,
             })
@@ -233,8 +260,8 @@ pub async fn create_case(
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
-    let new = body.try_into_domain(&state, &tx, &actor).await?;
-    let case = cases::insert(&tx, &cipher, new).await?;
+    let new = body.try_into_domain(&state, &tx, &cipher, &actor).await?;
+    let case = cases::insert(&tx, &cipher, new);
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });
     audit::record(&tx, entry(&actor, &meta, actions::CASE_CREATED, "case", Some(case.id), details)).await?;

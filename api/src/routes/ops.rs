@@ -85,7 +85,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         None => None,
         Some(redis) => Some(redis.state().await == RedisState::Up),
     };
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(fallbacks, up))
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(
+        fallbacks,
+        up,
+        state.db.statements_sent(),
+    ))
 }
 
 /// Public signing keys (JWKS).

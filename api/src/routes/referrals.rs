@@ -16,7 +16,7 @@ use infra::TenantTx;
 use infra::db::begin_tenant_tx;
 use infra::store::audit;
 use infra::store::cases::{self, NewCase};
-use infra::store::clients::{self, ClientFields};
+use infra::store::clients::{self, CaseClient, ClientFields};
 use infra::store::referrals::{self, NewReferral, Referral, ReferralFilter, ReferralPerson};
 use infra::store::{embedding, events, programs, reference, settings, users};
 use serde::{Deserialize, Serialize};
@@ -658,20 +658,24 @@ pub async fn convert_referral(
     };
     let client = clients::insert(&tx, &cipher, &fields).await?;
     let worker = referral.accepted_by.or(referral.assigned_to);
+    let program = match referral.program_id {
+        Some(id) => Some(programs::get(&tx, id).await?),
+        None => None,
+    };
+    let division = reference::get_division(tx.raw(), referral.division_id).await?;
     let case = cases::insert(
         &tx,
         &cipher,
         NewCase {
-            client_id: client.id,
+            client: CaseClient::from(&client),
             victimization_types: referral.victimization_types.clone(),
             referral_source: ReferralSource::Police,
-            program_id: referral.program_id,
-            division_id: Some(referral.division_id),
+            program,
+            division: Some(division),
             assigned_to: worker,
             restricted: false,
         },
-    )
-    .await?;
+    );
     match referrals::mark_converted(&tx, referral.id, referral.status, case.id, client.id).await {
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyConverted)),
         other => other?,

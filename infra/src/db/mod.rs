@@ -1,6 +1,7 @@
 //! The database: opening it on either backend, migrating it, and the tenant-scoped transaction
 //! that is the only way to reach tenant data.
 
+mod appends;
 mod provision;
 
 use std::time::Duration;
@@ -8,14 +9,15 @@ use std::time::Duration;
 use domain::TenantId;
 use domain::authz::Actor;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret as _;
 
 use crate::config::Settings;
 use crate::store::StoreError;
 
+pub use appends::TxConn;
 pub use provision::RuntimeRoleError;
 
 /// Why the database could not be opened.
@@ -42,6 +44,8 @@ pub struct Db {
     /// (measured: 500s under 8 concurrent writers). The embedded default is a single process, so an
     /// in-process FIFO queue is exact.
     writer: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// Statements sent on the pool (see [`Db::statements_sent`]).
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -56,7 +60,7 @@ impl Db {
         if owner_url.starts_with("sqlite:") {
             let conn = connect_sqlite(&owner_url, settings.database_max_connections).await?;
             migrate(&conn).await?;
-            return Ok(Self { conn, writer: Some(std::sync::Arc::new(tokio::sync::Semaphore::new(1))) });
+            return Ok(Self::counting(conn, Some(std::sync::Arc::new(tokio::sync::Semaphore::new(1)))));
         }
         let owner = connect_postgres(&owner_url, 2, None).await?;
         migrate(&owner).await?;
@@ -73,7 +77,25 @@ impl Db {
             }
         };
         provision::check_runtime_role(&conn).await?;
-        Ok(Self { conn, writer: None })
+        Ok(Self::counting(conn, None))
+    }
+
+    fn counting(mut conn: DatabaseConnection, writer: Option<std::sync::Arc<tokio::sync::Semaphore>>) -> Self {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = std::sync::Arc::clone(&statements);
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        Self { conn, writer, statements }
+    }
+
+    /// Statements sent on the pool since it opened: every query and write the service makes
+    /// (transactions add their `BEGIN`, `SET LOCAL` and `COMMIT`, which are not counted). A
+    /// request's round trips to the database are its cost: `/metrics` shows this, and a test
+    /// holds a case's creation to its count.
+    #[must_use]
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs pending migrations (and role provisioning on PostgreSQL) without serving.
@@ -135,7 +157,7 @@ impl Db {
 /// store function filters by [`TenantTx::tenant_id`] as well. Dropped without commit, it rolls back.
 #[derive(Debug)]
 pub struct TenantTx {
-    tx: DatabaseTransaction,
+    tx: TxConn,
     tenant_id: TenantId,
     /// SQLite: this transaction's turn as the writer, released when it ends.
     _writer_turn: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -148,11 +170,19 @@ impl TenantTx {
         self.tenant_id
     }
 
-    /// The raw transaction. Store functions use it; tests of row-level security use it to
-    /// bypass the application's own filters on purpose.
+    /// The transaction's connection. Store functions run their statements on it; tests of
+    /// row-level security use it to bypass the application's own filters on purpose.
     #[must_use]
-    pub fn raw(&self) -> &DatabaseTransaction {
+    pub fn raw(&self) -> &TxConn {
         &self.tx
+    }
+
+    /// Queues an insert of rows nothing in this transaction reads before its next statement (an
+    /// audit event, a reporting fact, a new case): they are written together with the other
+    /// queued appends, in one statement on PostgreSQL, before that next statement or the commit.
+    /// See [`TxConn`].
+    pub fn append(&self, insert: sea_orm::sea_query::InsertStatement) {
+        self.tx.append(insert);
     }
 
     /// Moves this transaction to another tenant. Only tenant provisioning (creating a tenant and
@@ -185,7 +215,9 @@ impl TenantTx {
     /// # Errors
     /// [`StoreError`] when the commit fails (a serialisation failure or a lost connection).
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(StoreError::from)
+        // from_db: a queued append's missing reference is a conflict, as it would have been
+        // had it been inserted at once.
+        self.tx.commit().await.map_err(StoreError::from_db)
     }
 }
 
@@ -223,7 +255,7 @@ pub async fn begin_tenant_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantT
         ),
         None => None,
     };
-    let tx = db.conn.begin_with_options(options).await?;
+    let tx = TxConn::new(db.conn.begin_with_options(options).await?);
     set_tenant(&tx, tenant_id).await?;
     Ok(TenantTx { tx, tenant_id, _writer_turn: turn })
 }
@@ -243,12 +275,12 @@ pub async fn begin_tenant_read_tx_for(db: &Db, tenant_id: TenantId) -> Result<Te
         access_mode: read_only,
         sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
     };
-    let tx = db.conn.begin_with_options(options).await?;
+    let tx = TxConn::new(db.conn.begin_with_options(options).await?);
     set_tenant(&tx, tenant_id).await?;
     Ok(TenantTx { tx, tenant_id, _writer_turn: None })
 }
 
-async fn set_tenant(tx: &DatabaseTransaction, tenant_id: TenantId) -> Result<(), DbErr> {
+async fn set_tenant(tx: &TxConn, tenant_id: TenantId) -> Result<(), DbErr> {
     if tx.get_database_backend() == DbBackend::Postgres {
         // SET cannot take bind parameters; a UUID renders only as [0-9a-f-], so this is safe.
         // SET LOCAL (not set_config) is what Citus propagates to workers.

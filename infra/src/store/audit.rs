@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::audit::{AuditRecord, Break, GENESIS, StoredLink, link_hash, verify_links};
 use domain::{TenantId, uuid_v7_floor};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -87,7 +88,8 @@ pub struct Verification {
 /// happens without its trace.
 pub async fn record(tx: &TenantTx, entry: AuditEntry) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
-    row(tx, id, entry, crate::db::now()).insert(tx.raw()).await.store()?;
+    // Appended: written with the transaction's next statement or its commit (`TenantTx::append`).
+    tx.append(audit_event::Entity::insert(row(tx, id, entry, crate::db::now())).into_query());
     Ok(id)
 }
 
@@ -116,7 +118,7 @@ pub async fn record_many(tx: &TenantTx, entries: Vec<AuditEntry>) -> Result<(), 
     }
     let now = crate::db::now();
     let rows = entries.into_iter().map(|entry| row(tx, Uuid::now_v7(), entry, now));
-    audit_event::Entity::insert_many(rows).exec_without_returning(tx.raw()).await.store()?;
+    tx.append(audit_event::Entity::insert_many(rows).into_query());
     Ok(())
 }
 

@@ -5,10 +5,14 @@ use chrono::{DateTime, Utc};
 use domain::authz::CaseScope;
 use domain::case::{CaseStatus, ReferralSource, RiskLevel, VictimizationType};
 use domain::{PoliceDivisionId, UserId};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
+use super::clients::CaseClient;
+use super::programs::Program;
+use super::reference::PoliceDivision;
 use super::{DbResultExt, StoreError};
 use crate::TenantTx;
 use crate::crypto::TenantCipher;
@@ -73,19 +77,20 @@ impl From<case::Model> for Case {
     }
 }
 
-/// A case about to be opened (references already checked).
+/// A case about to be opened. Its references are the rows they name, already read (which checks
+/// them and gives its reporting fact their codes without reading them again).
 #[derive(Clone, Debug)]
 pub struct NewCase {
     /// The client.
-    pub client_id: Uuid,
+    pub client: CaseClient,
     /// What happened (non-empty).
     pub victimization_types: Vec<VictimizationType>,
     /// Who referred.
     pub referral_source: ReferralSource,
     /// Program.
-    pub program_id: Option<Uuid>,
+    pub program: Option<Program>,
     /// Police division.
-    pub division_id: Option<PoliceDivisionId>,
+    pub division: Option<PoliceDivision>,
     /// Assigned worker.
     pub assigned_to: Option<UserId>,
     /// Restricted.
@@ -100,55 +105,56 @@ async fn replace_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]
         .exec(tx.raw())
         .await
         .store()?;
-    insert_types(tx, case_id, types).await
+    insert_types(tx, case_id, types);
+    Ok(())
 }
 
-/// The searchable copy of a new case's types (nothing to replace yet).
-async fn insert_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) -> Result<(), StoreError> {
+/// The searchable copy of a new case's types (nothing to replace yet), appended.
+fn insert_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) {
+    if types.is_empty() {
+        return;
+    }
     let rows = types.iter().map(|t| case_victimization_type::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         case_id: Set(case_id),
         victimization_type: Set(t.as_str().to_owned()),
     });
-    case_victimization_type::Entity::insert_many(rows).exec_without_returning(tx.raw()).await.store()?;
-    Ok(())
+    tx.append(case_victimization_type::Entity::insert_many(rows).into_query());
 }
 
-/// Opens a case and records its de-identified fact.
-///
-/// # Errors
-/// [`StoreError::Conflict`] on `reference` when a referenced row does not exist.
-pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Result<Case, StoreError> {
+/// Opens a case and records its de-identified fact. All three (the case, its types, the fact) are
+/// appended (`TenantTx::append`): written with the transaction's next statement or its commit,
+/// which answers [`StoreError::Conflict`] on `reference` if a referenced row has gone meanwhile.
+pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Case {
     let id = Uuid::now_v7();
     let now = crate::db::now();
-    let model = case::ActiveModel {
-        tenant_id: Set(tx.tenant_id().as_uuid()),
-        id: Set(id),
-        client_id: Set(new.client_id),
-        status: Set(CaseStatus::Open.as_str().to_owned()),
-        victimization_types: Set(types_to_storage(&new.victimization_types)),
-        referral_source: Set(new.referral_source.as_str().to_owned()),
-        program_id: Set(new.program_id),
-        division_id: Set(new.division_id.map(|d| d.as_uuid())),
-        assigned_to: Set(new.assigned_to.map(|u| u.as_uuid())),
-        restricted: Set(new.restricted),
-        risk_level: Set(None),
-        opened_at: Set(now),
-        closed_at: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(tx.raw())
-    .await
-    .store()?;
-    insert_types(tx, id, &new.victimization_types).await?;
-    super::facts::case_opened(tx, cipher, &model).await?;
-    Ok(Case::from(model))
+    let model = case::Model {
+        tenant_id: tx.tenant_id().as_uuid(),
+        id,
+        client_id: new.client.id,
+        status: CaseStatus::Open.as_str().to_owned(),
+        victimization_types: types_to_storage(&new.victimization_types),
+        referral_source: new.referral_source.as_str().to_owned(),
+        program_id: new.program.as_ref().map(|p| p.id),
+        division_id: new.division.as_ref().map(|d| d.id.as_uuid()),
+        assigned_to: new.assigned_to.map(|u| u.as_uuid()),
+        restricted: new.restricted,
+        risk_level: None,
+        opened_at: now,
+        closed_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    tx.append(case::Entity::insert(case::ActiveModel::from(model.clone())).into_query());
+    insert_types(tx, id, &new.victimization_types);
+    let codes = super::facts::Codes { program: new.program.map(|p| p.code), division: new.division.map(|d| d.code) };
+    super::facts::case_opened(tx, cipher, &model, &new.client, codes);
+    Case::from(model)
 }
 
 /// The SQL form of a scope: restricted cases only for the assigned worker (or everything).
-fn visible(scope: CaseScope) -> Condition {
+pub(super) fn visible(scope: CaseScope) -> Condition {
     match scope {
         CaseScope::All => Condition::all(),
         CaseScope::UnrestrictedOrAssignedTo(me) => {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::UserId;
+use sea_orm::QueryTrait as _;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
@@ -49,7 +50,7 @@ pub async fn publish(
         payload: Set(payload.to_string()),
         created_at: Set(now),
     });
-    event::Entity::insert_many(rows).exec_without_returning(tx.raw()).await.store()?;
+    tx.append(event::Entity::insert_many(rows).into_query());
     Ok(())
 }
 

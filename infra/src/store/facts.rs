@@ -12,9 +12,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::PoliceDivisionId;
 use domain::reporting::{FactKind, FiscalQuarter, month_label, ontario_date};
+use sea_orm::QueryTrait as _;
 use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
+use super::clients::CaseClient;
 use super::{DbResultExt, StoreError, programs, reference};
 use crate::TenantTx;
 use crate::crypto::TenantCipher;
@@ -39,37 +41,31 @@ struct Measures {
     minutes: Option<i64>,
 }
 
-async fn write(
-    tx: &TenantTx,
-    kind: FactKind,
-    at: DateTime<Utc>,
-    dims: Dimensions,
-    measures: Measures,
-    subject: String,
-) -> Result<(), StoreError> {
+/// Appends the fact (`TenantTx::append`): it is written with the change's next statement or its
+/// commit, in the same transaction.
+fn write(tx: &TenantTx, kind: FactKind, at: DateTime<Utc>, dims: Dimensions, measures: Measures, subject: String) {
     let day = ontario_date(at);
-    reporting_fact::Entity::insert(reporting_fact::ActiveModel {
-        tenant_id: Set(tx.tenant_id().as_uuid()),
-        id: Set(Uuid::now_v7()),
-        kind: Set(kind.as_str().to_owned()),
-        occurred_on: Set(day),
-        fiscal_quarter: Set(FiscalQuarter::of(day).label()),
-        month: Set(month_label(day)),
-        program: Set(dims.program),
-        victimization_type: Set(dims.victimization_type),
-        division: Set(dims.division),
-        service_type: Set(dims.service_type),
-        urgency: Set(dims.urgency),
-        gender: Set(dims.gender),
-        age_band: Set(dims.age_band),
-        amount_cents: Set(measures.amount_cents),
-        minutes: Set(measures.minutes),
-        subject: Set(subject),
-    })
-    .exec_without_returning(tx.raw())
-    .await
-    .store()?;
-    Ok(())
+    tx.append(
+        reporting_fact::Entity::insert(reporting_fact::ActiveModel {
+            tenant_id: Set(tx.tenant_id().as_uuid()),
+            id: Set(Uuid::now_v7()),
+            kind: Set(kind.as_str().to_owned()),
+            occurred_on: Set(day),
+            fiscal_quarter: Set(FiscalQuarter::of(day).label()),
+            month: Set(month_label(day)),
+            program: Set(dims.program),
+            victimization_type: Set(dims.victimization_type),
+            division: Set(dims.division),
+            service_type: Set(dims.service_type),
+            urgency: Set(dims.urgency),
+            gender: Set(dims.gender),
+            age_band: Set(dims.age_band),
+            amount_cents: Set(measures.amount_cents),
+            minutes: Set(measures.minutes),
+            subject: Set(subject),
+        })
+        .into_query(),
+    );
 }
 
 /// The pseudonym of a person known to the agency as `what:id`: 128 bits of a keyed hash.
@@ -92,8 +88,17 @@ async fn division_code(tx: &TenantTx, id: Option<Uuid>) -> Result<Option<String>
     }
 }
 
-/// The dimensions a case gives every fact about it, and its client's pseudonym. The age band is
-/// taken on the day of the fact, so a client who turns 18 moves band in later facts.
+/// The codes of a case's program and division, as its facts record them.
+#[derive(Clone, Debug, Default)]
+pub struct Codes {
+    /// The program's code.
+    pub program: Option<String>,
+    /// The division's code.
+    pub division: Option<String>,
+}
+
+/// The dimensions a case gives every fact about it, and its client's pseudonym, read from the
+/// database.
 async fn case_profile(
     tx: &TenantTx,
     cipher: &TenantCipher,
@@ -102,35 +107,38 @@ async fn case_profile(
 ) -> Result<(Dimensions, String), StoreError> {
     let tenant = tx.tenant_id().as_uuid();
     let case = case::Entity::find_by_id((tenant, case_id)).one(tx.raw()).await.store()?.ok_or(StoreError::NotFound)?;
-    profile_of(tx, cipher, &case, on).await
-}
-
-/// [`case_profile`] of a case row the caller already holds (one query fewer).
-async fn profile_of(
-    tx: &TenantTx,
-    cipher: &TenantCipher,
-    case: &case::Model,
-    on: NaiveDate,
-) -> Result<(Dimensions, String), StoreError> {
-    let tenant = tx.tenant_id().as_uuid();
     let client = client::Entity::find_by_id((tenant, case.client_id))
         .one(tx.raw())
         .await
         .store()?
         .ok_or(StoreError::NotFound)?;
-    let birth = cipher
-        .open_opt("clients.date_of_birth", client.id, client.date_of_birth_sealed.as_deref())?
-        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
-    let dims = Dimensions {
+    let client = CaseClient::of(cipher, &client)?;
+    let codes = Codes {
         program: program_code(tx, case.program_id).await?,
+        division: division_code(tx, case.division_id).await?,
+    };
+    Ok(profile(cipher, &case, &client, codes, on))
+}
+
+/// The dimensions a case gives every fact about it, and its client's pseudonym. The age band is
+/// taken on the day of the fact, so a client who turns 18 moves band in later facts.
+fn profile(
+    cipher: &TenantCipher,
+    case: &case::Model,
+    client: &CaseClient,
+    codes: Codes,
+    on: NaiveDate,
+) -> (Dimensions, String) {
+    let dims = Dimensions {
+        program: codes.program,
         // A case can record several types; figures count it once, under the first recorded.
         victimization_type: case.victimization_types.split(',').find(|t| !t.is_empty()).map(str::to_owned),
-        division: division_code(tx, case.division_id).await?,
-        gender: client.gender,
-        age_band: Some(domain::person::age_band(birth, on).to_owned()),
+        division: codes.division,
+        gender: client.gender.clone(),
+        age_band: Some(domain::person::age_band(client.date_of_birth, on).to_owned()),
         ..Dimensions::default()
     };
-    Ok((dims, pseudonym(cipher, "client", client.id)))
+    (dims, pseudonym(cipher, "client", client.id))
 }
 
 /// A case was opened or closed (`kind` is `CaseOpened` or `CaseClosed`).
@@ -145,16 +153,15 @@ pub async fn case_milestone(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let (dims, subject) = case_profile(tx, cipher, case_id, ontario_date(at)).await?;
-    write(tx, kind, at, dims, Measures::default(), subject).await
+    write(tx, kind, at, dims, Measures::default(), subject);
+    Ok(())
 }
 
-/// A case was opened: [`case_milestone`] for the row just inserted.
-///
-/// # Errors
-/// [`StoreError`] on database or decryption failure; the case rolls back with it.
-pub async fn case_opened(tx: &TenantTx, cipher: &TenantCipher, case: &case::Model) -> Result<(), StoreError> {
-    let (dims, subject) = profile_of(tx, cipher, case, ontario_date(case.opened_at)).await?;
-    write(tx, FactKind::CaseOpened, case.opened_at, dims, Measures::default(), subject).await
+/// A case was opened: [`case_milestone`] for the row being inserted, from what its creator read
+/// (no statement of its own).
+pub(super) fn case_opened(tx: &TenantTx, cipher: &TenantCipher, case: &case::Model, client: &CaseClient, codes: Codes) {
+    let (dims, subject) = profile(cipher, case, client, codes, ontario_date(case.opened_at));
+    write(tx, FactKind::CaseOpened, case.opened_at, dims, Measures::default(), subject);
 }
 
 /// A service was delivered on a case (dated when delivered, not when recorded).
@@ -173,7 +180,8 @@ pub async fn service_delivered(
     let (mut dims, subject) = case_profile(tx, cipher, case_id, ontario_date(delivered_at)).await?;
     dims.service_type = Some(service_type.to_owned());
     let measures = Measures { amount_cents, minutes: minutes.map(i64::from) };
-    write(tx, FactKind::ServiceDelivered, delivered_at, dims, measures, subject).await
+    write(tx, FactKind::ServiceDelivered, delivered_at, dims, measures, subject);
+    Ok(())
 }
 
 /// What a referral gives each of its facts. The person on a referral is not yet a client, so
@@ -217,5 +225,6 @@ pub async fn referral_milestone(
     };
     let minutes = (kind != FactKind::ReferralCreated).then(|| (at - referral.created_at).num_minutes().max(0));
     let subject = pseudonym(cipher, "referral", referral.id);
-    write(tx, kind, at, dims, Measures { amount_cents: None, minutes }, subject).await
+    write(tx, kind, at, dims, Measures { amount_cents: None, minutes }, subject);
+    Ok(())
 }

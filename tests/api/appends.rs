@@ -1,0 +1,119 @@
+//! Appends queued on a tenant transaction (`infra::db::TxConn`): an audit event, a fact, a new
+//! case. They are read back in their own transaction, kept only when it commits, still refused
+//! when they name a missing row, and written together: opening a case costs the database a fixed
+//! number of statements.
+
+use domain::TenantId;
+use infra::StoreError;
+use infra::db::begin_tenant_tx_for;
+use infra::store::audit::{self, AuditEntry, AuditFilter};
+use reqwest::StatusCode;
+use sea_orm::sea_query::Query;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::clients::create_client;
+use crate::helpers::{on_postgres, spawn_app, spawn_app_with};
+
+fn entry(action: &'static str, marker: Uuid) -> AuditEntry {
+    AuditEntry {
+        actor_id: None,
+        action,
+        resource_type: "test",
+        resource_id: Some(marker),
+        client_ip: None,
+        request_id: None,
+        details: json!({}),
+    }
+}
+
+async fn actions_on(app: &crate::helpers::TestApp, tenant: TenantId, marker: Uuid) -> Vec<String> {
+    let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    let filter = AuditFilter { resource_id: Some(marker), ..AuditFilter::default() };
+    audit::list(&tx, &filter, None, 10).await.unwrap().into_iter().map(|e| e.action).collect()
+}
+
+#[tokio::test]
+async fn queued_appends_are_read_back_in_their_transaction_and_kept_only_when_it_commits() {
+    let app = spawn_app().await;
+    let tenant = TenantId::from_uuid(app.create_agency().await.id);
+    let marker = Uuid::now_v7();
+
+    let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    audit::record(&tx, entry("test.kept", marker)).await.unwrap();
+    let filter = AuditFilter { resource_id: Some(marker), ..AuditFilter::default() };
+    let seen = audit::list(&tx, &filter, None, 10).await.unwrap();
+    assert_eq!(seen.len(), 1, "a later read in the same transaction sees the queued row");
+    audit::record(&tx, entry("test.kept.second", marker)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    audit::record(&tx, entry("test.rolled_back", marker)).await.unwrap();
+    drop(tx);
+
+    let mut actions = actions_on(&app, tenant, marker).await;
+    actions.sort();
+    assert_eq!(actions, ["test.kept", "test.kept.second"], "the commit wrote both; the rollback nothing");
+}
+
+#[tokio::test]
+async fn a_queued_append_naming_a_missing_row_is_a_reference_conflict_at_commit_and_writes_nothing() {
+    let app = spawn_app().await;
+    let tenant = TenantId::from_uuid(app.create_agency().await.id);
+    let marker = Uuid::now_v7();
+
+    let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    audit::record(&tx, entry("test.with_a_bad_sibling", marker)).await.unwrap();
+    // A victimization type of a case that does not exist.
+    tx.append(
+        Query::insert()
+            .into_table(infra::entities::case_victimization_type::Entity)
+            .columns([
+                infra::entities::case_victimization_type::Column::TenantId,
+                infra::entities::case_victimization_type::Column::CaseId,
+                infra::entities::case_victimization_type::Column::VictimizationType,
+            ])
+            .values_panic([tenant.as_uuid().into(), Uuid::now_v7().into(), "intimate_partner_violence".into()])
+            .to_owned(),
+    );
+    let refused = tx.commit().await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict { constraint: "reference" }), "{refused:?}");
+    assert!(actions_on(&app, tenant, marker).await.is_empty(), "nothing of that transaction was written");
+}
+
+#[tokio::test]
+async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
+    // No background work during the count.
+    let app = spawn_app_with(|s| {
+        s.audit_seal_interval_ms = 60_000;
+        s.escalation_sweep_interval_ms = 60_000;
+    })
+    .await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let client = create_client(&app, &worker.access_token, &json!({"given_name": "Counted"})).await;
+    let body = json!({"client_id": client["id"], "victimization_types": ["intimate_partner_violence", "sexual_assault"],
+                      "referral_source": "police"});
+
+    let before = app.state.db.statements_sent();
+    let response = app.post_json("/api/v1/cases", Some(&worker.access_token), &body).await;
+    let sent = app.state.db.statements_sent() - before;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    // The session check, the client (visible to this worker?), then the case, its types, its
+    // fact and its audit event: one statement on PostgreSQL, four on SQLite (no round trips
+    // there). Plus BEGIN, SET LOCAL and COMMIT, not counted: 6 on PostgreSQL in all.
+    let expected = if on_postgres() { 3 } else { 6 };
+    assert_eq!(sent, expected, "statements for one POST /cases");
+
+    // Everything it wrote is there.
+    let case: Value = response.json().await.unwrap();
+    let id = case["id"].as_str().unwrap();
+    let read = app.get(&format!("/api/v1/cases/{id}"), Some(&worker.access_token)).await;
+    assert_eq!(read.status(), StatusCode::OK);
+    let listed: Value =
+        app.get("/api/v1/cases?victimization_type=sexual_assault", Some(&worker.access_token)).await.json().await.unwrap();
+    assert_eq!(listed["items"][0]["id"], case["id"], "its types are searchable");
+    let tenant = TenantId::from_uuid(agency.id);
+    let actions = actions_on(&app, tenant, Uuid::parse_str(id).unwrap()).await;
+    assert!(actions.iter().any(|a| a == "case.created"), "its audit event is there: {actions:?}");
+}
