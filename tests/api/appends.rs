@@ -110,8 +110,12 @@ async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
     let id = case["id"].as_str().unwrap();
     let read = app.get(&format!("/api/v1/cases/{id}"), Some(&worker.access_token)).await;
     assert_eq!(read.status(), StatusCode::OK);
-    let listed: Value =
-        app.get("/api/v1/cases?victimization_type=sexual_assault", Some(&worker.access_token)).await.json().await.unwrap();
+    let listed: Value = app
+        .get("/api/v1/cases?victimization_type=sexual_assault", Some(&worker.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["items"][0]["id"], case["id"], "its types are searchable");
     let tenant = TenantId::from_uuid(agency.id);
     let actions = actions_on(&app, tenant, Uuid::parse_str(id).unwrap()).await;

@@ -479,3 +479,30 @@ async fn a_replica_that_has_not_read_the_agency_key_yet_accepts_referrals_and_op
     .unwrap_or_else(in_time("open a case"));
     assert_eq!(opened.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn making_a_referral_sends_the_database_a_fixed_number_of_statements() {
+    // No background work during the count.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.audit_seal_interval_ms = 60_000;
+        s.escalation_sweep_interval_ms = 60_000;
+    })
+    .await;
+    let d = desk(&app).await;
+    let second = app.create_user(&d.agency, &["case_manager"]).await;
+    on_shift(&app, &d.agency, &second, d.division).await;
+    refer(&app, &d.liaison, &referral_body(d.division, true)).await; // the agency key is loaded
+
+    let before = app.state.db.statements_sent();
+    let referral = refer(&app, &d.liaison, &referral_body(d.division, true)).await;
+    let sent = app.state.db.statements_sent() - before;
+    // The session check; the division, the liaison's posting, the windows and who is on duty
+    // with their open referrals (one read); then the referral, its fact, the events and the audit
+    // event: one statement on PostgreSQL, four on SQLite (no round trips there). Plus BEGIN,
+    // SET LOCAL and COMMIT, not counted: 6 on PostgreSQL in all.
+    let expected = if crate::helpers::on_postgres() { 3 } else { 6 };
+    assert_eq!(sent, expected, "statements for one POST /referrals");
+    // The first referral went to one of the two; this one to the other (fewest open).
+    let assigned = referral["assigned_to"].clone();
+    assert!(assigned == json!(d.on_duty.user_id) || assigned == json!(second.user_id));
+}

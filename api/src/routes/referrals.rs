@@ -8,17 +8,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::audit::actions;
 use domain::authz::{Action, Actor};
 use domain::case::{self as case_rules, ReferralSource};
-use domain::dispatch::{self, Candidate, ContactOutcome, ReferralError, ReferralStatus, Urgency};
+use domain::dispatch::{self, ContactOutcome, ReferralError, ReferralStatus, Urgency};
 use domain::person::{self, SafeContact};
 use domain::user::Role;
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
-use infra::TenantTx;
 use infra::db::begin_tenant_tx;
 use infra::store::audit;
 use infra::store::cases::{self, NewCase};
 use infra::store::clients::{self, CaseClient, ClientFields};
+use infra::store::facts::Codes;
 use infra::store::referrals::{self, NewReferral, Referral, ReferralFilter, ReferralPerson};
-use infra::store::{embedding, events, programs, reference, settings, users};
+use infra::store::{events, programs, reference, routing};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -304,26 +304,6 @@ impl CreateReferralRequest {
     }
 }
 
-/// The on-duty worker who takes a new referral at `division` (see `domain::dispatch::choose_assignee`).
-async fn assignee(
-    tx: &TenantTx,
-    division: PoliceDivisionId,
-    now: DateTime<Utc>,
-) -> Result<(Option<UserId>, Vec<UserId>), ApiError> {
-    let on_duty = embedding::on_duty(tx, division, now).await?;
-    let workers: Vec<UserId> = on_duty.iter().map(|d| d.user_id).collect();
-    let load = referrals::open_load(tx, &workers).await?;
-    let candidates: Vec<Candidate> = on_duty
-        .iter()
-        .map(|d| Candidate {
-            user_id: d.user_id,
-            open_referrals: load.get(&d.user_id).copied().unwrap_or(0),
-            shift_started: d.starts_at,
-        })
-        .collect();
-    Ok((dispatch::choose_assignee(&candidates), workers))
-}
-
 /// Make a referral at a police division.
 ///
 /// Made by a police liaison posted at the division or by agency staff. The on-duty worker with the fewest open
@@ -355,30 +335,32 @@ pub async fn create_referral(
     authorize(&actor, Action::CreateReferral)?;
     let ReferralParts { types, urgency, person, occurrence, notes } = body.try_into_parts()?;
     let division = PoliceDivisionId::from_uuid(body.division_id);
-    match reference::get_division(state.db.global(), division).await {
-        Ok(_) => {}
-        Err(infra::StoreError::NotFound) => {
-            return Err(ApiError::field("division_id", "does not name a police division"));
-        }
-        Err(e) => return Err(e.into()),
-    }
     let cipher = state.cipher(actor.tenant_id).await?;
     let idempotent = Idempotent::new(idempotency, &actor, "create_referral", &*body);
     let tx = match idempotent.begin(&state.db, &actor).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
-    if liaison_only(&actor) && users::get(&tx, actor.user_id).await?.division_id != Some(division) {
+    let now = infra::db::now();
+    // The division, the referrer's posting, the windows and who is on duty: one read.
+    let Some(routing) = routing::of(&tx, division, actor.user_id, now).await? else {
+        return Err(ApiError::field("division_id", "does not name a police division"));
+    };
+    if liaison_only(&actor) && routing.referrer_division != Some(division) {
         return Err(ApiError::Forbidden);
     }
-    if let Some(program) = body.program_id
-        && matches!(programs::get(&tx, program).await, Err(infra::StoreError::NotFound))
-    {
-        return Err(ApiError::field("program_id", "does not name a program of this agency"));
-    }
-    let now = infra::db::now();
-    let windows = settings::get(&tx).await?.windows;
-    let (assigned_to, on_duty) = assignee(&tx, division, now).await?;
+    let program_code = match body.program_id {
+        None => None,
+        Some(program) => match programs::get(&tx, program).await {
+            Ok(program) => Some(program.code),
+            Err(infra::StoreError::NotFound) => {
+                return Err(ApiError::field("program_id", "does not name a program of this agency"));
+            }
+            Err(other) => return Err(other.into()),
+        },
+    };
+    let assigned_to = dispatch::choose_assignee(&routing.on_duty);
+    let on_duty: Vec<UserId> = routing.on_duty.iter().map(|c| c.user_id).collect();
     let new = NewReferral {
         division_id: division,
         program_id: body.program_id,
@@ -392,9 +374,10 @@ pub async fn create_referral(
         notes,
         assigned_to,
         created_at: now,
-        escalation_due_at: windows.deadline(urgency, now),
+        escalation_due_at: routing.windows.deadline(urgency, now),
+        codes: Codes { program: program_code, division: Some(routing.division_code) },
     };
-    let referral = referrals::insert(&tx, &cipher, new).await?;
+    let referral = referrals::insert(&tx, &cipher, new)?;
     let payload = serde_json::json!({ "referral_id": referral.id, "division_id": division, "urgency": urgency.as_str(), "assigned_to": assigned_to });
     events::publish(&tx, &on_duty, "referral.created", &payload).await?;
     let details = serde_json::json!({ "division_id": division, "assigned_to": assigned_to, "on_duty": on_duty.len() });

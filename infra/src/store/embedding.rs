@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{PoliceDivisionId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -224,16 +225,31 @@ pub struct OnDuty {
     pub ends_at: DateTime<Utc>,
 }
 
+/// The rule of who is on duty, on `shifts`: a shift of the agency at `division` that covers `at`,
+/// of a worker whose account is active. Also the condition `store::routing` joins shifts on.
+pub(super) fn covering(tenant: Uuid, division: PoliceDivisionId, at: DateTime<Utc>) -> Condition {
+    let active_worker = Query::select()
+        .expr(Expr::val(1))
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::TenantId)).eq(tenant))
+        .and_where(Expr::col((user::Entity, user::Column::Id)).equals((shift::Entity, shift::Column::UserId)))
+        .and_where(Expr::col((user::Entity, user::Column::Active)).eq(true))
+        .to_owned();
+    Condition::all()
+        .add(shift::Column::TenantId.eq(tenant))
+        .add(shift::Column::DivisionId.eq(division.as_uuid()))
+        .add(shift::Column::StartsAt.lte(at))
+        .add(shift::Column::EndsAt.gt(at))
+        .add(Expr::exists(active_worker))
+}
+
 /// Active workers of this agency whose shift at `division` covers `at`.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn on_duty(tx: &TenantTx, division: PoliceDivisionId, at: DateTime<Utc>) -> Result<Vec<OnDuty>, StoreError> {
     let shifts = shift::Entity::find()
-        .filter(shift::Column::TenantId.eq(tx.tenant_id().as_uuid()))
-        .filter(shift::Column::DivisionId.eq(division.as_uuid()))
-        .filter(shift::Column::StartsAt.lte(at))
-        .filter(shift::Column::EndsAt.gt(at))
+        .filter(covering(tx.tenant_id().as_uuid(), division, at))
         .order_by_asc(shift::Column::StartsAt)
         .all(tx.raw())
         .await

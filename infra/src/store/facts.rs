@@ -215,10 +215,28 @@ pub async fn referral_milestone(
     kind: FactKind,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let dims = Dimensions {
+    let codes = Codes {
         program: program_code(tx, referral.program_id).await?,
-        victimization_type: referral.victimization_type.map(str::to_owned),
         division: division_code(tx, Some(referral.division_id)).await?,
+    };
+    referral_fact(tx, cipher, referral, codes, kind, at);
+    Ok(())
+}
+
+/// [`referral_milestone`] with the codes of the referral's program and division already read (a
+/// referral being made: its maker checked them).
+pub(super) fn referral_fact(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    referral: &ReferralProfile<'_>,
+    codes: Codes,
+    kind: FactKind,
+    at: DateTime<Utc>,
+) {
+    let dims = Dimensions {
+        program: codes.program,
+        victimization_type: referral.victimization_type.map(str::to_owned),
+        division: codes.division,
         urgency: Some(referral.urgency.to_owned()),
         age_band: Some(domain::person::age_band(referral.date_of_birth, ontario_date(at)).to_owned()),
         ..Dimensions::default()
@@ -226,5 +244,4 @@ pub async fn referral_milestone(
     let minutes = (kind != FactKind::ReferralCreated).then(|| (at - referral.created_at).num_minutes().max(0));
     let subject = pseudonym(cipher, "referral", referral.id);
     write(tx, kind, at, dims, Measures { amount_cents: None, minutes }, subject);
-    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod programs;
 pub mod reference;
 pub mod referrals;
 pub mod reports;
+pub mod routing;
 pub mod safety_plans;
 pub mod sessions;
 pub mod settings;

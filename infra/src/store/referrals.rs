@@ -2,14 +2,13 @@
 //! document; status changes are conditional updates, so two workers racing to accept cannot both
 //! win, and the escalation deadline is a column so restarts and replicas lose none.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::VictimizationType;
 use domain::dispatch::{ContactOutcome, ReferralStatus, Urgency};
 use domain::person::SafeContact;
 use domain::reporting::FactKind;
 use domain::{PoliceDivisionId, UserId};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -166,51 +165,77 @@ pub struct NewReferral {
     pub created_at: DateTime<Utc>,
     /// Escalation deadline.
     pub escalation_due_at: DateTime<Utc>,
+    /// The codes of its program and division, for its reporting fact (the caller has read them
+    /// when checking the references).
+    pub codes: super::facts::Codes,
 }
 
-/// Inserts a referral.
+/// The statuses of a referral still on its worker's plate (counted when choosing whom to assign).
+pub(super) fn open_statuses() -> [&'static str; 2] {
+    [ReferralStatus::Pending.as_str(), ReferralStatus::Accepted.as_str()]
+}
+
+/// Makes a referral and its reporting fact, both appended (`TenantTx::append`): written with the
+/// transaction's next statement or its commit.
 ///
 /// # Errors
-/// [`StoreError`] on database or encryption failure.
-pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> Result<Referral, StoreError> {
+/// [`StoreError`] on encryption failure.
+pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> Result<Referral, StoreError> {
     let id = Uuid::now_v7();
     let person = serde_json::to_string(&new.person).unwrap_or_default();
-    let model = referral::ActiveModel {
-        tenant_id: Set(tx.tenant_id().as_uuid()),
-        id: Set(id),
-        division_id: Set(new.division_id.as_uuid()),
-        program_id: Set(new.program_id),
-        created_by: Set(new.created_by.as_uuid()),
-        occurrence_number_sealed: Set(cipher.seal_opt(
+    let model = referral::Model {
+        tenant_id: tx.tenant_id().as_uuid(),
+        id,
+        division_id: new.division_id.as_uuid(),
+        program_id: new.program_id,
+        created_by: new.created_by.as_uuid(),
+        occurrence_number_sealed: cipher.seal_opt(
             "referrals.occurrence_number",
             id,
             new.occurrence_number.as_deref(),
-        )?),
-        victimization_types: Set(new.victimization_types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")),
-        urgency: Set(new.urgency.as_str().to_owned()),
-        person_sealed: Set(cipher.seal(PERSON, id, &person)?),
-        consent_to_contact: Set(new.consent_to_contact),
-        children_involved: Set(new.children_involved),
-        notes_sealed: Set(cipher.seal_opt("referrals.notes", id, new.notes.as_deref())?),
-        status: Set(ReferralStatus::Pending.as_str().to_owned()),
-        assigned_to: Set(new.assigned_to.map(|u| u.as_uuid())),
-        accepted_by: Set(None),
-        accepted_at: Set(None),
-        first_contact_at: Set(None),
-        escalation_due_at: Set(new.escalation_due_at),
-        escalated_at: Set(None),
-        case_id: Set(None),
-        client_id: Set(None),
-        version: Set(1),
-        created_at: Set(new.created_at),
-        updated_at: Set(new.created_at),
-    }
-    .insert(tx.raw())
-    .await
-    .store()?;
-    let referral = from_model(model, Some(cipher))?;
-    record_fact(tx, cipher, &referral, FactKind::ReferralCreated, referral.created_at).await?;
+        )?,
+        victimization_types: new.victimization_types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
+        urgency: new.urgency.as_str().to_owned(),
+        person_sealed: cipher.seal(PERSON, id, &person)?,
+        consent_to_contact: new.consent_to_contact,
+        children_involved: new.children_involved,
+        notes_sealed: cipher.seal_opt("referrals.notes", id, new.notes.as_deref())?,
+        status: ReferralStatus::Pending.as_str().to_owned(),
+        assigned_to: new.assigned_to.map(|u| u.as_uuid()),
+        accepted_by: None,
+        accepted_at: None,
+        first_contact_at: None,
+        escalation_due_at: new.escalation_due_at,
+        escalated_at: None,
+        case_id: None,
+        client_id: None,
+        version: 1,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    };
+    tx.append(referral::Entity::insert(referral::ActiveModel::from(model.clone())).into_query());
+    // The referral as made, with the sealed fields as given (nothing to decrypt).
+    let referral = Referral {
+        person: Some(new.person),
+        occurrence_number: new.occurrence_number,
+        notes: new.notes,
+        ..from_model(model, None)?
+    };
+    let profile = profile(&referral);
+    super::facts::referral_fact(tx, cipher, &profile, new.codes, FactKind::ReferralCreated, referral.created_at);
     Ok(referral)
+}
+
+fn profile(referral: &Referral) -> super::facts::ReferralProfile<'_> {
+    super::facts::ReferralProfile {
+        id: referral.id,
+        division_id: referral.division_id.as_uuid(),
+        program_id: referral.program_id,
+        victimization_type: referral.victimization_types.first().map(|t| t.as_str()),
+        urgency: referral.urgency.as_str(),
+        date_of_birth: referral.person.as_ref().and_then(|p| p.date_of_birth),
+        created_at: referral.created_at,
+    }
 }
 
 /// Writes the de-identified fact of a referral's milestone. `referral` must carry the person
@@ -222,16 +247,7 @@ async fn record_fact(
     kind: FactKind,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let profile = super::facts::ReferralProfile {
-        id: referral.id,
-        division_id: referral.division_id.as_uuid(),
-        program_id: referral.program_id,
-        victimization_type: referral.victimization_types.first().map(|t| t.as_str()),
-        urgency: referral.urgency.as_str(),
-        date_of_birth: referral.person.as_ref().and_then(|p| p.date_of_birth),
-        created_at: referral.created_at,
-    };
-    super::facts::referral_milestone(tx, cipher, &profile, kind, at).await
+    super::facts::referral_milestone(tx, cipher, &profile(referral), kind, at).await
 }
 
 /// One referral; the person's details are decrypted only when `cipher` is given.
@@ -285,34 +301,6 @@ pub async fn list(
         query = query.filter(referral::Column::Id.gt(after));
     }
     query.all(tx.raw()).await.store()?.into_iter().map(|m| from_model(m, None)).collect()
-}
-
-/// Open referrals (pending or accepted) assigned to each of `workers`, for fair assignment.
-///
-/// # Errors
-/// [`StoreError`] on database failure.
-pub async fn open_load(tx: &TenantTx, workers: &[UserId]) -> Result<HashMap<UserId, u32>, StoreError> {
-    if workers.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // Counted in SQL: one row per worker, however many referrals are open (a division where
-    // nobody accepts for a while would otherwise send thousands of rows per new referral).
-    let counts: Vec<(Option<Uuid>, i64)> = referral::Entity::find()
-        .select_only()
-        .column(referral::Column::AssignedTo)
-        .column_as(referral::Column::Id.count(), "open")
-        .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
-        .filter(referral::Column::AssignedTo.is_in(workers.iter().map(|w| w.as_uuid()).collect::<Vec<_>>()))
-        .filter(referral::Column::Status.is_in([ReferralStatus::Pending.as_str(), ReferralStatus::Accepted.as_str()]))
-        .group_by(referral::Column::AssignedTo)
-        .into_tuple()
-        .all(tx.raw())
-        .await
-        .store()?;
-    Ok(counts
-        .into_iter()
-        .filter_map(|(worker, open)| Some((UserId::from_uuid(worker?), u32::try_from(open).unwrap_or(u32::MAX))))
-        .collect())
 }
 
 /// Moves a referral from `from` to `to` with the given column changes, only if its status is still
