@@ -293,6 +293,9 @@ async fn restricted_cases_exist_only_for_their_worker_and_supervisors() {
     )
     .await;
     assert_eq!(p["errors"][0]["field"], "client_id");
+    // The worker the restricted case is assigned to sees the client, and may open another case.
+    let response = app.post_json("/api/v1/cases", Some(&t.worker.access_token), &on_hidden).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]

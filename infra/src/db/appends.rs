@@ -19,10 +19,17 @@ use sea_orm::sea_query::{CommonTableExpression, InsertStatement, WithClause};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
 /// A transaction and the appends queued on it. See the module documentation.
-#[derive(Debug)]
 pub struct TxConn {
     tx: DatabaseTransaction,
     queued: Mutex<Vec<InsertStatement>>,
+}
+
+/// Shows how many appends wait, never their values (sealed or not, they are a person's record).
+impl std::fmt::Debug for TxConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("TxConn").field("queued", &queued).finish_non_exhaustive()
+    }
 }
 
 impl TxConn {
