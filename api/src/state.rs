@@ -71,7 +71,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             login_failures: FailureCounter::new(redis.clone(), Duration::from_secs(throttle.window_seconds)),
             throttle,
-            revocations: RevocationCache::new(redis.clone()),
+            revocations: RevocationCache::new(),
             bus: WakeBus::new(redis.clone()),
             answers: AnswerCache::new(redis.clone(), settings.aggregate_cache_seconds),
             redis,

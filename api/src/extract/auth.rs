@@ -46,7 +46,7 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Authenti
         ApiError::Unauthorized
     })?;
     let session = SessionId::from_uuid(claims.sid);
-    if state.revocations.is_known_revoked(session).await {
+    if state.revocations.is_known_revoked(session) {
         return Err(ApiError::Unauthorized);
     }
     let actor = Actor {

@@ -308,7 +308,7 @@ async fn remember_revoked(state: &AppState, session: SessionId, expires: Option<
     let ttl = expires.and_then(|e| (e - chrono::Utc::now()).to_std().ok()).unwrap_or(std::time::Duration::from_secs(
         u64::try_from(domain::auth::ACCESS_TOKEN_TTL_SECONDS).unwrap_or(900),
     ));
-    state.revocations.revoke(session, ttl).await;
+    state.revocations.revoke(session, ttl);
 }
 
 /// Sign out.

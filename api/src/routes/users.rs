@@ -361,7 +361,7 @@ pub async fn update_user(
     .await?;
     tx.commit().await?;
     for session in ended {
-        state.revocations.revoke(session, std::time::Duration::from_secs(900)).await;
+        state.revocations.revoke(session, std::time::Duration::from_secs(900));
     }
     Ok(with_etag(HttpResponse::Ok(), user))
 }

@@ -1,6 +1,8 @@
-//! A cache of revoked sessions. The `sessions` table is the truth; this cache only lets a replica
-//! refuse a revoked token without asking the database. A miss means "ask the database", never
-//! "allowed", so a lost or flushed cache cannot let a revoked token through.
+//! Sessions this replica revoked, remembered so their tokens are refused before any other work.
+//! The `sessions` table is the truth, and the database is asked on every request anyway
+//! (`store::sessions::live_session_owner`), so this is only a local shortcut: a miss means "ask
+//! the database", never "allowed". It used to be shared through Redis, which cost every request a
+//! Redis round trip to learn what the database was about to say.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,49 +10,31 @@ use std::time::{Duration, Instant};
 
 use domain::SessionId;
 
-use super::OptionalRedis;
-
-/// Revoked sessions, shared through Redis when it answers.
-#[derive(Clone, Debug)]
+/// Sessions revoked through this replica, until their tokens would have expired anyway.
+#[derive(Clone, Debug, Default)]
 pub struct RevocationCache {
-    redis: Option<OptionalRedis>,
     memory: Arc<Mutex<HashMap<SessionId, Instant>>>,
 }
 
-fn key(redis: &OptionalRedis, session: SessionId) -> String {
-    redis.key(&format!("revoked:{}", session.as_uuid().simple()))
-}
-
 impl RevocationCache {
-    /// A cache, shared through `redis` when given.
+    /// An empty cache.
     #[must_use]
-    pub fn new(redis: Option<OptionalRedis>) -> Self {
-        Self { redis, memory: Arc::new(Mutex::new(HashMap::new())) }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Remembers that `session` is revoked for `ttl` (until its tokens would have expired anyway).
-    pub async fn revoke(&self, session: SessionId, ttl: Duration) {
+    pub fn revoke(&self, session: SessionId, ttl: Duration) {
         if let Ok(mut map) = self.memory.lock() {
             let now = Instant::now();
             map.retain(|_, until| *until > now);
             map.insert(session, now + ttl);
         }
-        if let Some(redis) = &self.redis {
-            let seconds = ttl.as_secs().max(1);
-            let _: Option<()> =
-                redis.run(redis::cmd("SET").arg(key(redis, session)).arg(1).arg("EX").arg(seconds)).await;
-        }
     }
 
-    /// True when known revoked; false means "not known here", and the database decides.
-    pub async fn is_known_revoked(&self, session: SessionId) -> bool {
-        let local = self.memory.lock().ok().and_then(|m| m.get(&session).copied()).is_some_and(|u| u > Instant::now());
-        if local {
-            return true;
-        }
-        if let Some(redis) = &self.redis {
-            return redis.run::<bool>(redis::cmd("EXISTS").arg(key(redis, session))).await.unwrap_or(false);
-        }
-        false
+    /// True when known revoked here; false means "not known here", and the database decides.
+    #[must_use]
+    pub fn is_known_revoked(&self, session: SessionId) -> bool {
+        self.memory.lock().ok().and_then(|m| m.get(&session).copied()).is_some_and(|until| until > Instant::now())
     }
 }
