@@ -33,6 +33,16 @@ async fn actions_on(app: &crate::helpers::TestApp, tenant: TenantId, marker: Uui
     audit::list(&tx, &filter, None, 10).await.unwrap().into_iter().map(|e| e.action).collect()
 }
 
+/// A victimization type of a case that does not exist: refused by its foreign key.
+fn type_of_a_missing_case(tenant: TenantId) -> sea_orm::sea_query::InsertStatement {
+    use infra::entities::case_victimization_type::{Column, Entity};
+    Query::insert()
+        .into_table(Entity)
+        .columns([Column::TenantId, Column::CaseId, Column::VictimizationType])
+        .values_panic([tenant.as_uuid().into(), Uuid::now_v7().into(), "intimate_partner_violence".into()])
+        .to_owned()
+}
+
 #[tokio::test]
 async fn queued_appends_are_read_back_in_their_transaction_and_kept_only_when_it_commits() {
     let app = spawn_app().await;
@@ -64,20 +74,26 @@ async fn a_queued_append_naming_a_missing_row_is_a_reference_conflict_at_commit_
 
     let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
     audit::record(&tx, entry("test.with_a_bad_sibling", marker)).await.unwrap();
-    // A victimization type of a case that does not exist.
-    tx.append(
-        Query::insert()
-            .into_table(infra::entities::case_victimization_type::Entity)
-            .columns([
-                infra::entities::case_victimization_type::Column::TenantId,
-                infra::entities::case_victimization_type::Column::CaseId,
-                infra::entities::case_victimization_type::Column::VictimizationType,
-            ])
-            .values_panic([tenant.as_uuid().into(), Uuid::now_v7().into(), "intimate_partner_violence".into()])
-            .to_owned(),
-    );
+    tx.append(type_of_a_missing_case(tenant));
     let refused = tx.commit().await.unwrap_err();
     assert!(matches!(refused, StoreError::Conflict { constraint: "reference" }), "{refused:?}");
+    assert!(actions_on(&app, tenant, marker).await.is_empty(), "nothing of that transaction was written");
+}
+
+#[tokio::test]
+async fn a_transaction_whose_appends_failed_never_commits_even_when_the_error_was_caught() {
+    let app = spawn_app().await;
+    let tenant = TenantId::from_uuid(app.create_agency().await.id);
+    let marker = Uuid::now_v7();
+
+    let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    audit::record(&tx, entry("test.lost", marker)).await.unwrap();
+    tx.append(type_of_a_missing_case(tenant));
+    // A read writes the queue first; it fails, and a careless caller ignores that.
+    let filter = AuditFilter { resource_id: Some(marker), ..AuditFilter::default() };
+    assert!(audit::list(&tx, &filter, None, 10).await.is_err(), "the queue's failure reaches the next statement");
+    audit::record(&tx, entry("test.after_the_failure", marker)).await.unwrap();
+    assert!(tx.commit().await.is_err(), "a transaction that lost appends cannot commit");
     assert!(actions_on(&app, tenant, marker).await.is_empty(), "nothing of that transaction was written");
 }
 

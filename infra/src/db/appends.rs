@@ -13,6 +13,7 @@
 //! insert's error (a missing reference) surfaces: at the next statement or the commit, mapped
 //! like any other.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use sea_orm::sea_query::{CommonTableExpression, InsertStatement, WithClause};
@@ -22,6 +23,9 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult
 pub struct TxConn {
     tx: DatabaseTransaction,
     queued: Mutex<Vec<InsertStatement>>,
+    /// Set when writing the queue failed: the transaction may then never commit, even if its
+    /// caller caught the error and went on (SQLite would commit the rest without the appends).
+    lost_appends: AtomicBool,
 }
 
 /// Shows how many appends wait, never their values (sealed or not, they are a person's record).
@@ -34,7 +38,7 @@ impl std::fmt::Debug for TxConn {
 
 impl TxConn {
     pub(super) fn new(tx: DatabaseTransaction) -> Self {
-        Self { tx, queued: Mutex::new(Vec::new()) }
+        Self { tx, queued: Mutex::new(Vec::new()), lost_appends: AtomicBool::new(false) }
     }
 
     /// Queues an insert of rows nothing reads back before the transaction's next statement.
@@ -48,6 +52,14 @@ impl TxConn {
     /// The database error of any of them; the transaction should then be dropped (rolled back).
     pub async fn flush(&self) -> Result<(), DbErr> {
         let queued = std::mem::take(&mut *self.queued.lock().unwrap_or_else(PoisonError::into_inner));
+        let written = self.write(queued).await;
+        if written.is_err() {
+            self.lost_appends.store(true, Ordering::Relaxed);
+        }
+        written
+    }
+
+    async fn write(&self, queued: Vec<InsertStatement>) -> Result<(), DbErr> {
         let backend = self.tx.get_database_backend();
         match backend {
             DbBackend::Postgres => {
@@ -64,9 +76,13 @@ impl TxConn {
         Ok(())
     }
 
-    /// Writes the queued appends, then commits.
+    /// Writes the queued appends, then commits; refuses (and rolls back) when appends were lost.
     pub(super) async fn commit(self) -> Result<(), DbErr> {
         self.flush().await?;
+        if self.lost_appends.load(Ordering::Relaxed) {
+            self.tx.rollback().await?;
+            return Err(DbErr::Custom("queued appends failed earlier in this transaction; rolled back".to_owned()));
+        }
         self.tx.commit().await
     }
 }
