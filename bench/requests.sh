@@ -17,7 +17,8 @@
 #        PORT (18094), BENCH_DB (vcao_perf), PGHOST_URL, REDIS (redis://127.0.0.1:6379; empty: none),
 #        TENANT (bench-agency-01, the largest), PG_LOG (/var/log/postgresql/postgresql-15-main.log),
 #        BENCH_BIN, OUT (a directory for the raw output; default a new one under /tmp), REQUESTS
-#        ("create read referral": which to run).
+#        ("create read referral": which to run), PGBENCH_SQL (bench/pgbench: where the pgbench
+#        scripts are; an older checkout's, to measure an older BENCH_BIN against its own SQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGES=${STAGES:-capture,closed,open}
@@ -107,7 +108,24 @@ reset_referrals() {
   psql_owner -c "DELETE FROM referrals WHERE tenant_id = '$TENANT_ID' AND created_by = '$(jwt_claim "$LIAISON" sub)'"
   psql_owner -c "VACUUM referrals"
 }
-# wrk for request $1: prints "req/s p50_ms p99_ms errors".
+# Where the CPU goes during a run: the machine's busy time (/proc/stat: user, nice, system, irq,
+# softirq), the service's own (/proc/PID/stat) and the load generator's (the shell's `times` for
+# its children), in CPU milliseconds; what remains is PostgreSQL (and the rest of the machine).
+HZ=$(getconf CLK_TCK)
+machine_ms() { awk -v hz="$HZ" '/^cpu / { printf "%d\n", ($2 + $3 + $4 + $7 + $8) * 1000 / hz }' /proc/stat; }
+service_ms() { awk -v hz="$HZ" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$PID/stat"; }
+# (`times` in this shell, not in a command substitution, whose shell has no children of its own.)
+children_ms() { # variable
+  times >"$OUT/times"
+  printf -v "$1" '%s' "$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }' "$OUT/times")"
+}
+# CPU milliseconds per request of the service, the load generator and the rest: "svc gen rest".
+cpu_split() { # requests machine_before machine_after service_before service_after generator_ms
+  awk -v n="$1" -v m="$(( $3 - $2 ))" -v s="$(( $5 - $4 ))" -v g="$6" \
+    'BEGIN { if (n < 1) n = 1; printf "%.2f %.2f %.2f\n", s / n, g / n, (m - s - g) / n }'
+}
+
+# wrk for request $1: prints "req/s p50_ms p99_ms errors" and the CPU split per request.
 wrk_run() {
   local path body= method=GET ids=$OUT/client_ids token=$SUP
   case $1 in
@@ -115,27 +133,34 @@ wrk_run() {
     read) path='/api/v1/cases/{id}'; ids=$OUT/case_ids ;;
     referral) path=/api/v1/referrals; body=$(referral_body); method=POST; token=$LIAISON ;;
   esac
+  local m0 s0 g0; m0=$(machine_ms); s0=$(service_ms); children_ms g0
   WRK_IDS=$ids WRK_PATH=$path WRK_BODY=$body WRK_METHOD=$method WRK_TOKEN=$token \
     wrk -t2 -c"$POOL" -d"$DURATION" --latency -s bench/random_request.lua "http://127.0.0.1:$PORT" >"$OUT/wrk.out"
+  local m1 s1 g1; m1=$(machine_ms); s1=$(service_ms); children_ms g1
   cat "$OUT/wrk.out" >>"$OUT/wrk_$1.log"
-  awk '
+  local result; result=$(awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+    /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
     /Non-2xx/ { err = $NF } /Socket errors/ { err += 0 }
-    END { printf "%.1f %.2f %.2f %d\n", rps, p50, p99, err }' "$OUT/wrk.out"
+    END { printf "%.1f %.2f %.2f %d %d\n", rps, p50, p99, err, n }' "$OUT/wrk.out")
+  echo "${result% *} $(cpu_split "${result##* }" "$m0" "$m1" "$s0" "$s1" "$((g1 - g0))")"
 }
-# pgbench for request $1: prints "tps latency_avg_ms".
+# pgbench for request $1: prints "tps latency_avg_ms" and the CPU split per transaction.
 pgbench_run() {
   local user=$SUP session
   [ "$1" = referral ] && user=$LIAISON
   session=$(jwt_claim "$user" sid)
-  sed "s/@TENANT@/$TENANT_ID/g" "bench/pgbench/$1.sql" >"$OUT/pgbench_$1.sql"
+  local m0 s0 g0; m0=$(machine_ms); s0=$(service_ms); children_ms g0
+  sed "s/@TENANT@/$TENANT_ID/g" "${PGBENCH_SQL:-bench/pgbench}/$1.sql" >"$OUT/pgbench_$1.sql"
   pgbench -h 127.0.0.1 -p 5432 -U vcao_app -n -M prepared -c "$POOL" -j 2 -T "${DURATION%s}" \
     -D tenant="$TENANT_ID" -D session="$session" -D user="$(jwt_claim "$user" sub)" -D nids=10000 \
     -D division="$DIVISION" -D w1="${WORKERS[0]}" -D w2="${WORKERS[1]}" -D w3="${WORKERS[2]}" \
     -f "$OUT/pgbench_$1.sql" "$DB" >"$OUT/pgbench.out" 2>&1 || { cat "$OUT/pgbench.out" >&2; exit 1; }
+  local m1 s1 g1; m1=$(machine_ms); s1=$(service_ms); children_ms g1
   cat "$OUT/pgbench.out" >>"$OUT/pgbench_$1.log"
-  awk '/^tps/ { tps = $3 } /latency average/ { lat = $4 } /failed/ { } END { printf "%.1f %.2f\n", tps, lat }' "$OUT/pgbench.out"
+  local result; result=$(awk '/^tps/ { tps = $3 } /latency average/ { lat = $4 } /transactions actually processed/ { n = $NF }
+    END { printf "%.1f %.2f %d\n", tps, lat, n }' "$OUT/pgbench.out")
+  echo "${result% *} $(cpu_split "${result##* }" "$m0" "$m1" "$s0" "$s1" "$((g1 - g0))")"
 }
 
 if [[ $STAGES == *closed* || $STAGES == *open* ]]; then
@@ -162,19 +187,21 @@ fi
 declare -A SVC_MEDIAN=()
 if [[ $STAGES == *closed* ]]; then
   echo "== closed loop: wrk and pgbench, $POOL connections, $DURATION each, $RUNS runs alternating"
-  printf "%-16s %3s %9s %8s %8s %6s %9s %8s %6s %s\n" request run svc_req/s p50_ms p99_ms errors pgb_tps pgb_ms ratio load
+  echo "(cpu: CPU milliseconds per request of the service, of the load generator, and the rest of the machine, mostly PostgreSQL; wrk's run, then pgbench's)"
+  printf "%-16s %3s %9s %8s %8s %6s %9s %8s %6s %-17s %-17s %s\n" request run svc_req/s p50_ms p99_ms errors pgb_tps pgb_ms ratio cpu_svc/gen/rest cpu_pgb/gen/rest load
   for r in "${REQUESTS[@]}"; do
     : >"$OUT/closed_$r.tsv"
     for i in $(seq 1 "$RUNS"); do
       renew SUP; renew LIAISON
       [ "$r" = referral ] && reset_referrals
       load=$(loadavg)
-      read -r rps p50 p99 err < <(wrk_run "$r")
+      read -r rps p50 p99 err wsvc wgen wrest < <(wrk_run "$r")
       [ "$r" = referral ] && reset_referrals
-      read -r tps lat < <(pgbench_run "$r")
+      read -r tps lat _ pgen prest < <(pgbench_run "$r")
       ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", a / b }')
       printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$i" "$rps" "$p50" "$p99" "$err" "$tps" "$lat" "$load" >>"$OUT/closed_$r.tsv"
-      printf "%-16s %3s %9s %8s %8s %6s %9s %8s %6s %s\n" "${NAME[$r]}" "$i" "$rps" "$p50" "$p99" "$err" "$tps" "$lat" "$ratio" "$load"
+      printf "%-16s %3s %9s %8s %8s %6s %9s %8s %6s %-17s %-17s %s\n" "${NAME[$r]}" "$i" "$rps" "$p50" "$p99" "$err" "$tps" "$lat" "$ratio" \
+        "$wsvc/$wgen/$wrest" "-/$pgen/$prest" "$load"
     done
     svc=$(cut -f2 "$OUT/closed_$r.tsv" | median)
     pgb=$(cut -f6 "$OUT/closed_$r.tsv" | median)
