@@ -148,7 +148,7 @@ impl Idempotent {
                 body: created.body.to_string(),
                 location: created.location.clone(),
             };
-            store::record(&tx, key, actor.user_id, hash.clone(), &stored).await?;
+            store::record(&tx, key, actor.user_id, hash.clone(), &stored);
         }
         tx.commit().await?;
         Ok(created.into_response())

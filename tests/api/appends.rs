@@ -136,4 +136,21 @@ async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
     let tenant = TenantId::from_uuid(agency.id);
     let actions = actions_on(&app, tenant, Uuid::parse_str(id).unwrap()).await;
     assert!(actions.iter().any(|a| a == "case.created"), "its audit event is there: {actions:?}");
+
+    // With an Idempotency-Key: the key's lock (PostgreSQL) and look-up come first, and its stored
+    // response joins the appends.
+    let before = app.state.db.statements_sent();
+    let keyed = app
+        .client
+        .post(app.url("/api/v1/cases"))
+        .bearer_auth(&worker.access_token)
+        .header("Idempotency-Key", "count-me-once")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let sent = app.state.db.statements_sent() - before;
+    assert_eq!(keyed.status(), StatusCode::CREATED);
+    let expected = if on_postgres() { 5 } else { 8 };
+    assert_eq!(sent, expected, "statements for one POST /cases with an Idempotency-Key");
 }

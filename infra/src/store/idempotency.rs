@@ -4,7 +4,7 @@
 use chrono::Duration;
 use domain::UserId;
 use domain::idempotency::{IdempotencyKey, REPLAY_WINDOW_SECONDS};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryTrait as _, Set, Statement};
 
 use super::{DbResultExt, StoreError};
 use crate::TenantTx;
@@ -81,19 +81,18 @@ pub async fn find(tx: &TenantTx, key: &IdempotencyKey, request_hash: &[u8]) -> R
     }))
 }
 
-/// Records the response of a request made with `key`.
-///
-/// # Errors
-/// [`StoreError::Conflict`] on `idempotency_keys.key` when a request with the same key committed
-/// first (only possible without [`try_lock`]); the effect rolls back and the client retries.
-pub async fn record(
+/// Records the response of a request made with `key`, appended (`TenantTx::append`): written with
+/// the change's other appends at its commit. The commit answers [`StoreError::Conflict`] on
+/// `idempotency_keys.key` when a request with the same key committed first (only possible without
+/// [`try_lock`]): the effect rolls back and the client retries.
+pub fn record(
     tx: &TenantTx,
     key: &IdempotencyKey,
     user_id: UserId,
     request_hash: Vec<u8>,
     response: &StoredResponse,
-) -> Result<(), StoreError> {
-    idempotency_key::ActiveModel {
+) {
+    let row = idempotency_key::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         key: Set(key.as_str().to_owned()),
         user_id: Set(user_id.as_uuid()),
@@ -102,9 +101,6 @@ pub async fn record(
         response_body: Set(response.body.clone()),
         location: Set(response.location.clone()),
         created_at: Set(crate::db::now()),
-    }
-    .insert(tx.raw())
-    .await
-    .store()?;
-    Ok(())
+    };
+    tx.append(idempotency_key::Entity::insert(row).into_query());
 }
