@@ -85,13 +85,7 @@ pub async fn find(tx: &TenantTx, key: &IdempotencyKey, request_hash: &[u8]) -> R
 /// the change's other appends at its commit. The commit answers [`StoreError::Conflict`] on
 /// `idempotency_keys.key` when a request with the same key committed first (only possible without
 /// [`try_lock`]): the effect rolls back and the client retries.
-pub fn record(
-    tx: &TenantTx,
-    key: &IdempotencyKey,
-    user_id: UserId,
-    request_hash: Vec<u8>,
-    response: &StoredResponse,
-) {
+pub fn record(tx: &TenantTx, key: &IdempotencyKey, user_id: UserId, request_hash: Vec<u8>, response: &StoredResponse) {
     let row = idempotency_key::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         key: Set(key.as_str().to_owned()),
