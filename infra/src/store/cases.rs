@@ -153,7 +153,7 @@ pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Case {
     Case::from(model)
 }
 
-/// The SQL form of a scope: restricted cases only for the assigned worker (or everything).
+/// The SQL form of `CaseScope::sees`: restricted cases only for the assigned worker (or everything).
 pub(super) fn visible(scope: CaseScope) -> Condition {
     match scope {
         CaseScope::All => Condition::all(),

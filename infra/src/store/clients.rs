@@ -85,11 +85,17 @@ fn sealed_columns(cipher: &TenantCipher, id: Uuid, f: &ClientFields) -> Result<c
     })
 }
 
+/// The client's date of birth, opened.
+fn birth_date(cipher: &TenantCipher, m: &client::Model) -> Result<Option<NaiveDate>, StoreError> {
+    Ok(cipher
+        .open_opt(&format!("clients.{BIRTH}"), m.id, m.date_of_birth_sealed.as_deref())?
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+}
+
 fn open(cipher: &TenantCipher, m: client::Model) -> Result<Client, StoreError> {
     let id = m.id;
     let open = |col: &str, v: Option<&[u8]>| cipher.open_opt(&format!("clients.{col}"), id, v);
-    let dob =
-        open(BIRTH, m.date_of_birth_sealed.as_deref())?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let dob = birth_date(cipher, &m)?;
     let safe = open("safe_contact", m.safe_contact_sealed.as_deref())?.and_then(|s| serde_json::from_str(&s).ok());
     Ok(Client {
         id,
@@ -127,30 +133,39 @@ pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, fields: &ClientFields)
     open(cipher, model)
 }
 
-/// Clients that `scope` may not see among `ids`: those whose every case is a restricted case
-/// outside the scope. A client with no case, or with one visible case, is visible.
+/// The rule of which clients `scope` may see, on `clients`: a client with no case, or with one
+/// case the scope sees (so a client whose every case is restricted to someone else is hidden).
+fn seen_in(tenant: Uuid, scope: CaseScope) -> Condition {
+    if scope == CaseScope::All {
+        return Condition::all();
+    }
+    let cases_of_client = Query::select()
+        .expr(Expr::val(1))
+        .from(case::Entity)
+        .and_where(Expr::col((case::Entity, case::Column::TenantId)).eq(tenant))
+        .and_where(Expr::col((case::Entity, case::Column::ClientId)).equals((client::Entity, client::Column::Id)))
+        .to_owned();
+    let seen_cases = cases_of_client.clone().cond_where(super::cases::visible(scope)).to_owned();
+    Condition::any().add(Expr::exists(cases_of_client).not()).add(Expr::exists(seen_cases))
+}
+
+/// Clients that `scope` may not see among `ids` (see [`seen_in`]).
 async fn hidden(tx: &TenantTx, ids: &[Uuid], scope: CaseScope) -> Result<HashSet<Uuid>, StoreError> {
     if scope == CaseScope::All || ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows: Vec<(Uuid, bool, Option<Uuid>)> = case::Entity::find()
+    let tenant = tx.tenant_id().as_uuid();
+    let rows: Vec<Uuid> = client::Entity::find()
         .select_only()
-        .columns([case::Column::ClientId, case::Column::Restricted, case::Column::AssignedTo])
-        .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
-        .filter(case::Column::ClientId.is_in(ids.to_vec()))
+        .column(client::Column::Id)
+        .filter(client::Column::TenantId.eq(tenant))
+        .filter(client::Column::Id.is_in(ids.to_vec()))
+        .filter(seen_in(tenant, scope).not())
         .into_tuple()
         .all(tx.raw())
         .await
         .store()?;
-    let mut with_case = HashSet::new();
-    let mut visible = HashSet::new();
-    for (client, restricted, assigned) in rows {
-        with_case.insert(client);
-        if scope.sees(restricted, assigned.map(domain::UserId::from_uuid)) {
-            visible.insert(client);
-        }
-    }
-    Ok(with_case.difference(&visible).copied().collect())
+    Ok(rows.into_iter().collect())
 }
 
 /// One client, if visible in `scope`.
@@ -307,15 +322,12 @@ impl From<&Client> for CaseClient {
 
 impl CaseClient {
     pub(crate) fn of(cipher: &TenantCipher, m: &client::Model) -> Result<Self, StoreError> {
-        let birth = cipher
-            .open_opt(&format!("clients.{BIRTH}"), m.id, m.date_of_birth_sealed.as_deref())?
-            .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
-        Ok(Self { id: m.id, gender: m.gender.clone(), date_of_birth: birth })
+        Ok(Self { id: m.id, gender: m.gender.clone(), date_of_birth: birth_date(cipher, m)? })
     }
 }
 
-/// The client, when it exists in this tenant and `scope` may see it (the rule of [`hidden`]), in
-/// one statement: a case is opened on it next, and a create's round trips are counted.
+/// The client, when it exists in this tenant and `scope` may see it ([`seen_in`]), in one
+/// statement: a case is opened on it next, and a create's round trips are counted.
 ///
 /// # Errors
 /// [`StoreError`] on database or decryption failure.
@@ -326,17 +338,7 @@ pub async fn visible(
     scope: CaseScope,
 ) -> Result<Option<CaseClient>, StoreError> {
     let tenant = tx.tenant_id().as_uuid();
-    let mut query = client::Entity::find_by_id((tenant, id));
-    if scope != CaseScope::All {
-        let cases_of_client = Query::select()
-            .expr(Expr::val(1))
-            .from(case::Entity)
-            .and_where(Expr::col((case::Entity, case::Column::TenantId)).eq(tenant))
-            .and_where(Expr::col((case::Entity, case::Column::ClientId)).equals((client::Entity, client::Column::Id)))
-            .to_owned();
-        let seen_cases = cases_of_client.clone().cond_where(super::cases::visible(scope)).to_owned();
-        query = query.filter(Condition::any().add(Expr::exists(cases_of_client).not()).add(Expr::exists(seen_cases)));
-    }
+    let query = client::Entity::find_by_id((tenant, id)).filter(seen_in(tenant, scope));
     match query.one(tx.raw()).await.store()? {
         Some(model) => Ok(Some(CaseClient::of(cipher, &model)?)),
         None => Ok(None),

@@ -88,7 +88,7 @@ async fn division_code(tx: &TenantTx, id: Option<Uuid>) -> Result<Option<String>
     }
 }
 
-/// The codes of a case's program and division, as its facts record them.
+/// The codes of the program and division a fact is recorded under (of a case or a referral).
 #[derive(Clone, Debug, Default)]
 pub struct Codes {
     /// The program's code.
