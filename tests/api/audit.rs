@@ -6,7 +6,9 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, on_postgres, problem, spawn_app};
+use infra::store::audit::SealPass;
+
+use crate::helpers::{TestApp, on_postgres, problem, spawn_app, spawn_app_with};
 
 async fn verify(app: &TestApp, token: &str) -> Value {
     let response = app.get("/api/v1/audit-events/verify", Some(token)).await;
@@ -120,7 +122,7 @@ async fn a_burst_of_events_larger_than_a_sealing_pass_is_sealed_completely() {
     tx.commit().await.unwrap();
     // The background sealer runs too; whoever seals, a few passes must finish the burst.
     for _ in 0..10 {
-        if infra::store::audit::seal_pending(&app.state.db, tenant).await.unwrap() == 0 {
+        if infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::Fresh).await.unwrap() == 0 {
             break;
         }
     }
@@ -128,6 +130,81 @@ async fn a_burst_of_events_larger_than_a_sealing_pass_is_sealed_completely() {
     assert_eq!(result["unsealed"], 0, "{result}");
     assert_eq!(result["ok"], true, "{result}");
     assert!(result["events_checked"].as_u64().unwrap() >= 2_500, "{result}");
+}
+
+/// An audit event with the given id, written as a transaction that drew its id that long ago and
+/// commits only now would write it.
+async fn commit_event_with_id(app: &TestApp, tenant: domain::TenantId, id: Uuid) {
+    use infra::entities::audit_event;
+    use sea_orm::{EntityTrait as _, Set};
+    let tx = infra::db::begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    let row = audit_event::ActiveModel {
+        tenant_id: Set(tenant.as_uuid()),
+        id: Set(id),
+        occurred_at: Set(chrono::Utc::now()),
+        actor_id: Set(None),
+        action: Set("test.late_commit".into()),
+        resource_type: Set("case".into()),
+        resource_id: Set(None),
+        client_ip: Set(None),
+        request_id: Set(None),
+        details: Set("{}".into()),
+    };
+    audit_event::Entity::insert(row).exec_without_returning(tx.raw()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A v7 id drawn `ago` before now.
+fn id_drawn_ago(ago: std::time::Duration) -> Uuid {
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() - ago;
+    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, at.as_secs(), at.subsec_nanos()))
+}
+
+/// A sealed agency with the background sealer held off, so the test decides every pass.
+async fn sealed_agency_without_background_sealing() -> (TestApp, domain::TenantId, String) {
+    let app = spawn_app_with(|s| s.audit_seal_interval_ms = 60_000).await;
+    let agency = app.create_agency().await;
+    let tenant = domain::TenantId::from_uuid(agency.id);
+    while infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::LateCommits).await.unwrap() > 0 {}
+    (app, tenant, agency.admin.access_token.clone())
+}
+
+/// A transaction may commit its event after newer events were sealed. Passes for fresh events
+/// start above the newest sealed one and so leave it; the late-commit pass, which the sealer runs
+/// every minute and verification always, links it into the chain.
+#[tokio::test]
+async fn an_event_committed_after_newer_ones_were_sealed_is_sealed_by_the_late_commit_pass() {
+    let (app, tenant, admin) = sealed_agency_without_background_sealing().await;
+    commit_event_with_id(&app, tenant, Uuid::now_v7()).await;
+    assert_eq!(infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::Fresh).await.unwrap(), 1);
+
+    let late = id_drawn_ago(std::time::Duration::from_secs(5));
+    commit_event_with_id(&app, tenant, late).await;
+    commit_event_with_id(&app, tenant, Uuid::now_v7()).await;
+    assert_eq!(
+        infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::Fresh).await.unwrap(),
+        1,
+        "a fresh pass seals the new event and leaves the late one below the newest sealed"
+    );
+    assert_eq!(infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::LateCommits).await.unwrap(), 1);
+    assert_eq!(infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::LateCommits).await.unwrap(), 0);
+
+    let result = verify(&app, &admin).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["unsealed"], 0, "{result}");
+}
+
+/// The look-back has a limit (ten minutes before the newest sealed event): an event committed
+/// later than that is never linked, and verification says so rather than passing over it.
+#[tokio::test]
+async fn an_event_committed_beyond_the_look_back_is_reported_unsealed() {
+    let (app, tenant, admin) = sealed_agency_without_background_sealing().await;
+    commit_event_with_id(&app, tenant, Uuid::now_v7()).await;
+    commit_event_with_id(&app, tenant, id_drawn_ago(std::time::Duration::from_secs(11 * 60))).await;
+
+    let result = verify(&app, &admin).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["unsealed"], 1, "{result}");
 }
 
 #[tokio::test]

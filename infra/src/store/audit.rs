@@ -165,20 +165,34 @@ pub async fn list(
         .collect())
 }
 
-/// How far back (ms) the sealer looks for events committed out of id order: a transaction may
-/// commit an event later than one with a higher id. Longer-running transactions are not expected.
+/// How far back (ms) a late-commit pass looks for events committed out of id order: a
+/// transaction may commit an event later than one with a higher id. Longer-running transactions
+/// are not expected.
 const LATE_COMMIT_GRACE_MS: u64 = 10 * 60 * 1000;
 
 /// Most events sealed in one pass; the next pass takes the rest.
 pub const SEAL_BATCH: u64 = 1000;
 
-/// Links the tenant's unsealed events into its chain, in id order, and returns how many.
-/// Replicas racing on one tenant serialise on an advisory lock (PostgreSQL) or the write lock
-/// (SQLite); a seal row can only be appended.
+/// Which unsealed events a sealing pass looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealPass {
+    /// Events newer than the newest sealed one: an index range read from there, so a pass costs
+    /// what it seals. Nothing above the newest sealed event can be sealed already.
+    Fresh,
+    /// Also events that committed after newer ones were sealed: every event of the look-back
+    /// window ([`LATE_COMMIT_GRACE_MS`] before the newest sealed one) is checked against the
+    /// seals. At a busy tenant that window holds hundreds of thousands of events, so this pass is
+    /// for now and then (the sealer's schedule) and for verification, not for every tick.
+    LateCommits,
+}
+
+/// Links the tenant's unsealed events that `pass` looks for into its chain, in id order, and
+/// returns how many. Replicas racing on one tenant serialise on an advisory lock (PostgreSQL) or
+/// the write lock (SQLite); a seal row can only be appended.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn seal_pending(db: &Db, tenant_id: TenantId) -> Result<u64, StoreError> {
+pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Result<u64, StoreError> {
     let tx = begin_tenant_tx_for(db, tenant_id).await?;
     if tx.raw().get_database_backend() == DbBackend::Postgres {
         tx.raw()
@@ -196,36 +210,45 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId) -> Result<u64, StoreErro
         .one(tx.raw())
         .await
         .store()?;
-    let (mut seq, mut previous, floor) = match &last {
-        None => (0_i64, GENESIS, Uuid::nil()),
-        Some(link) => {
-            let previous: [u8; 32] = link.hash.as_slice().try_into().unwrap_or(GENESIS);
-            (link.seq, previous, uuid_v7_floor(uuid_millis(link.event_id).saturating_sub(LATE_COMMIT_GRACE_MS)))
-        }
-    };
-    // Unsealed events only, skipped in SQL: a burst of more than a batch of events within the
-    // grace window would otherwise fill every pass with sealed ones and stall the chain for good.
-    let already_sealed = Query::select()
-        .expr(Expr::val(1))
-        .from(audit_seal::Entity)
-        .and_where(
-            Expr::col((audit_seal::Entity, audit_seal::Column::TenantId))
-                .equals((audit_event::Entity, audit_event::Column::TenantId)),
-        )
-        .and_where(
-            Expr::col((audit_seal::Entity, audit_seal::Column::EventId))
-                .equals((audit_event::Entity, audit_event::Column::Id)),
-        )
-        .to_owned();
-    let candidates = audit_event::Entity::find()
-        .filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(audit_event::Column::Id.gte(floor))
-        .filter(Expr::exists(already_sealed).not())
-        .order_by_asc(audit_event::Column::Id)
-        .limit(SEAL_BATCH)
-        .all(tx.raw())
+    // The newest sealed event, which is not always the last link: a late commit is linked after
+    // newer events. Read backwards on the (tenant, event) index.
+    let newest_sealed: Option<Uuid> = audit_seal::Entity::find()
+        .select_only()
+        .column(audit_seal::Column::EventId)
+        .filter(audit_seal::Column::TenantId.eq(tenant_id.as_uuid()))
+        .order_by_desc(audit_seal::Column::EventId)
+        .into_tuple()
+        .one(tx.raw())
         .await
         .store()?;
+    let (mut seq, mut previous) = match &last {
+        None => (0_i64, GENESIS),
+        Some(link) => (link.seq, link.hash.as_slice().try_into().unwrap_or(GENESIS)),
+    };
+    let candidates = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()));
+    let candidates = match (pass, newest_sealed) {
+        (_, None) => candidates,
+        (SealPass::Fresh, Some(newest)) => candidates.filter(audit_event::Column::Id.gt(newest)),
+        (SealPass::LateCommits, Some(newest)) => {
+            let floor = uuid_v7_floor(uuid_millis(newest).saturating_sub(LATE_COMMIT_GRACE_MS));
+            // Unsealed events only, skipped in SQL: a burst of more than a batch of events within
+            // the window would otherwise fill every pass with sealed ones and stall the chain.
+            let already_sealed = Query::select()
+                .expr(Expr::val(1))
+                .from(audit_seal::Entity)
+                .and_where(
+                    Expr::col((audit_seal::Entity, audit_seal::Column::TenantId))
+                        .equals((audit_event::Entity, audit_event::Column::TenantId)),
+                )
+                .and_where(
+                    Expr::col((audit_seal::Entity, audit_seal::Column::EventId))
+                        .equals((audit_event::Entity, audit_event::Column::Id)),
+                )
+                .to_owned();
+            candidates.filter(audit_event::Column::Id.gte(floor)).filter(Expr::exists(already_sealed).not())
+        }
+    };
+    let candidates = candidates.order_by_asc(audit_event::Column::Id).limit(SEAL_BATCH).all(tx.raw()).await.store()?;
     let now = crate::db::now();
     let mut links = Vec::with_capacity(candidates.len());
     for event in candidates {
@@ -250,12 +273,13 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId) -> Result<u64, StoreErro
     Ok(count)
 }
 
-/// Seals what is pending, then walks the whole chain and reports the first broken link.
+/// Seals what is pending, late commits included, then walks the whole chain and reports the first
+/// broken link.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn verify(db: &Db, tenant_id: TenantId) -> Result<Verification, StoreError> {
-    while seal_pending(db, tenant_id).await? == SEAL_BATCH {}
+    while seal_pending(db, tenant_id, SealPass::LateCommits).await? == SEAL_BATCH {}
     let tx = begin_tenant_tx_for(db, tenant_id).await?;
     let mut previous = GENESIS;
     let mut expected = 1_u64;
