@@ -10,6 +10,7 @@ mod auth;
 mod case_records;
 mod cases;
 mod clients;
+mod db_connections;
 mod dispatch;
 mod errors;
 mod helpers;

@@ -304,12 +304,22 @@ fn owner_url(settings: &Settings) -> Result<String, OpenError> {
 /// same as the connections' busy timeout.
 const WRITER_TURN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// PostgreSQL: a pooled connection idle at least this long is pinged before it is handed out.
+/// sqlx's default pings on every acquire, and it also pings on every release (that one cannot be
+/// turned off): two of the ten round trips of a `POST /cases` were pings (`strace`, see
+/// docs/benchmarks.md). A connection busy within the last second was proven alive by its release
+/// ping; one idle longer may have been dropped by a database restart, a proxy or a firewall, and
+/// is tested first, so a request never lands on it.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 async fn connect_sqlite(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(max_connections.clamp(1, 16))
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        // An embedded file cannot drop a connection; a ping would only be a hop to its thread.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -331,6 +341,7 @@ async fn connect_postgres(
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR)
         .sqlx_logging(false);
     if let Some((role, password)) = as_role {
         options.map_sqlx_postgres_opts(move |o| {
