@@ -176,12 +176,6 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
 /// Passes of the audit sealer one tenant may take in a row (see `spawn_audit_sealer`).
 const CATCH_UP_PASSES: usize = 20;
 
-/// How often the audit sealer also looks for late commits (events committed after newer ones
-/// were sealed; see `SealPass::LateCommits`). Well inside the look-back window of ten minutes, so
-/// a late event is sealed within a minute or so of its commit; rarely, because that pass reads
-/// the whole window, which at a busy agency is hundreds of thousands of events.
-const LATE_COMMIT_SWEEP: Duration = Duration::from_secs(60);
-
 /// Links new audit events into each tenant's chain, every interval. Not on the event bus's
 /// wake-ups: those come with every referral, and a pass visits every tenant, so under load the
 /// sealer ran without pause (in a test with two agencies, 9 extra statements followed each
@@ -189,7 +183,10 @@ const LATE_COMMIT_SWEEP: Duration = Duration::from_secs(60);
 fn spawn_audit_sealer(state: AppState) {
     let interval = Duration::from_millis(state.settings.audit_seal_interval_ms);
     tokio::spawn(async move {
-        let mut last_late_commit_sweep = tokio::time::Instant::now();
+        // Where each tenant's sweep for late commits has got to (`sweep_late_commits`): one step
+        // per tenant per interval, so the look-back window is read a slice at a time.
+        let mut sweeps: std::collections::HashMap<domain::TenantId, Option<uuid::Uuid>> =
+            std::collections::HashMap::new();
         loop {
             tokio::time::sleep(interval).await;
             let tenants = match infra::store::tenants::all_ids(state.db.global()).await {
@@ -199,16 +196,11 @@ fn spawn_audit_sealer(state: AppState) {
                     continue;
                 }
             };
-            let late_commits_due = last_late_commit_sweep.elapsed() >= LATE_COMMIT_SWEEP;
-            if late_commits_due {
-                last_late_commit_sweep = tokio::time::Instant::now();
-            }
             for tenant in tenants {
                 // A full pass means more are waiting: catch up now (a busy tenant audits more than
                 // a batch a second), but at most this many passes before the other tenants' turn.
-                for pass in 0..CATCH_UP_PASSES {
-                    let kind = if late_commits_due && pass == 0 { SealPass::LateCommits } else { SealPass::Fresh };
-                    match infra::store::audit::seal_pending(&state.db, tenant, kind).await {
+                for _ in 0..CATCH_UP_PASSES {
+                    match infra::store::audit::seal_pending(&state.db, tenant, SealPass::Fresh).await {
                         Ok(n) => {
                             state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
                             if n < infra::store::audit::SEAL_BATCH {
@@ -220,6 +212,14 @@ fn spawn_audit_sealer(state: AppState) {
                             break;
                         }
                     }
+                }
+                let from = sweeps.get(&tenant).copied().flatten();
+                match infra::store::audit::sweep_late_commits(&state.db, tenant, from).await {
+                    Ok((n, next)) => {
+                        state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                        sweeps.insert(tenant, next);
+                    }
+                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "late-commit sweep failed; will retry"),
                 }
             }
         }

@@ -194,6 +194,34 @@ async fn an_event_committed_after_newer_ones_were_sealed_is_sealed_by_the_late_c
     assert_eq!(result["unsealed"], 0, "{result}");
 }
 
+/// The sealer's sweep reads the look-back window a step at a time and finds a late commit on the
+/// way; a sweep ends at the newest events and the next one starts over.
+#[tokio::test]
+async fn the_sealers_sweep_finds_a_late_commit_step_by_step() {
+    let (app, tenant, admin) = sealed_agency_without_background_sealing().await;
+    commit_event_with_id(&app, tenant, Uuid::now_v7()).await;
+    assert_eq!(infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::Fresh).await.unwrap(), 1);
+    commit_event_with_id(&app, tenant, id_drawn_ago(std::time::Duration::from_secs(5))).await;
+
+    let (mut sealed, mut steps, mut from) = (0, 0, None);
+    loop {
+        let (n, next) = infra::store::audit::sweep_late_commits(&app.state.db, tenant, from).await.unwrap();
+        sealed += n;
+        steps += 1;
+        if next.is_none() {
+            break;
+        }
+        assert!(next > from, "each step starts where the last one stopped");
+        from = next;
+    }
+    assert_eq!(sealed, 1, "the late commit, once");
+    // Ten minutes in steps of ten seconds, the last one open-ended.
+    assert!((2..=62).contains(&steps), "{steps} steps");
+    let result = verify(&app, &admin).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["unsealed"], 0, "{result}");
+}
+
 /// The look-back has a limit (ten minutes before the newest sealed event): an event committed
 /// later than that is never linked, and verification says so rather than passing over it.
 #[tokio::test]

@@ -173,6 +173,11 @@ const LATE_COMMIT_GRACE_MS: u64 = 10 * 60 * 1000;
 /// Most events sealed in one pass; the next pass takes the rest.
 pub const SEAL_BATCH: u64 = 1000;
 
+/// How much of the look-back one step of the sealer's sweep reads: a sixtieth, so at the default
+/// interval a sweep of the whole window takes about a minute, in steps of a few milliseconds
+/// instead of one pass over the window that kept a core busy (1.7 s with 537,000 events in it).
+const SWEEP_STEP_MS: u64 = LATE_COMMIT_GRACE_MS / 60;
+
 /// Which unsealed events a sealing pass looks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SealPass {
@@ -182,17 +187,53 @@ pub enum SealPass {
     /// Also events that committed after newer ones were sealed: every event of the look-back
     /// window ([`LATE_COMMIT_GRACE_MS`] before the newest sealed one) is checked against the
     /// seals. At a busy tenant that window holds hundreds of thousands of events, so this pass is
-    /// for now and then (the sealer's schedule) and for verification, not for every tick.
+    /// for verification; the sealer sweeps the window step by step ([`sweep_late_commits`]).
     LateCommits,
 }
 
+/// Which events one pass considers (see [`seal`]).
+enum Pick {
+    /// Above the newest sealed event.
+    Fresh,
+    /// Unsealed ones from `from` (or the window's start, whichever is later) up, either to the
+    /// top or, with `span_ms`, within that much id time.
+    LookBack { from: Option<Uuid>, span_ms: Option<u64> },
+}
+
 /// Links the tenant's unsealed events that `pass` looks for into its chain, in id order, and
-/// returns how many. Replicas racing on one tenant serialise on an advisory lock (PostgreSQL) or
-/// the write lock (SQLite); a seal row can only be appended.
+/// returns how many.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Result<u64, StoreError> {
+    let pick = match pass {
+        SealPass::Fresh => Pick::Fresh,
+        SealPass::LateCommits => Pick::LookBack { from: None, span_ms: None },
+    };
+    Ok(seal(db, tenant_id, pick).await?.0)
+}
+
+/// One step of the sealer's sweep of the look-back window for late commits: seals the unsealed
+/// events of the step that starts at `from` (`None`: at the window's start) and returns how many,
+/// and where the next step starts (`None` once a step reached the newest events: the next sweep
+/// starts again at the window's start). A step that sealed a full batch is taken again.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn sweep_late_commits(
+    db: &Db,
+    tenant_id: TenantId,
+    from: Option<Uuid>,
+) -> Result<(u64, Option<Uuid>), StoreError> {
+    let (sealed, next) = seal(db, tenant_id, Pick::LookBack { from, span_ms: Some(SWEEP_STEP_MS) }).await?;
+    Ok((sealed, if sealed == SEAL_BATCH { from } else { next }))
+}
+
+/// Seals the events `pick` selects, at most [`SEAL_BATCH`], and returns how many and, for a
+/// look-back step that stopped short of the newest events, where it stopped. Replicas racing on
+/// one tenant serialise on an advisory lock (PostgreSQL) or the write lock (SQLite); a seal row
+/// can only be appended.
+async fn seal(db: &Db, tenant_id: TenantId, pick: Pick) -> Result<(u64, Option<Uuid>), StoreError> {
     let tx = begin_tenant_tx_for(db, tenant_id).await?;
     if tx.raw().get_database_backend() == DbBackend::Postgres {
         tx.raw()
@@ -225,12 +266,14 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Resul
         None => (0_i64, GENESIS),
         Some(link) => (link.seq, link.hash.as_slice().try_into().unwrap_or(GENESIS)),
     };
+    let mut next = None;
     let candidates = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()));
-    let candidates = match (pass, newest_sealed) {
+    let candidates = match (pick, newest_sealed) {
         (_, None) => candidates,
-        (SealPass::Fresh, Some(newest)) => candidates.filter(audit_event::Column::Id.gt(newest)),
-        (SealPass::LateCommits, Some(newest)) => {
+        (Pick::Fresh, Some(newest)) => candidates.filter(audit_event::Column::Id.gt(newest)),
+        (Pick::LookBack { from, span_ms }, Some(newest)) => {
             let floor = uuid_v7_floor(uuid_millis(newest).saturating_sub(LATE_COMMIT_GRACE_MS));
+            let start = from.map_or(floor, |from| Ord::max(from, floor));
             // Unsealed events only, skipped in SQL: a burst of more than a batch of events within
             // the window would otherwise fill every pass with sealed ones and stall the chain.
             let already_sealed = Query::select()
@@ -245,7 +288,15 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Resul
                         .equals((audit_event::Entity, audit_event::Column::Id)),
                 )
                 .to_owned();
-            candidates.filter(audit_event::Column::Id.gte(floor)).filter(Expr::exists(already_sealed).not())
+            let candidates =
+                candidates.filter(audit_event::Column::Id.gte(start)).filter(Expr::exists(already_sealed).not());
+            match span_ms.map(|span| uuid_v7_floor(uuid_millis(start).saturating_add(span))) {
+                Some(end) if end <= newest => {
+                    next = Some(end);
+                    candidates.filter(audit_event::Column::Id.lt(end))
+                }
+                _ => candidates,
+            }
         }
     };
     let candidates = candidates.order_by_asc(audit_event::Column::Id).limit(SEAL_BATCH).all(tx.raw()).await.store()?;
@@ -270,7 +321,7 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Resul
         audit_seal::Entity::insert_many(links).exec_without_returning(tx.raw()).await.store()?;
     }
     tx.commit().await?;
-    Ok(count)
+    Ok((count, next))
 }
 
 /// Seals what is pending, late commits included, then walks the whole chain and reports the first
@@ -279,6 +330,8 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Resul
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn verify(db: &Db, tenant_id: TenantId) -> Result<Verification, StoreError> {
+    // Fresh passes first: each costs what it seals, where a look-back pass reads the whole window.
+    while seal_pending(db, tenant_id, SealPass::Fresh).await? == SEAL_BATCH {}
     while seal_pending(db, tenant_id, SealPass::LateCommits).await? == SEAL_BATCH {}
     let tx = begin_tenant_tx_for(db, tenant_id).await?;
     let mut previous = GENESIS;
