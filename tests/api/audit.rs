@@ -205,7 +205,10 @@ async fn the_sealers_sweep_finds_a_late_commit_step_by_step() {
 
     let (mut sealed, mut steps, mut from) = (0, 0, None);
     loop {
-        let (n, next) = infra::store::audit::sweep_late_commits(&app.state.db, tenant, from).await.unwrap();
+        let (n, next) =
+            infra::store::audit::sweep_late_commits(&app.state.db, tenant, from, std::time::Duration::from_secs(10))
+                .await
+                .unwrap();
         sealed += n;
         steps += 1;
         if next.is_none() {

@@ -170,13 +170,12 @@ pub async fn list(
 /// are not expected.
 const LATE_COMMIT_GRACE_MS: u64 = 10 * 60 * 1000;
 
+/// The look-back for late commits, for callers that schedule the sweep: a tenant whose events
+/// were all sealed longer ago than this has no late commit left to find.
+pub const LATE_COMMIT_LOOK_BACK: std::time::Duration = std::time::Duration::from_millis(LATE_COMMIT_GRACE_MS);
+
 /// Most events sealed in one pass; the next pass takes the rest.
 pub const SEAL_BATCH: u64 = 1000;
-
-/// How much of the look-back one step of the sealer's sweep reads: a sixtieth, so at the default
-/// interval a sweep of the whole window takes about a minute, in steps of a few milliseconds
-/// instead of one pass over the window that kept a core busy (1.7 s with 537,000 events in it).
-const SWEEP_STEP_MS: u64 = LATE_COMMIT_GRACE_MS / 60;
 
 /// Which unsealed events a sealing pass looks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,9 +213,11 @@ pub async fn seal_pending(db: &Db, tenant_id: TenantId, pass: SealPass) -> Resul
 }
 
 /// One step of the sealer's sweep of the look-back window for late commits: seals the unsealed
-/// events of the step that starts at `from` (`None`: at the window's start) and returns how many,
-/// and where the next step starts (`None` once a step reached the newest events: the next sweep
-/// starts again at the window's start). A step that sealed a full batch is taken again.
+/// events of the `step` (of id time) that starts at `from` (`None`: at the window's start) and
+/// returns how many, and where the next step starts (`None` once a step reached the newest
+/// events: the next sweep starts again at the window's start). A step that sealed a full batch is
+/// taken again. Steps are a slice of the window so that none keeps a core busy: one pass over a
+/// window of 537,615 events took 1.7 s.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
@@ -224,8 +225,10 @@ pub async fn sweep_late_commits(
     db: &Db,
     tenant_id: TenantId,
     from: Option<Uuid>,
+    step: std::time::Duration,
 ) -> Result<(u64, Option<Uuid>), StoreError> {
-    let (sealed, next) = seal(db, tenant_id, Pick::LookBack { from, span_ms: Some(SWEEP_STEP_MS) }).await?;
+    let span_ms = Ord::max(u64::try_from(step.as_millis()).unwrap_or(u64::MAX), 1);
+    let (sealed, next) = seal(db, tenant_id, Pick::LookBack { from, span_ms: Some(span_ms) }).await?;
     Ok((sealed, if sealed == SEAL_BATCH { from } else { next }))
 }
 
