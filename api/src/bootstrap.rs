@@ -1,4 +1,5 @@
 //! First start and demo data: the platform tenant with its admin, and `serve --demo`'s tenants.
+#![expect(clippy::disallowed_methods, reason = "no one is signed in yet: the tenants and admins are made here")]
 
 use domain::TenantId;
 use domain::tenant::{TenantKind, TenantName, TenantSlug};

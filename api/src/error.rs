@@ -220,6 +220,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionMismatch => Self::PreconditionFailed,
+            StoreError::SessionEnded => Self::Unauthorized,
             StoreError::Conflict { constraint } => Self::Conflict(conflict_detail(constraint)),
             e @ StoreError::Unexpected(_) if e.is_unavailable() => {
                 // Logged here because a 503 is not an internal error and is not logged below.

@@ -39,6 +39,7 @@ pub async fn request_context(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let has_token = req.headers().contains_key(header::AUTHORIZATION);
     // Paths may hold ids but never personal data; query strings may (a name search), so they are
     // never logged.
     let span = tracing::info_span!(
@@ -61,6 +62,11 @@ pub async fn request_context(
     });
     if let Some(state) = state {
         state.metrics.observe(&method, &route, status, elapsed.as_secs_f64());
+        // A 401 to a request that carried a token: a bad, expired or revoked token, or a session
+        // that ended, whichever step found it (the extractor or the transaction's session check).
+        if status == 401 && has_token {
+            state.metrics.tokens_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -181,6 +181,7 @@ const CATCH_UP_PASSES: usize = 20;
 /// wake-ups: those come with every referral, and a pass visits every tenant, so under load the
 /// sealer ran without pause (in a test with two agencies, 9 extra statements followed each
 /// referral); on the interval it seals whatever a second brought in one pass.
+#[expect(clippy::disallowed_methods, reason = "the sealer works through every tenant, for no caller")]
 fn spawn_audit_sealer(state: AppState) {
     let interval = Duration::from_millis(state.settings.audit_seal_interval_ms);
     tokio::spawn(async move {
@@ -253,6 +254,7 @@ fn spawn_audit_sealer(state: AppState) {
 /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never double up) and notifies the agency's
 /// supervisors. Deadlines are columns, so a referral due while the service was down escalates on
 /// the first sweep after it starts.
+#[expect(clippy::disallowed_methods, reason = "the escalation sweeper works through every tenant, for no caller")]
 fn spawn_escalation_sweeper(state: AppState) {
     let interval = Duration::from_millis(state.settings.escalation_sweep_interval_ms);
     tokio::spawn(async move {
@@ -279,6 +281,7 @@ fn spawn_escalation_sweeper(state: AppState) {
     });
 }
 
+#[expect(clippy::disallowed_methods, reason = "the escalation sweeper works through every tenant, for no caller")]
 async fn escalate_due(state: &AppState, tenant: domain::TenantId) -> Result<usize, infra::StoreError> {
     use infra::store::{audit, events, referrals, users};
     let tx = infra::db::begin_tenant_tx_for(&state.db, tenant).await?;

@@ -18,6 +18,7 @@ mod m20261128_000004_create_case_management;
 mod m20261128_000005_create_dispatch;
 mod m20261128_000006_create_reporting;
 mod m20261129_000007_session_check;
+mod m20261129_000008_session_check_in_transaction;
 mod rls;
 mod tables;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_dispatch::Migration),
             Box::new(m20261128_000006_create_reporting::Migration),
             Box::new(m20261129_000007_session_check::Migration),
+            Box::new(m20261129_000008_session_check_in_transaction::Migration),
         ]
     }
 }

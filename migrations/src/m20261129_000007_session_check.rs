@@ -17,6 +17,23 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+/// The function as this migration made it; the next migration, which replaces it, restores it
+/// on the way down.
+pub(crate) const LIVE_SESSION_USER: &str =
+    "CREATE OR REPLACE FUNCTION vcao_live_session_user(p_tenant uuid, p_session uuid) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+    SET search_path = pg_catalog, public
+    SET app.tenant_id = ''
+    AS $$
+    DECLARE owner uuid;
+    BEGIN
+      PERFORM set_config('app.tenant_id', p_tenant::text, true);
+      SELECT s.user_id INTO owner FROM public.sessions s
+       WHERE s.tenant_id = p_tenant AND s.id = p_session
+         AND s.revoked_at IS NULL AND s.expires_at > now();
+      RETURN owner;
+    END $$";
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -26,24 +43,7 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "CREATE OR REPLACE FUNCTION vcao_live_session_user(p_tenant uuid, p_session uuid) RETURNS uuid
-                 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-                 SET search_path = pg_catalog, public
-                 SET app.tenant_id = ''
-                 AS $$
-                 DECLARE owner uuid;
-                 BEGIN
-                   PERFORM set_config('app.tenant_id', p_tenant::text, true);
-                   SELECT s.user_id INTO owner FROM public.sessions s
-                    WHERE s.tenant_id = p_tenant AND s.id = p_session
-                      AND s.revoked_at IS NULL AND s.expires_at > now();
-                   RETURN owner;
-                 END $$",
-            )
-            .await?;
+        manager.get_connection().execute_unprepared(LIVE_SESSION_USER).await?;
         Ok(())
     }
 

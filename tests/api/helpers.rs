@@ -164,6 +164,20 @@ impl TestApp {
         }
     }
 
+    /// Revokes `session` in the database only, as another replica would with Redis away: no
+    /// cache of this replica hears of it, so only the database's session check can refuse it.
+    pub async fn end_session_in_database_only(&self, session: &Session) {
+        use base64::Engine as _;
+        let payload = session.access_token.split('.').nth(1).expect("a JWT");
+        let claims: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let id = |claim: &str| -> Uuid { claims[claim].as_str().and_then(|s| s.parse().ok()).expect(claim) };
+        let tenant = domain::TenantId::from_uuid(id("tid"));
+        let tx = infra::db::begin_tenant_tx_for(&self.state.db, tenant).await.unwrap();
+        infra::store::sessions::revoke(&tx, domain::SessionId::from_uuid(id("sid")), "test").await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
     /// The platform admin, signed in.
     pub async fn platform_admin(&self) -> Session {
         self.login("platform", "admin@platform.local", PLATFORM_PASSWORD).await

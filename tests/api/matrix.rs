@@ -1,8 +1,9 @@
 //! The route × role × tenant matrix, generated from the OpenAPI document so a new route is covered
 //! without anyone adding it here: with no token every signed-in route answers 401; for every role
 //! of another tenant, an agency's object answers exactly as an id that does not exist (404 when
-//! the role may use the route, 403 when it may not), never 2xx and never 5xx; and two updates
-//! sent with the same ETag never both succeed.
+//! the role may use the route, 403 when it may not), never 2xx and never 5xx; a session that ended
+//! is refused (401) by every answer that needs data; and two updates sent with the same ETag never
+//! both succeed.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,10 +11,11 @@ use uuid::Uuid;
 
 use crate::cases::open_case;
 use crate::dispatch::on_shift;
-use crate::helpers::{Session, TestApp, spawn_app};
+use crate::helpers::{Agency, PASSWORD, PLATFORM_PASSWORD, Session, TestApp, spawn_app};
 
 /// The ids of agency A's records, by the first path segment that names them.
 struct Owned {
+    agency: Agency,
     by_resource: Vec<(&'static str, String)>,
     note_id: String,
 }
@@ -71,6 +73,7 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
     .await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     Owned {
+        agency: agency.clone(),
         by_resource: vec![
             ("cases", id(&case)),
             ("clients", case["client_id"].as_str().unwrap().to_owned()),
@@ -237,4 +240,80 @@ async fn preconditions_are_checked_after_the_role_and_the_object() {
         }
         assert_eq!(request.send().await.unwrap().status(), status, "{tag:?}");
     }
+}
+
+/// Query strings for routes that refuse a request without them (the document's parameters carry
+/// no examples), so the request reaches their data.
+const QUERIES: &[(&str, &str)] = &[
+    ("/api/v1/aggregates", "metric=cases_opened&from=2026-01-01&to=2026-12-31&group_by=agency"),
+    ("/api/v1/clients", "family_name=Matrix"),
+];
+
+/// Every signed-in route, for every role, with a session revoked in the database only (as another
+/// replica would, with Redis away): the session check rides in the first message of the request's
+/// transaction, so an answer that needs data is 401. The same request from a live session of the
+/// same user says which answers need data: only a refusal that comes before any data (the role
+/// may not use the route: 403; the input is bad: 400, 415, 422) may be the same for both. The
+/// agency's callers ask about its own objects, so their live answers are mostly 2xx.
+#[tokio::test]
+async fn a_session_that_ended_is_refused_wherever_the_answer_needs_data() {
+    let app = spawn_app().await;
+    let owned = seed_agency_a(&app).await;
+    let agency = &owned.agency;
+    let ministry = app.create_tenant("ministry").await;
+    let mut callers = vec![(agency.slug.clone(), agency.admin.email.clone(), PASSWORD, true)];
+    for role in ["supervisor", "case_manager", "police_liaison"] {
+        callers.push((agency.slug.clone(), app.create_user(agency, &[role]).await.email, PASSWORD, true));
+    }
+    callers.push((ministry.slug.clone(), ministry.admin.email.clone(), PASSWORD, false));
+    callers.push(("platform".to_owned(), "admin@platform.local".to_owned(), PLATFORM_PASSWORD, false));
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let before_data = [
+        StatusCode::BAD_REQUEST,
+        StatusCode::FORBIDDEN,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ];
+
+    let mut exercised = std::collections::BTreeSet::new();
+    for (tenant, email, password, owns) in &callers {
+        let live = app.login(tenant, email, password).await;
+        let ended = app.login(tenant, email, password).await;
+        app.end_session_in_database_only(&ended).await;
+        for (template, method, op) in operations(&doc) {
+            let body = example_body(&doc, &op);
+            let resource = template.trim_start_matches("/api/v1/").split('/').next().unwrap();
+            let id = owned.by_resource.iter().find(|(r, _)| *owns && *r == resource).map(|(_, id)| id.clone());
+            let path = template
+                .replace("{id}", &id.unwrap_or_else(|| Uuid::now_v7().to_string()))
+                .replace("{note_id}", if *owns { &owned.note_id } else { "0199a1b2-0000-7000-8000-000000000000" });
+            let path = match QUERIES.iter().find(|(route, _)| *route == template) {
+                Some((_, query)) => format!("{path}?{query}"),
+                None => path,
+            };
+            // The live session first, so whatever it warms (a cache of aggregates) is there.
+            let while_live = send(&app, Some(&live), &method, &path, body.as_ref()).await;
+            let after_end = send(&app, Some(&ended), &method, &path, body.as_ref()).await;
+            if before_data.contains(&while_live) && after_end == while_live {
+                continue;
+            }
+            assert_eq!(after_end, StatusCode::UNAUTHORIZED, "{method} {path} ({email}): live {while_live}");
+            exercised.insert(format!("{method} {template}"));
+        }
+        // The event stream, with and without Last-Event-ID: 401, not a stream that starts.
+        for last in [None, Some(Uuid::now_v7())] {
+            let mut request = app.client.get(app.url("/api/v1/events")).bearer_auth(&ended.access_token);
+            if let Some(last) = last {
+                request = request.header("Last-Event-ID", last.to_string());
+            }
+            assert_eq!(request.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "events {last:?}");
+        }
+    }
+    // Every route needed data for at least one caller, so none passed only by refusing early.
+    let missed: Vec<String> = operations(&doc)
+        .into_iter()
+        .map(|(template, method, _)| format!("{method} {template}"))
+        .filter(|op| !exercised.contains(op))
+        .collect();
+    assert!(missed.is_empty(), "no caller's request needed data, so the check went untested: {missed:?}");
 }

@@ -331,7 +331,7 @@ pub(crate) async fn reporting_read_tx(
     actor: &Actor,
     agencies: Agencies,
 ) -> Result<TenantTx, ApiError> {
-    let tx = infra::db::begin_tenant_read_tx_for(&state.db, actor.tenant_id).await?;
+    let tx = infra::db::begin_tenant_read_tx(&state.db, actor).await?;
     if agencies == Agencies::All {
         tx.widen_to_all_agencies().await?;
     }
@@ -421,11 +421,16 @@ pub async fn get_aggregates(
     };
     let threshold = state.settings.suppression_threshold;
     let cache_key = format!("{}|{from}|{to}|{:?}|{threshold}", metric.as_str(), question.group_by);
+    // The transaction before the cache: beginning it checks the caller's session, which a cached
+    // answer must not skip.
+    let tx = reporting_read_tx(&state, &actor, agencies).await?;
     let cached = state.answers.get("aggregates", scope, &cache_key).await;
     let response = match cached.and_then(|json| serde_json::from_str::<AggregateResponse>(&json).ok()) {
-        Some(hit) => hit,
+        Some(hit) => {
+            tx.commit().await?;
+            hit
+        }
         None => {
-            let tx = reporting_read_tx(&state, &actor, agencies).await?;
             let table = compute_table(&state, &tx, &question).await?;
             tx.commit().await?;
             let fresh = AggregateResponse { table, computed_at: infra::db::now() };

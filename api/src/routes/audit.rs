@@ -143,7 +143,7 @@ pub async fn list_audit_events(
 pub async fn verify_audit_events(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::ReadAuditLog)?;
-    let result = audit::verify(&state.db, actor.tenant_id).await?;
+    let result = audit::verify(&state.db, &actor).await?;
     Ok(HttpResponse::Ok().json(VerifyResponse {
         ok: result.first_break.is_none(),
         events_checked: result.events_checked,

@@ -140,6 +140,7 @@ pub async fn login(
     let (account_key, address_key) = throttle_keys(&body.tenant, &body.email, meta.client_ip.as_deref());
     let account_failures = state.login_failures.get(&account_key).await;
     let address_failures = state.login_failures.get(&address_key).await;
+    #[expect(clippy::disallowed_methods, reason = "a sign-in: the login names its tenant")]
     let tenant = tenants::find_by_slug(state.db.global(), &body.tenant.trim().to_lowercase()).await;
     if !state.throttle.allows(account_failures, address_failures) {
         state.metrics.login_throttled.fetch_add(1, Ordering::Relaxed);
@@ -152,6 +153,7 @@ pub async fn login(
     let email = EmailAddress::parse(&body.email).ok();
     let found = match (&tenant, &email) {
         (Ok(tenant), Some(email)) => {
+            #[expect(clippy::disallowed_methods, reason = "a sign-in: the tenant is the one the login names")]
             let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
             let found = users::find_credentials(&tx, email).await;
             tx.commit().await?;
@@ -189,6 +191,7 @@ pub async fn login(
         }
     };
     let tenant = tenant.map_err(|_| ApiError::Unauthorized)?;
+    #[expect(clippy::disallowed_methods, reason = "a sign-in: the session starts here")]
     let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
     let session = sessions::start(&tx, user.id, Duration::seconds(REFRESH_TOKEN_TTL_SECONDS)).await?;
     let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
@@ -233,6 +236,7 @@ async fn record_failure(
     meta: &RequestMeta,
     reason: &'static str,
 ) -> Result<(), ApiError> {
+    #[expect(clippy::disallowed_methods, reason = "a failed sign-in's audit event: there is no session")]
     let tx = begin_tenant_tx_for(&state.db, tenant).await?;
     audit::record(&tx, audit_entry(actions::LOGIN_FAILED, user, meta, serde_json::json!({ "reason": reason }))).await?;
     tx.commit().await?;
@@ -268,7 +272,12 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let presented = body.into_inner().refresh_token;
     let tenant_id = refresh_token_tenant(&presented).ok_or(ApiError::Unauthorized)?;
+    #[expect(clippy::disallowed_methods, reason = "a refresh: the refresh token names its tenant")]
     let tenant = tenants::get(state.db.global(), tenant_id).await.map_err(|_| ApiError::Unauthorized)?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a refresh: the refresh token names the tenant, and its session is checked below"
+    )]
     let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
     let record = match sessions::find_refresh_token(&tx, &token_hash(&presented)).await {
         Ok(record) => record,
@@ -361,8 +370,8 @@ pub async fn logout(
 pub async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
     let actor: Actor = caller.0;
     authorize(&actor, Action::ReadOwnProfile)?;
-    let tenant = tenants::get(state.db.global(), actor.tenant_id).await?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
+    let tenant = tenants::get(tx.raw(), actor.tenant_id).await?;
     let user = users::get(&tx, actor.user_id).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(MeResponse {

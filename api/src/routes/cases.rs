@@ -177,13 +177,7 @@ fn found<T>(
 }
 
 impl CreateCaseRequest {
-    async fn try_into_domain(
-        &self,
-        state: &AppState,
-        tx: &TenantTx,
-        cipher: &TenantCipher,
-        actor: &Actor,
-    ) -> Result<NewCase, ApiError> {
+    async fn try_into_domain(&self, tx: &TenantTx, cipher: &TenantCipher, actor: &Actor) -> Result<NewCase, ApiError> {
         let mut e = ValidationErrors::default();
         let types = e.check("victimization_types", case::victimization_types(&self.victimization_types));
         let source = e.check("referral_source", ReferralSource::parse(&self.referral_source));
@@ -199,7 +193,7 @@ impl CreateCaseRequest {
         };
         let division = match self.division_id {
             Some(id) => found(
-                reference::get_division(state.db.global(), PoliceDivisionId::from_uuid(id)).await,
+                reference::get_division(tx.raw(), PoliceDivisionId::from_uuid(id)).await,
                 &mut e,
                 "division_id",
                 "does not name a police division",
@@ -260,7 +254,7 @@ pub async fn create_case(
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
-    let new = body.try_into_domain(&state, &tx, &cipher, &actor).await?;
+    let new = body.try_into_domain(&tx, &cipher, &actor).await?;
     let case = cases::insert(&tx, &cipher, new);
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });

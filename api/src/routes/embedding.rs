@@ -151,12 +151,7 @@ pub struct OnDutyResponse {
 }
 
 /// Checks that the worker is an active supervisor or case manager here and the division exists.
-async fn check_worker_and_division(
-    state: &AppState,
-    tx: &TenantTx,
-    user: uuid::Uuid,
-    division: uuid::Uuid,
-) -> Result<(), ApiError> {
+async fn check_worker_and_division(tx: &TenantTx, user: uuid::Uuid, division: uuid::Uuid) -> Result<(), ApiError> {
     let mut e = ValidationErrors::default();
     match users::get(tx, UserId::from_uuid(user)).await {
         Ok(u) if u.active && (u.roles.contains(Role::CaseManager) || u.roles.contains(Role::Supervisor)) => {}
@@ -165,7 +160,7 @@ async fn check_worker_and_division(
         }
         Err(err) => return Err(err.into()),
     }
-    match reference::get_division(state.db.global(), PoliceDivisionId::from_uuid(division)).await {
+    match reference::get_division(tx.raw(), PoliceDivisionId::from_uuid(division)).await {
         Ok(_) => {}
         Err(infra::StoreError::NotFound) => e.add("division_id", "does not name a police division"),
         Err(err) => return Err(err.into()),
@@ -203,7 +198,7 @@ pub async fn create_posting(
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
-    check_worker_and_division(&state, &tx, body.user_id, body.division_id).await?;
+    check_worker_and_division(&tx, body.user_id, body.division_id).await?;
     let posting = embedding::insert_posting(
         &tx,
         UserId::from_uuid(body.user_id),
@@ -279,7 +274,7 @@ pub async fn create_shift(
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
-    check_worker_and_division(&state, &tx, body.user_id, body.division_id).await?;
+    check_worker_and_division(&tx, body.user_id, body.division_id).await?;
     let shift = match embedding::insert_shift(
         &tx,
         UserId::from_uuid(body.user_id),
@@ -381,8 +376,8 @@ pub async fn get_on_duty(
     let actor = caller.0;
     authorize(&actor, Action::ReadEmbedding)?;
     let division = PoliceDivisionId::from_uuid(path.into_inner());
-    reference::get_division(state.db.global(), division).await?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
+    reference::get_division(tx.raw(), division).await?;
     let rows = embedding::on_duty(&tx, division, query.at.unwrap_or_else(Utc::now)).await?;
     tx.commit().await?;
     let items = rows

@@ -4,15 +4,16 @@
 //! stream sends the user's rows after the last id it sent, waits for a wake-up (in process, or from
 //! another replica through Redis) or a heartbeat, and looks again; so a lost wake-up delays an
 //! event by at most one heartbeat and never loses it. Reconnecting with `Last-Event-ID` replays
-//! exactly what was missed. A session revoked meanwhile ends the stream at the next heartbeat.
+//! exactly what was missed. Every read checks the session (`begin_tenant_read_tx`), so a session
+//! revoked meanwhile ends the stream at its next read or heartbeat, whichever comes first.
 
 use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use domain::authz::Actor;
-use infra::db::{begin_tenant_read_tx_for, begin_tenant_tx};
-use infra::store::{events, sessions};
+use infra::db::begin_tenant_read_tx;
+use infra::store::events;
 use tokio::sync::broadcast;
 
 use super::referrals::events_topic;
@@ -54,6 +55,10 @@ impl Stream {
             match self.fetch().await {
                 Ok(chunk) if !chunk.is_empty() => return Some(Ok(Bytes::from(chunk))),
                 Ok(_) => {}
+                Err(infra::StoreError::SessionEnded) => {
+                    self.done = true;
+                    return None;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream read failed; the client will reconnect");
                     self.done = true;
@@ -87,7 +92,7 @@ impl Stream {
     }
 
     async fn fetch(&mut self) -> Result<String, infra::StoreError> {
-        let tx = begin_tenant_read_tx_for(&self.state.db, self.actor.tenant_id).await?;
+        let tx = begin_tenant_read_tx(&self.state.db, &self.actor).await?;
         let rows = events::after(&tx, self.actor.user_id, self.last, 100).await?;
         tx.commit().await?;
         if let Some(last) = rows.last() {
@@ -96,11 +101,10 @@ impl Stream {
         Ok(rows.iter().map(format_event).collect())
     }
 
+    /// The session check alone: beginning the transaction asks it.
     async fn session_live(&self) -> bool {
-        let Ok(tx) = begin_tenant_read_tx_for(&self.state.db, self.actor.tenant_id).await else { return false };
-        let live = sessions::live_session_user(&tx, self.actor.session_id).await.is_ok();
-        let _ = tx.commit().await;
-        live
+        let Ok(tx) = begin_tenant_read_tx(&self.state.db, &self.actor).await else { return false };
+        tx.commit().await.is_ok()
     }
 }
 
@@ -138,15 +142,14 @@ pub async fn stream_events(
     };
     // Subscribe before reading, so nothing published in between is missed.
     let wake = state.bus.subscribe();
+    // Always a transaction before the answer, even with Last-Event-ID: beginning it checks the
+    // session, so an ended one gets 401 rather than a stream.
+    let tx = begin_tenant_read_tx(&state.db, &actor).await?;
     let last = match last {
         Some(id) => Some(id),
-        None => {
-            let tx = begin_tenant_tx(&state.db, &actor).await?;
-            let latest = events::latest_id(&tx, actor.user_id).await?;
-            tx.commit().await?;
-            latest
-        }
+        None => events::latest_id(&tx, actor.user_id).await?,
     };
+    tx.commit().await?;
     let topic = events_topic(actor.tenant_id);
     let next_heartbeat = tokio::time::Instant::now() + HEARTBEAT;
     let stream = Stream { state, actor, last, wake, topic, started: false, done: false, next_heartbeat };

@@ -7,6 +7,7 @@ use domain::audit::actions;
 use domain::authz::Action;
 use domain::reference::{DivisionCode, EffectivePeriod, reference_name, short_name};
 use domain::{PoliceServiceId, ValidationErrors};
+use infra::db::begin_tenant_read_tx;
 use infra::store::audit::{self, AuditEntry};
 use infra::store::reference::{self, PoliceDivision, PoliceService};
 use serde::{Deserialize, Serialize};
@@ -205,7 +206,9 @@ pub async fn list_police_services(
     authorize(&caller.0, Action::ReadReferenceData)?;
     let (limit, after) = page.parse()?;
     let on = if filter.include_all { None } else { Some(filter.on.unwrap_or_else(|| chrono::Utc::now().date_naive())) };
-    let rows = reference::list_services(state.db.global(), on, after, limit.get() + 1).await?;
+    let tx = begin_tenant_read_tx(&state.db, &caller.0).await?;
+    let rows = reference::list_services(tx.raw(), on, after, limit.get() + 1).await?;
+    tx.commit().await?;
     let (rows, next_cursor) = domain::paging::into_page(rows, limit, |s| s.id.as_uuid());
     Ok(HttpResponse::Ok()
         .json(Page { items: rows.into_iter().map(PoliceServiceResponse::from).collect(), next_cursor }))
@@ -286,7 +289,9 @@ pub async fn list_police_divisions(
     let (limit, after) = page.parse()?;
     let on = if filter.include_all { None } else { Some(filter.on.unwrap_or_else(|| chrono::Utc::now().date_naive())) };
     let service = filter.police_service_id.map(PoliceServiceId::from_uuid);
-    let rows = reference::list_divisions(state.db.global(), service, on, after, limit.get() + 1).await?;
+    let tx = begin_tenant_read_tx(&state.db, &caller.0).await?;
+    let rows = reference::list_divisions(tx.raw(), service, on, after, limit.get() + 1).await?;
+    tx.commit().await?;
     let (rows, next_cursor) = domain::paging::into_page(rows, limit, |d| d.id.as_uuid());
     Ok(HttpResponse::Ok()
         .json(Page { items: rows.into_iter().map(PoliceDivisionResponse::from).collect(), next_cursor }))

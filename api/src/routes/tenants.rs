@@ -8,6 +8,7 @@ use domain::authz::Action;
 use domain::tenant::{TenantKind, TenantName, TenantSlug};
 use domain::user::{DisplayName, EmailAddress, NewPassword, Role, RoleSet};
 use infra::auth::password;
+use infra::db::begin_tenant_read_tx;
 use infra::store::audit::{self, AuditEntry};
 use infra::store::tenants::{self, Tenant};
 use infra::store::users::{self, NewUser};
@@ -207,7 +208,9 @@ pub async fn list_tenants(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&caller.0, Action::ManageTenants)?;
     let (limit, after) = query.parse()?;
-    let rows = tenants::list(state.db.global(), after, limit.get() + 1).await?;
+    let tx = begin_tenant_read_tx(&state.db, &caller.0).await?;
+    let rows = tenants::list(tx.raw(), after, limit.get() + 1).await?;
+    tx.commit().await?;
     let (rows, next_cursor) = domain::paging::into_page(rows, limit, |t| t.id.as_uuid());
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(TenantResponse::from).collect(), next_cursor }))
 }
@@ -233,6 +236,8 @@ pub async fn get_tenant(
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&caller.0, Action::ManageTenants)?;
-    let tenant = tenants::get(state.db.global(), TenantId::from_uuid(path.into_inner())).await?;
+    let tx = begin_tenant_read_tx(&state.db, &caller.0).await?;
+    let tenant = tenants::get(tx.raw(), TenantId::from_uuid(path.into_inner())).await?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(TenantResponse::from(tenant)))
 }

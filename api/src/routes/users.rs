@@ -5,6 +5,7 @@ use domain::audit::actions;
 use domain::authz::{Action, Actor};
 use domain::user::{DisplayName, EmailAddress, NewPassword, Profession, RoleSet, check_division_requirement};
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
+use infra::TenantTx;
 use infra::auth::password;
 use infra::store::audit::{self, AuditEntry};
 use infra::store::users::{self, NewUser, User, UserChanges};
@@ -136,9 +137,9 @@ impl CreateUserRequest {
 }
 
 /// Refuses a division id that names no police division.
-async fn check_division(state: &AppState, division: Option<PoliceDivisionId>) -> Result<(), ApiError> {
+async fn check_division(tx: &TenantTx, division: Option<PoliceDivisionId>) -> Result<(), ApiError> {
     if let Some(id) = division {
-        match reference::get_division(state.db.global(), id).await {
+        match reference::get_division(tx.raw(), id).await {
             Ok(_) => {}
             Err(infra::StoreError::NotFound) => {
                 return Err(ApiError::field("division_id", "does not name a police division"));
@@ -200,13 +201,14 @@ pub async fn create_user(
     let actor = caller.0;
     authorize(&actor, Action::ManageUsers)?;
     let parsed = body.try_into_domain(&actor)?;
-    check_division(&state, parsed.division_id).await?;
+    // Hashed before the transaction, which should not wait on it.
     let password_hash = password::hash(parsed.password).await?;
     let idempotent = Idempotent::new(idempotency, &actor, "create_user", &*body);
     let tx = match idempotent.begin(&state.db, &actor).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
+    check_division(&tx, parsed.division_id).await?;
     let user = users::insert(
         &tx,
         NewUser {
@@ -335,10 +337,10 @@ pub async fn update_user(
         division_id: body.division_id.map(|d| d.map(PoliceDivisionId::from_uuid)),
         active: body.active,
     };
-    if let Some(Some(division)) = changes.division_id {
-        check_division(&state, Some(division)).await?;
-    }
     let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    if let Some(Some(division)) = changes.division_id {
+        check_division(&tx, Some(division)).await?;
+    }
     let before = users::get(&tx, id).await?;
     let roles_after = changes.roles.clone().unwrap_or_else(|| before.roles.clone());
     let division_after = changes.division_id.unwrap_or(before.division_id);

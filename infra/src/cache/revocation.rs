@@ -1,7 +1,7 @@
 //! Sessions this replica revoked, remembered so their tokens are refused before any other work.
-//! The `sessions` table is the truth, and the database is asked on every request anyway
-//! (`store::sessions::live_session_owner`), so this is only a local shortcut: a miss means "ask
-//! the database", never "allowed". It used to be shared through Redis, which cost every request a
+//! The `sessions` table is the truth, and every signed-in request's transaction asks it first
+//! anyway (`db::begin_tenant_tx`), so this is only a local shortcut: a miss means "ask the
+//! database", never "allowed". It used to be shared through Redis, which cost every request a
 //! Redis round trip to learn what the database was about to say.
 
 use std::collections::HashMap;

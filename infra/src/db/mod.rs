@@ -90,7 +90,8 @@ impl Db {
     }
 
     /// Statements sent on the pool since it opened: every query and write the service makes
-    /// (transactions add their `BEGIN`, `SET LOCAL` and `COMMIT`, which are not counted). A
+    /// (transactions add their `BEGIN`, their first message (on PostgreSQL `SET LOCAL` and the
+    /// caller's session check) and `COMMIT`, which are not counted). A
     /// request's round trips to the database are its cost: `/metrics` shows this, and a test
     /// holds a case's creation to its count.
     #[must_use]
@@ -121,12 +122,6 @@ impl Db {
     #[must_use]
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()
-    }
-
-    /// The connection itself, for the few reads that need no tenant transaction (see
-    /// `store::sessions::live_session_owner`).
-    pub(crate) fn connection(&self) -> &DatabaseConnection {
-        &self.conn
     }
 
     /// A cheap round trip, for readiness.
@@ -221,69 +216,126 @@ impl TenantTx {
     }
 }
 
-/// Begins a transaction for the caller's tenant. This and [`begin_tenant_tx_for`] are the ways to
-/// reach tenant data; the one exception is the per-request session check
-/// (`store::sessions::live_session_owner`), a single read that sets its tenant itself.
+/// Begins a transaction for a signed-in caller's tenant, whose first statement checks that the
+/// caller's session is still live: not revoked (a logout, here or on another replica), not expired,
+/// and the token's user's. Otherwise [`StoreError::SessionEnded`] (401), before any other statement
+/// of the request runs. This and [`begin_tenant_read_tx`] are the only ways a request reaches
+/// tenant data for a caller (the `api` crate's clippy configuration refuses the `_for` forms there
+/// unless a call says why), so no route can skip the check.
+///
+/// On PostgreSQL the check travels in one message with the `SET LOCAL` that sets the tenant, so
+/// it costs no round trip of its own (migration `m20261129_000008`).
 ///
 /// # Errors
-/// [`StoreError`] when the database cannot begin one.
+/// [`StoreError::SessionEnded`]; [`StoreError`] when the database cannot begin one.
 pub async fn begin_tenant_tx(db: &Db, actor: &Actor) -> Result<TenantTx, StoreError> {
-    begin_tenant_tx_for(db, actor.tenant_id).await
+    begin(db, actor.tenant_id, Access::ReadWrite, Some(actor)).await
+}
+
+/// [`begin_tenant_tx`] for a request that only reads: see [`begin_tenant_read_tx_for`].
+///
+/// # Errors
+/// [`StoreError::SessionEnded`]; [`StoreError`] when the database cannot begin one.
+pub async fn begin_tenant_read_tx(db: &Db, actor: &Actor) -> Result<TenantTx, StoreError> {
+    begin(db, actor.tenant_id, Access::ReadOnly, Some(actor)).await
 }
 
 /// Begins a transaction for a tenant named by something other than a signed-in caller: a login's
-/// tenant slug, a refresh token, the sealer's tenant list, the bootstrap.
+/// tenant slug, a refresh token, the sealer's tenant list, the bootstrap. No session is checked.
 ///
 /// # Errors
 /// [`StoreError`] when the database cannot begin one.
 pub async fn begin_tenant_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantTx, StoreError> {
-    // SQLite: take the write lock at BEGIN, so two writers queue on busy_timeout instead of one
-    // failing with SQLITE_BUSY when it upgrades from reading to writing mid-transaction.
-    let options = TransactionOptions {
-        isolation_level: None,
-        access_mode: None,
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-    };
-    let turn = match &db.writer {
-        // As long as SQLite's own busy timeout, then "unavailable" (503): a turn that never comes
-        // (a writer waiting for itself) must not hang its request for ever.
-        Some(writer) => Some(
+    begin(db, tenant_id, Access::ReadWrite, None).await
+}
+
+/// Begins a transaction for a tenant that will only read. On SQLite it does not take the write
+/// lock (WAL readers never wait for writers), so event streams do not queue behind writes; on
+/// PostgreSQL it is an ordinary read-only transaction with the same row-level security as any
+/// other. No session is checked.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot begin one.
+pub async fn begin_tenant_read_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantTx, StoreError> {
+    begin(db, tenant_id, Access::ReadOnly, None).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+async fn begin(db: &Db, tenant_id: TenantId, access: Access, caller: Option<&Actor>) -> Result<TenantTx, StoreError> {
+    let turn = match (&db.writer, access) {
+        // SQLite: a writer waits for its turn, as long as SQLite's own busy timeout, then
+        // "unavailable" (503): a turn that never comes (a writer waiting for itself) must not hang
+        // its request for ever.
+        (Some(writer), Access::ReadWrite) => Some(
             tokio::time::timeout(WRITER_TURN_TIMEOUT, std::sync::Arc::clone(writer).acquire_owned())
                 .await
                 .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
                 .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed))?,
         ),
-        None => None,
+        _ => None,
     };
+    // SQLite: a writer takes the write lock at BEGIN, so two writers queue on busy_timeout instead
+    // of one failing with SQLITE_BUSY when it upgrades from reading to writing mid-transaction; a
+    // reader's deferred transaction takes no lock. PostgreSQL's READ ONLY is set by the first
+    // message below rather than by sea-orm, which would spend a round trip on it.
+    let sqlite_mode = match access {
+        Access::ReadWrite => SqliteTransactionMode::Immediate,
+        Access::ReadOnly => SqliteTransactionMode::Deferred,
+    };
+    let options =
+        TransactionOptions { isolation_level: None, access_mode: None, sqlite_transaction_mode: Some(sqlite_mode) };
     let tx = TxConn::new(db.conn.begin_with_options(options).await?);
-    set_tenant(&tx, tenant_id).await?;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        tx.execute_unprepared(&first_message(tenant_id, access, caller)).await.map_err(session_refused)?;
+    } else if let Some(actor) = caller {
+        crate::store::sessions::require_live(&tx, actor).await?;
+    }
     Ok(TenantTx { tx, tenant_id, _writer_turn: turn })
 }
 
-/// Begins a transaction for a tenant that will only read. On SQLite it does not take the write
-/// lock (WAL readers never wait for writers), so session checks and event streams do not queue
-/// behind writes; on PostgreSQL it is an ordinary read-only transaction with the same row-level
-/// security as any other.
-///
-/// # Errors
-/// [`StoreError`] when the database cannot begin one.
-pub async fn begin_tenant_read_tx_for(db: &Db, tenant_id: TenantId) -> Result<TenantTx, StoreError> {
-    // SQLite has no read-only transactions (sea-orm warns on each); a deferred one takes no lock.
-    let read_only = (db.backend() == DbBackend::Postgres).then_some(sea_orm::AccessMode::ReadOnly);
-    let options = TransactionOptions {
-        isolation_level: None,
-        access_mode: read_only,
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
-    };
-    let tx = TxConn::new(db.conn.begin_with_options(options).await?);
-    set_tenant(&tx, tenant_id).await?;
-    Ok(TenantTx { tx, tenant_id, _writer_turn: None })
+/// PostgreSQL: the statements that open a tenant transaction, sent as one simple-protocol message
+/// (one round trip). It takes no bind parameters, so the ids are written in: a UUID renders only
+/// as `[0-9a-f-]`, so this is safe. `SET LOCAL` (not `set_config`) is what Citus propagates to
+/// workers.
+fn first_message(tenant_id: TenantId, access: Access, caller: Option<&Actor>) -> String {
+    use std::fmt::Write as _;
+    let tenant = tenant_id.as_uuid();
+    let mut sql = String::with_capacity(200);
+    if access == Access::ReadOnly {
+        sql.push_str("SET TRANSACTION READ ONLY; ");
+    }
+    let _ = write!(sql, "SET LOCAL app.tenant_id = '{tenant}'");
+    if let Some(actor) = caller {
+        let (session, user) = (actor.session_id.as_uuid(), actor.user_id.as_uuid());
+        let _ = write!(sql, "; SELECT vcao_require_live_session('{tenant}', '{session}', '{user}')");
+    }
+    sql
 }
+
+/// `vcao_require_live_session`'s refusal (SQLSTATE `VC401`) is a session that ended; anything
+/// else is the database's own error.
+fn session_refused(err: DbErr) -> StoreError {
+    use sea_orm::{RuntimeErr, sqlx};
+    if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) = &err
+        && let sqlx::Error::Database(db) = e.as_ref()
+        && db.code().as_deref() == Some(SESSION_NOT_LIVE)
+    {
+        return StoreError::SessionEnded;
+    }
+    StoreError::Unexpected(err)
+}
+
+/// The SQLSTATE `vcao_require_live_session` raises.
+const SESSION_NOT_LIVE: &str = "VC401";
 
 async fn set_tenant(tx: &TxConn, tenant_id: TenantId) -> Result<(), DbErr> {
     if tx.get_database_backend() == DbBackend::Postgres {
-        // SET cannot take bind parameters; a UUID renders only as [0-9a-f-], so this is safe.
-        // SET LOCAL (not set_config) is what Citus propagates to workers.
+        // See `first_message`.
         tx.execute_unprepared(&format!("SET LOCAL app.tenant_id = '{}'", tenant_id.as_uuid())).await?;
     }
     Ok(())

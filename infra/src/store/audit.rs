@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::audit::{AuditRecord, Break, GENESIS, StoredLink, link_hash, verify_links};
+use domain::authz::Actor;
 use domain::{TenantId, uuid_v7_floor};
 use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -327,16 +328,20 @@ async fn seal(db: &Db, tenant_id: TenantId, pick: Pick) -> Result<(u64, Option<U
     Ok((count, next))
 }
 
-/// Seals what is pending, late commits included, then walks the whole chain and reports the first
-/// broken link.
+/// Seals what is pending, late commits included, then walks the whole chain of the caller's tenant
+/// and reports the first broken link.
 ///
 /// # Errors
+/// [`StoreError::SessionEnded`] before anything is done when the caller's session ended;
 /// [`StoreError`] on database failure.
-pub async fn verify(db: &Db, tenant_id: TenantId) -> Result<Verification, StoreError> {
+pub async fn verify(db: &Db, caller: &Actor) -> Result<Verification, StoreError> {
+    // The caller's session first: the sealing passes below run as the service, for no caller.
+    crate::db::begin_tenant_read_tx(db, caller).await?.commit().await?;
+    let tenant_id = caller.tenant_id;
     // Fresh passes first: each costs what it seals, where a look-back pass reads the whole window.
     while seal_pending(db, tenant_id, SealPass::Fresh).await? == SEAL_BATCH {}
     while seal_pending(db, tenant_id, SealPass::LateCommits).await? == SEAL_BATCH {}
-    let tx = begin_tenant_tx_for(db, tenant_id).await?;
+    let tx = crate::db::begin_tenant_read_tx(db, caller).await?;
     let mut previous = GENESIS;
     let mut expected = 1_u64;
     let mut checked = 0_u64;

@@ -43,6 +43,10 @@ pub enum StoreError {
     /// The row changed since the client read it.
     #[error("version mismatch")]
     VersionMismatch,
+    /// The signed-in caller's session was revoked or has expired: found by the check that opens
+    /// the caller's transaction (`db::begin_tenant_tx`).
+    #[error("session ended")]
+    SessionEnded,
     /// Anything else; logged with the request id, never shown to a client.
     #[error("database error: {0}")]
     Unexpected(#[from] DbErr),

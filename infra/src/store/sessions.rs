@@ -2,9 +2,10 @@
 //! starts; revoking it ends every token of the family and every access token that names it.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{SessionId, TenantId, UserId};
+use domain::authz::Actor;
+use domain::{SessionId, UserId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::{DbResultExt, StoreError};
 use crate::TenantTx;
@@ -121,31 +122,24 @@ pub async fn live_session_user(tx: &TenantTx, id: SessionId) -> Result<UserId, S
     live_owner(&row)
 }
 
-/// The owner of a live session, asked in one statement outside any transaction: the check every
-/// signed-in request makes. On PostgreSQL, `vcao_live_session_user` sets the tenant for its own
-/// duration and reads under row-level security (migration `m20261129_000007_session_check`); on
-/// SQLite the row is read by its `(tenant_id, id)` key. Same rule as [`live_session_user`].
+/// SQLite's form of the check that opens every signed-in caller's transaction
+/// (`db::begin_tenant_tx`): the caller's session is live and the token's user's. PostgreSQL asks
+/// `vcao_require_live_session` in the transaction's first message instead. Same rule as
+/// [`live_session_user`].
 ///
 /// # Errors
-/// [`StoreError::NotFound`] when the session is unknown, revoked or expired; the database error.
-pub async fn live_session_owner(db: &crate::Db, tenant: TenantId, id: SessionId) -> Result<UserId, StoreError> {
-    let conn = db.connection();
-    if conn.get_database_backend() == DbBackend::Postgres {
-        let statement = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT vcao_live_session_user($1, $2) AS owner",
-            [tenant.as_uuid().into(), id.as_uuid().into()],
-        );
-        let row = conn.query_one_raw(statement).await.store()?.ok_or(StoreError::NotFound)?;
-        let owner: Option<uuid::Uuid> = row.try_get("", "owner").store()?;
-        return owner.map(UserId::from_uuid).ok_or(StoreError::NotFound);
-    }
-    let row = session::Entity::find_by_id((tenant.as_uuid(), id.as_uuid()))
-        .one(conn)
+/// [`StoreError::SessionEnded`] when the session is unknown, revoked, expired or another user's;
+/// the database error.
+pub(crate) async fn require_live(tx: &crate::db::TxConn, actor: &Actor) -> Result<(), StoreError> {
+    let row = session::Entity::find_by_id((actor.tenant_id.as_uuid(), actor.session_id.as_uuid()))
+        .one(tx)
         .await
         .store()?
-        .ok_or(StoreError::NotFound)?;
-    live_owner(&row)
+        .ok_or(StoreError::SessionEnded)?;
+    match live_owner(&row) {
+        Ok(user) if user == actor.user_id => Ok(()),
+        _ => Err(StoreError::SessionEnded),
+    }
 }
 
 /// The session's user while it is live: neither revoked nor expired.
