@@ -89,7 +89,11 @@ if [[ $STAGES == *capture* ]]; then
         buf[p] = ""
       }
       END { if (ac != "") flush(ac); for (i = 1; i <= n; i++) printf "%s", out[i] }' "$PG_LOG" >"$OUT/sql_$r.log"
-    echo "-- ${NAME[$r]}: $(grep -vc '^    ' "$OUT/sql_$r.log" || true) statements"
+    # A simple-protocol message may hold several statements (a transaction's first message: the
+    # tenant and the session check), so messages (round trips) and statements are counted apart.
+    messages=$(grep -vc '^    ' "$OUT/sql_$r.log" || true)
+    joined=$(grep '^statement: ' "$OUT/sql_$r.log" | grep -o '; ' | wc -l || true)
+    echo "-- ${NAME[$r]}: $((messages + joined)) statements in $messages messages"
     grep -v '^    ' "$OUT/sql_$r.log" | cut -c1-230 || true
   done
 fi

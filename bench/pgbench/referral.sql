@@ -5,15 +5,18 @@
 -- bench_ids (10,000 of the tenant's cases and clients) inside the statement that uses them, so no
 -- round trip is added. @TENANT@ is replaced before the run: SET takes no parameters.
 \set w random(1, 3)
--- The auth extractor's session check: one statement on the pool, outside a transaction (the
--- function sets the tenant for its own duration; migration m20261129_000007).
-SELECT vcao_live_session_user(:tenant, :session) AS owner;
 -- The routing read (infra::store::routing: the division and its code, the liaison's posting, the
 -- windows, who is on duty with their open referrals), then the referral (person sealed: 272 bytes
 -- as the service's), its fact, one event per worker on duty and the audit event as one statement
 -- (the appends, infra::db::appends). A first CTE makes the referral id the others share.
 BEGIN;
-SET LOCAL app.tenant_id = '@TENANT@';
+-- The transaction's first message sets the tenant and checks the caller's session (migration
+-- m20261129_000008): the service sends `SET LOCAL app.tenant_id = '…'; SELECT
+-- vcao_require_live_session(…)` as one simple-protocol message, one round trip. pgbench cannot send
+-- two statements in one message in prepared mode, so it sends set_config(…, true), SET LOCAL's
+-- function form (the same assignment, for the rest of the transaction), with the check in one
+-- prepared statement: one round trip, as the service.
+SELECT set_config('app.tenant_id', '@TENANT@', true), vcao_require_live_session(:tenant, :session, :user);
 SELECT "police_divisions"."code", (SELECT "users"."division_id" FROM "users" WHERE "users"."tenant_id" = :tenant AND "users"."id" = :user) AS "referrer_division", "agency_settings"."escalation_immediate_minutes", "agency_settings"."escalation_same_day_minutes", "agency_settings"."escalation_routine_minutes", "shifts"."user_id", "shifts"."starts_at", (SELECT COUNT("referrals"."id") FROM "referrals" WHERE "referrals"."tenant_id" = :tenant AND "referrals"."assigned_to" = "shifts"."user_id" AND "referrals"."status" IN ('pending', 'accepted')) AS "open_referrals" FROM "police_divisions" LEFT JOIN "agency_settings" ON "agency_settings"."tenant_id" = :tenant LEFT JOIN "shifts" ON "shifts"."tenant_id" = :tenant AND "shifts"."division_id" = :division AND "shifts"."starts_at" <= now() AND "shifts"."ends_at" > now() AND EXISTS(SELECT 1 FROM "users" WHERE "users"."tenant_id" = :tenant AND "users"."id" = "shifts"."user_id" AND "users"."active" = true) WHERE "police_divisions"."id" = :division ORDER BY "shifts"."starts_at" ASC, "shifts"."user_id" ASC;
 WITH "made" AS (SELECT bench_uuid_v7() AS "referral_id"), "append_0" AS (INSERT INTO "referrals" ("tenant_id", "id", "division_id", "program_id", "created_by", "occurrence_number_sealed", "victimization_types", "urgency", "person_sealed", "consent_to_contact", "children_involved", "notes_sealed", "status", "assigned_to", "accepted_by", "accepted_at", "first_contact_at", "escalation_due_at", "escalated_at", "case_id", "client_id", "version", "created_at", "updated_at") SELECT :tenant, "referral_id", :division, NULL, :user, NULL, 'intimate_partner_violence', 'immediate', decode(repeat(md5(random()::text), 17), 'hex'), true, NULL, NULL, 'pending', (ARRAY[:w1, :w2, :w3]::uuid[])[:w], NULL, NULL, NULL, now() + interval '15 minutes', NULL, NULL, NULL, 1, now(), now() FROM "made") , "append_1" AS (INSERT INTO "reporting_facts" ("tenant_id", "id", "kind", "occurred_on", "fiscal_quarter", "month", "program", "victimization_type", "division", "service_type", "urgency", "gender", "age_band", "amount_cents", "minutes", "subject") SELECT :tenant, bench_uuid_v7(), 'referral_created', current_date, '2026-Q3', '2026-11', NULL, 'intimate_partner_violence', '51', NULL, 'immediate', NULL, 'unknown', NULL, NULL, md5("referral_id"::text) FROM "made") , "append_2" AS (INSERT INTO "events" ("tenant_id", "id", "user_id", "kind", "payload", "created_at") SELECT :tenant, bench_uuid_v7(), "w", 'referral.created', '{"assigned_to":"' || :w1 || '","division_id":"' || :division || '","referral_id":"' || "referral_id" || '","urgency":"immediate"}', now() FROM "made", unnest(ARRAY[:w1, :w2, :w3]::uuid[]) AS "w") INSERT INTO "audit_events" ("tenant_id", "id", "occurred_at", "actor_id", "action", "resource_type", "resource_id", "client_ip", "request_id", "details") SELECT :tenant, bench_uuid_v7(), now(), :user, 'referral.created', 'referral', "referral_id", '127.0.0.1', bench_uuid_v7()::text, '{"assigned_to":"' || :w1 || '","division_id":"' || :division || '","on_duty"' || chr(58) || '3}' FROM "made";
 COMMIT;
