@@ -96,6 +96,21 @@ impl MasterKey {
         &self.id
     }
 
+    /// A keyed pseudonym of `value` for `purpose` (128 bits, hex): the same on every replica that
+    /// holds this master key, and not computable without it, so a list of likely emails or
+    /// addresses cannot be hashed to find one. For keys kept outside the database that must not
+    /// hold personal data (the failed-login counters in Redis). A new master key gives new
+    /// pseudonyms.
+    ///
+    /// # Errors
+    /// [`CryptoError::Key`] if the keyed hash cannot be made (it takes any key length).
+    pub fn pseudonym(&self, purpose: &[u8], value: &str) -> Result<String, CryptoError> {
+        let key = derive(&self.key, purpose)?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).map_err(|_| CryptoError::Key("hmac"))?;
+        mac.update(value.as_bytes());
+        Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+    }
+
     /// Loads the development key from `data_dir/master.key`, creating it (mode 0600) if missing.
     ///
     /// # Errors
@@ -354,6 +369,22 @@ mod tests {
 
     fn cipher() -> Result<TenantCipher, CryptoError> {
         TenantCipher::new(TenantId::new(), &[9; 32])
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_per_key_and_purpose_and_not_a_plain_hash() -> Result<(), CryptoError> {
+        use sha2::Digest as _;
+        let one = MasterKey::generate()?;
+        let other = MasterKey::generate()?;
+        let p = one.pseudonym(b"purpose-a", "203.0.113.7")?;
+        assert_eq!(p, one.pseudonym(b"purpose-a", "203.0.113.7")?, "the same on every replica with this key");
+        assert_eq!(p.len(), 32);
+        assert_ne!(p, one.pseudonym(b"purpose-b", "203.0.113.7")?, "another purpose, another pseudonym");
+        assert_ne!(p, other.pseudonym(b"purpose-a", "203.0.113.7")?, "another key, another pseudonym");
+        assert_ne!(p, one.pseudonym(b"purpose-a", "203.0.113.8")?);
+        let plain = hex::encode(sha2::Sha256::digest(b"203.0.113.7"));
+        assert!(!plain.starts_with(&p), "not the unkeyed hash anyone could compute");
+        Ok(())
     }
 
     #[test]

@@ -14,7 +14,6 @@ use infra::db::{TenantTx, begin_tenant_tx, begin_tenant_tx_for};
 use infra::store::audit::{self, AuditEntry};
 use infra::store::{sessions, tenants, users};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use utoipa::ToSchema;
 
 use super::authorize;
@@ -107,10 +106,19 @@ fn audit_entry(
     }
 }
 
-/// Keys of the failed-login counters. The email is hashed: Redis keys must not hold personal data.
-fn throttle_keys(tenant: &str, email: &str, ip: Option<&str>) -> (String, String) {
-    let digest = Sha256::digest(format!("{}\0{}", tenant.to_lowercase(), email.trim().to_lowercase()));
-    (format!("login:acct:{}", hex::encode(&digest[..16])), format!("login:addr:{}", ip.unwrap_or("unknown")))
+/// Keys of the failed-login counters: keyed pseudonyms of the account and of the address, so the
+/// keys in Redis hold neither, and a list of staff emails or of addresses cannot be hashed to find
+/// one there (an unkeyed hash could be). The same on every replica: the key comes from the master
+/// key. A new master key starts the counts afresh, which a window of minutes can bear.
+fn throttle_keys(state: &AppState, tenant: &str, email: &str, ip: Option<&str>) -> Result<(String, String), ApiError> {
+    let master = state.keyring.current();
+    let account = format!("{}\0{}", tenant.to_lowercase(), email.trim().to_lowercase());
+    let account =
+        master.pseudonym(b"vcao:login-account:v1", &account).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let address = master
+        .pseudonym(b"vcao:login-address:v1", ip.unwrap_or("unknown"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((format!("login:acct:{account}"), format!("login:addr:{address}")))
 }
 
 /// Sign in.
@@ -137,7 +145,7 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (account_key, address_key) = throttle_keys(&body.tenant, &body.email, meta.client_ip.as_deref());
+    let (account_key, address_key) = throttle_keys(&state, &body.tenant, &body.email, meta.client_ip.as_deref())?;
     let account_failures = state.login_failures.get(&account_key).await;
     let address_failures = state.login_failures.get(&address_key).await;
     #[expect(clippy::disallowed_methods, reason = "a sign-in: the login names its tenant")]
