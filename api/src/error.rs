@@ -27,9 +27,9 @@ pub enum ApiError {
     /// 404: absent, or another tenant's (indistinguishable on purpose).
     #[error("not found")]
     NotFound,
-    /// 405: the path exists with other methods.
+    /// 405: the path exists with other methods, which the `Allow` value lists.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(String),
     /// 409: the change conflicts with the current state.
     #[error("conflict")]
     Conflict(String),
@@ -111,7 +111,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::ConsentRequired => "consent_required",
             Self::PreconditionFailed => "precondition_failed",
@@ -132,7 +132,9 @@ impl ApiError {
             Self::Unauthorized => ("Unauthorized", "A valid access token is required.".to_owned()),
             Self::Forbidden => ("Forbidden", "Your roles do not allow this.".to_owned()),
             Self::NotFound => ("Not found", "No such resource.".to_owned()),
-            Self::MethodNotAllowed => ("Method not allowed", "This path does not support this method.".to_owned()),
+            Self::MethodNotAllowed(allow) => {
+                ("Method not allowed", format!("This path does not support this method; it allows {allow}."))
+            }
             Self::Conflict(why) => ("Conflict", why.clone()),
             Self::ConsentRequired => {
                 ("Consent required", "The person's consent for this is not in force; record it first.".to_owned())
@@ -179,7 +181,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::ConsentRequired => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -208,7 +210,9 @@ impl ResponseError for ApiError {
             Self::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
-            Self::MethodNotAllowed => {}
+            Self::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, allow.clone()));
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())

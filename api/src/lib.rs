@@ -3,6 +3,7 @@
 //!
 //! Status codes live here and nowhere else; business rules live in `domain`; queries in `infra`.
 
+pub mod allowed_methods;
 pub mod audit_trail;
 pub mod bootstrap;
 pub mod error;

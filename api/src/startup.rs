@@ -131,7 +131,10 @@ fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
 fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     // Serialised once and shared: the document as a value is about 10 MiB in memory, and actix
     // clones this closure for every worker (five copies made half the idle memory).
-    let doc_json = web::Bytes::from(serde_json::to_vec(&document())?);
+    let doc = document();
+    let doc_json = web::Bytes::from(serde_json::to_vec(&doc)?);
+    let allowed = std::sync::Arc::new(crate::allowed_methods::AllowedMethods::of(&doc));
+    drop(doc);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
@@ -148,6 +151,7 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(crate::routes::ops::jwks)
             .split_for_parts();
         let doc_json = doc_json.clone();
+        let allowed = std::sync::Arc::clone(&allowed);
         app.route(
             "/openapi.json",
             web::get().to(move || {
@@ -165,7 +169,14 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             web::get()
                 .to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
         )
-        .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }))
+        // No route matched: a path of the document with another method is 405, anything else 404.
+        .default_service(web::to(move |request: actix_web::HttpRequest| {
+            let error = match allowed.allow(request.path()) {
+                Some(allow) => ApiError::MethodNotAllowed(allow),
+                None => ApiError::NotFound,
+            };
+            async move { Err::<HttpResponse, _>(error) }
+        }))
         .wrap(actix_web::middleware::from_fn(crate::middleware::request_context))
     })
     .listen(listener)?

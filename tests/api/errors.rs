@@ -15,6 +15,37 @@ async fn an_unknown_route_answers_problem_json_404() {
     }
 }
 
+/// Generated from the served document: every path, sent a method it does not have, answers 405
+/// with an `Allow` header naming exactly the document's methods for it (before any sign-in: no
+/// route was matched), and a path that does not exist stays 404.
+#[tokio::test]
+async fn a_path_of_the_document_with_another_method_answers_405_with_allow() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let mut allowed: Vec<String> = item.as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
+        allowed.sort();
+        let Some(other) =
+            ["DELETE", "GET", "PATCH", "POST", "PUT"].into_iter().find(|m| !allowed.iter().any(|a| a == m))
+        else {
+            continue;
+        };
+        let path = template.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{note_id}", "1");
+        let method = reqwest::Method::from_bytes(other.as_bytes()).unwrap();
+        let response = app.client.request(method, app.url(&path)).send().await.unwrap();
+        let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let body = problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        assert_eq!(body["code"], "method_not_allowed", "{other} {template}");
+        assert_eq!(allow, Some(allowed.join(", ")), "{other} {template}");
+        checked += 1;
+    }
+    assert!(checked > 40, "only {checked} paths checked");
+    let body =
+        problem(app.client.delete(app.url("/api/v1/nothing-here")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    assert_eq!(body["code"], "not_found");
+}
+
 #[tokio::test]
 async fn malformed_json_answers_400_and_a_wrong_shape_answers_422() {
     let app = spawn_app().await;
