@@ -428,3 +428,36 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound as _;
     chrono::Utc::now().trunc_subsecs(6)
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::tenant::TenantKind;
+    use domain::user::{Role, RoleSet};
+    use domain::{SessionId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn the_first_message_sets_the_tenant_and_checks_the_callers_session_in_one_round_trip() {
+        let tenant = TenantId::new();
+        let actor = Actor {
+            tenant_id: tenant,
+            tenant_kind: TenantKind::Agency,
+            user_id: UserId::new(),
+            roles: RoleSet::one(Role::CaseManager),
+            session_id: SessionId::new(),
+        };
+        let (t, s, u) = (tenant.as_uuid(), actor.session_id.as_uuid(), actor.user_id.as_uuid());
+        assert_eq!(
+            first_message(tenant, Access::ReadWrite, Some(&actor)),
+            format!("SET LOCAL app.tenant_id = '{t}'; SELECT vcao_require_live_session('{t}', '{s}', '{u}')")
+        );
+        assert_eq!(
+            first_message(tenant, Access::ReadOnly, Some(&actor)),
+            format!(
+                "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '{t}'; SELECT vcao_require_live_session('{t}', '{s}', '{u}')"
+            )
+        );
+        assert_eq!(first_message(tenant, Access::ReadWrite, None), format!("SET LOCAL app.tenant_id = '{t}'"));
+    }
+}
