@@ -5,6 +5,7 @@
 
 pub mod allowed_methods;
 pub mod audit_trail;
+pub mod background;
 pub mod bootstrap;
 pub mod error;
 pub mod extract;

@@ -1,10 +1,8 @@
 //! Start-up: `Application::build` opens the database, bootstraps, loads keys, binds (port 0 in
-//! tests) and starts background work; `run_until_stopped` serves until a signal.
+//! tests) and starts background work (`crate::background`); `run_until_stopped` serves until a
+//! signal.
 
-use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -13,7 +11,6 @@ use infra::auth::keys::{self, KeyRing, KeySource};
 use infra::auth::tokens::TokenService;
 use infra::cache::OptionalRedis;
 use infra::config::Settings;
-use infra::store::audit::SealPass;
 use secrecy::ExposeSecret as _;
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt as _;
@@ -85,8 +82,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = AppState::new(db, tokens, keyring, redis, settings);
         let server = server(listener, state.clone())?;
-        spawn_audit_sealer(state.clone());
-        spawn_escalation_sweeper(state.clone());
+        crate::background::spawn_all(&state);
         Ok(Self { port, server, state })
     }
 
@@ -183,140 +179,4 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .shutdown_timeout(10)
     .run();
     Ok(server)
-}
-
-/// Passes of the audit sealer one tenant may take in a row (see `spawn_audit_sealer`).
-const CATCH_UP_PASSES: usize = 20;
-
-/// Links new audit events into each tenant's chain, every interval. Not on the event bus's
-/// wake-ups: those come with every referral, and a pass visits every tenant, so under load the
-/// sealer ran without pause (in a test with two agencies, 9 extra statements followed each
-/// referral); on the interval it seals whatever a second brought in one pass.
-#[expect(clippy::disallowed_methods, reason = "the sealer works through every tenant, for no caller")]
-fn spawn_audit_sealer(state: AppState) {
-    let interval = Duration::from_millis(state.settings.audit_seal_interval_ms);
-    tokio::spawn(async move {
-        // Where each tenant's sweep for late commits has got to (`sweep_late_commits`): one step
-        // per tenant per interval, a sixtieth of the look-back or ten intervals' worth if more,
-        // so a sweep takes at most about a minute (a minute at the default interval of 1 s).
-        let mut sweeps: HashMap<domain::TenantId, Option<uuid::Uuid>> = HashMap::new();
-        let look_back = infra::store::audit::LATE_COMMIT_LOOK_BACK;
-        let step = (look_back / 60).max(interval * 10).min(look_back);
-        // When a pass last sealed something for each tenant. A late commit is older than an
-        // event sealed before it, so a tenant with nothing sealed for longer than the look-back
-        // and two sweeps has none left to find: its sweep is skipped (50 quiet agencies cost 9 %
-        // of a core in fresh passes, 13–17 % with a sweep step each). Every tenant is swept that
-        // long after start, for what another replica sealed before this one took over.
-        let started = tokio::time::Instant::now();
-        let mut last_sealed: HashMap<domain::TenantId, tokio::time::Instant> = HashMap::new();
-        let sweep_while = look_back + Duration::from_secs(120);
-        loop {
-            tokio::time::sleep(interval).await;
-            let tenants = match infra::store::tenants::all_ids(state.db.global()).await {
-                Ok(ids) => ids,
-                Err(e) => {
-                    tracing::warn!(error = %e, "audit sealer could not list tenants");
-                    continue;
-                }
-            };
-            for tenant in tenants {
-                // A full pass means more are waiting: catch up now (a busy tenant audits more than
-                // a batch a second), but at most this many passes before the other tenants' turn.
-                for _ in 0..CATCH_UP_PASSES {
-                    match infra::store::audit::seal_pending(&state.db, tenant, SealPass::Fresh).await {
-                        Ok(n) => {
-                            state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
-                            if n > 0 {
-                                last_sealed.insert(tenant, tokio::time::Instant::now());
-                            }
-                            if n < infra::store::audit::SEAL_BATCH {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(tenant_id = %tenant, error = %e, "audit sealing failed; will retry");
-                            break;
-                        }
-                    }
-                }
-                let active = started.elapsed() < sweep_while
-                    || last_sealed.get(&tenant).is_some_and(|at| at.elapsed() < sweep_while);
-                if !active {
-                    sweeps.remove(&tenant);
-                    continue;
-                }
-                let from = sweeps.get(&tenant).copied().flatten();
-                match infra::store::audit::sweep_late_commits(&state.db, tenant, from, step).await {
-                    Ok((n, next)) => {
-                        state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
-                        if n > 0 {
-                            last_sealed.insert(tenant, tokio::time::Instant::now());
-                        }
-                        sweeps.insert(tenant, next);
-                    }
-                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "late-commit sweep failed; will retry"),
-                }
-            }
-        }
-    });
-}
-
-/// Escalates referrals nobody accepted within their window: marks them (claimed with
-/// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never double up) and notifies the agency's
-/// supervisors. Deadlines are columns, so a referral due while the service was down escalates on
-/// the first sweep after it starts.
-#[expect(clippy::disallowed_methods, reason = "the escalation sweeper works through every tenant, for no caller")]
-fn spawn_escalation_sweeper(state: AppState) {
-    let interval = Duration::from_millis(state.settings.escalation_sweep_interval_ms);
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(interval).await;
-            let tenants = match infra::store::tenants::all_ids(state.db.global()).await {
-                Ok(ids) => ids,
-                Err(e) => {
-                    tracing::warn!(error = %e, "escalation sweeper could not list tenants");
-                    continue;
-                }
-            };
-            for tenant in tenants {
-                match escalate_due(&state, tenant).await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::info!(tenant_id = %tenant, escalated = n, "referrals escalated");
-                        state.bus.publish(&crate::routes::referrals::events_topic(tenant)).await;
-                    }
-                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "escalation sweep failed; will retry"),
-                }
-            }
-        }
-    });
-}
-
-#[expect(clippy::disallowed_methods, reason = "the escalation sweeper works through every tenant, for no caller")]
-async fn escalate_due(state: &AppState, tenant: domain::TenantId) -> Result<usize, infra::StoreError> {
-    use infra::store::{audit, events, referrals, users};
-    let tx = infra::db::begin_tenant_tx_for(&state.db, tenant).await?;
-    let due = referrals::claim_due_escalations(&tx, infra::db::now(), 100).await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let supervisors = users::active_with_role(&tx, domain::user::Role::Supervisor).await?;
-    for referral in &due {
-        let payload = serde_json::json!({
-            "referral_id": referral.id, "division_id": referral.division_id, "urgency": referral.urgency.as_str(),
-        });
-        events::publish(&tx, &supervisors, "referral.escalated", &payload).await?;
-        let entry = audit::AuditEntry {
-            actor_id: None,
-            action: "referral.escalated",
-            resource_type: "referral",
-            resource_id: Some(referral.id),
-            client_ip: None,
-            request_id: None,
-            details: serde_json::json!({ "supervisors_notified": supervisors.len() }),
-        };
-        audit::record(&tx, entry).await?;
-    }
-    tx.commit().await?;
-    Ok(due.len())
 }

@@ -67,6 +67,8 @@ pub struct Settings {
     /// How long, in seconds, an aggregate answer may be served from Redis (0: never cached).
     /// Figures are never staler than this.
     pub aggregate_cache_seconds: u64,
+    /// How many days the event outbox keeps an event for streams to replay.
+    pub event_retention_days: u32,
 }
 
 /// How logs are written.
@@ -108,6 +110,7 @@ impl Default for Settings {
             escalation_sweep_interval_ms: 1000,
             suppression_threshold: domain::reporting::DEFAULT_THRESHOLD,
             aggregate_cache_seconds: 60,
+            event_retention_days: 30,
         }
     }
 }
@@ -220,6 +223,9 @@ impl Settings {
         }
         if !(10..=60_000).contains(&self.audit_seal_interval_ms) {
             return Err(invalid("VCAO_AUDIT_SEAL_INTERVAL_MS", "must be 10 to 60000"));
+        }
+        if !(1..=3650).contains(&self.event_retention_days) {
+            return Err(invalid("VCAO_EVENT_RETENTION_DAYS", "must be 1 to 3650"));
         }
         Ok(())
     }

@@ -507,3 +507,34 @@ async fn making_a_referral_sends_the_database_a_fixed_number_of_statements() {
     let assigned = referral["assigned_to"].clone();
     assert!(assigned == json!(d.on_duty.user_id) || assigned == json!(second.user_id));
 }
+
+/// The event pruner deletes a tenant's events made before the cut-off, and only that tenant's:
+/// another agency's events, and events after the cut-off, stay. The referral itself stays too.
+#[tokio::test]
+async fn the_event_pruner_deletes_one_tenants_old_events_and_nothing_else() {
+    let app = spawn_app().await;
+    let (a, b) = (desk(&app).await, desk(&app).await);
+    let referral = refer(&app, &a.liaison, &referral_body(a.division, true)).await;
+    refer(&app, &b.liaison, &referral_body(b.division, true)).await;
+    let latest = |d: &Desk| {
+        let (tenant, user) = (domain::TenantId::from_uuid(d.agency.id), domain::UserId::from_uuid(d.on_duty.user_id));
+        let db = &app.state.db;
+        async move {
+            let tx = infra::db::begin_tenant_tx_for(db, tenant).await.unwrap();
+            let id = infra::store::events::latest_id(&tx, user).await.unwrap();
+            tx.commit().await.unwrap();
+            id
+        }
+    };
+    let tenant_a = domain::TenantId::from_uuid(a.agency.id);
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    assert_eq!(api::background::prune_events(&app.state, tenant_a, yesterday).await.unwrap(), 0, "nothing that old");
+    assert!(latest(&a).await.is_some());
+
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert!(api::background::prune_events(&app.state, tenant_a, later).await.unwrap() >= 1);
+    assert_eq!(latest(&a).await, None, "agency A's events are gone");
+    assert!(latest(&b).await.is_some(), "agency B's are not");
+    let path = format!("/api/v1/referrals/{}", referral["id"].as_str().unwrap());
+    assert_eq!(app.get(&path, Some(&a.on_duty.access_token)).await.status(), StatusCode::OK, "the referral stays");
+}

@@ -112,7 +112,8 @@ impl Stream {
 ///
 /// Server-Sent Events for the signed-in user: `referral.created` (workers on duty at the division),
 /// `referral.accepted`, `referral.escalated` (supervisors) and `case.assigned`. Payloads hold ids and fixed words
-/// only. Send `Last-Event-ID` to replay what was missed; a comment heartbeat arrives every 15 seconds.
+/// only. Send `Last-Event-ID` to replay what was missed (events are kept `VCAO_EVENT_RETENTION_DAYS`, 30 days by
+/// default; the referrals and cases they announce stay); a comment heartbeat arrives every 15 seconds.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "stream_events",

@@ -1,6 +1,7 @@
 //! The event outbox: one row per recipient, written in the same transaction as the change it
 //! announces. Streams read their own rows after the last id they saw, so a client that reconnects
-//! with `Last-Event-ID` gets exactly what it missed.
+//! with `Last-Event-ID` gets exactly what it missed. Rows older than the retention
+//! (`VCAO_EVENT_RETENTION_DAYS`) are deleted by the service's pruner ([`delete_older_than`]).
 
 use chrono::{DateTime, Utc};
 use domain::UserId;
@@ -91,4 +92,31 @@ pub async fn latest_id(tx: &TenantTx, user: UserId) -> Result<Option<Uuid>, Stor
         .one(tx.raw())
         .await
         .store()
+}
+
+/// Deletes up to `limit` of the tenant's events made before `before`, oldest first, and returns
+/// how many went. Events are notices (ids and fixed words): the referrals and cases they announce
+/// stay in their own tables, and a stream that reconnects with an older `Last-Event-ID` gets what
+/// is left after it. Ids are UUID v7, so "made before" is an id range on the primary key.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn delete_older_than(tx: &TenantTx, before: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
+    let tenant = tx.tenant_id().as_uuid();
+    let floor = domain::uuid_v7_floor(u64::try_from(before.timestamp_millis()).unwrap_or(0));
+    let oldest = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::TenantId.eq(tenant))
+        .filter(event::Column::Id.lt(floor))
+        .order_by_asc(event::Column::Id)
+        .limit(limit)
+        .into_query();
+    let result = event::Entity::delete_many()
+        .filter(event::Column::TenantId.eq(tenant))
+        .filter(event::Column::Id.in_subquery(oldest))
+        .exec(tx.raw())
+        .await
+        .store()?;
+    Ok(result.rows_affected)
 }
