@@ -1,13 +1,14 @@
 //! Per-request plumbing: the `X-Request-Id`, the tracing span every log line of the request hangs
-//! on, metrics by route pattern, and security headers.
+//! on, metrics by route pattern, security headers, and CORS for the configured origins.
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage as _, web};
+use actix_web::{Error, HttpMessage as _, HttpResponse, web};
 use tracing::Instrument as _;
 
 use crate::state::AppState;
@@ -92,4 +93,49 @@ pub async fn request_context(
         }
     }
     Ok(response)
+}
+
+/// Request headers a cross-origin frontend may send (the contract's own, and the usual two).
+const CORS_ALLOWED_HEADERS: &str =
+    "Authorization, Content-Type, Accept, Idempotency-Key, If-Match, Last-Event-ID, X-Request-Id";
+/// Response headers a cross-origin frontend may read beyond the always-readable few.
+const CORS_EXPOSED_HEADERS: &str = "ETag, Location, Retry-After, X-Request-Id, WWW-Authenticate, Allow";
+
+/// CORS for the origins `VCAO_CORS_ALLOWED_ORIGINS` names, and only those: a preflight from one
+/// is answered `204` here, before routing; any other answer to one (errors included, so a
+/// frontend can read a `401` problem) carries `Access-Control-Allow-Origin` with that exact
+/// origin. Another origin gets no CORS header at all, so its browser keeps the answer from it.
+/// Tokens travel in `Authorization`, never in cookies, so credentials are never allowed.
+///
+/// # Errors
+/// Whatever the inner service returns.
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|origin| {
+            let state = req.app_data::<web::Data<AppState>>();
+            state.is_some_and(|s| s.settings.cors_origins().any(|allowed| origin.as_bytes() == allowed.as_bytes()))
+        })
+        .cloned();
+    let Some(origin) = origin else { return next.call(req).await.map(ServiceResponse::map_into_left_body) };
+    if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        let preflight = HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+            .insert_header((header::VARY, "Origin"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT, PATCH, DELETE"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_ALLOWED_HEADERS))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+            .finish();
+        return Ok(req.into_response(preflight).map_into_right_body());
+    }
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSED_HEADERS));
+    Ok(response.map_into_left_body())
 }

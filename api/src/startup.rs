@@ -173,6 +173,7 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             };
             async move { Err::<HttpResponse, _>(error) }
         }))
+        .wrap(actix_web::middleware::from_fn(crate::middleware::cors))
         .wrap(actix_web::middleware::from_fn(crate::middleware::request_context))
     })
     .listen(listener)?

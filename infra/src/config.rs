@@ -69,6 +69,9 @@ pub struct Settings {
     pub aggregate_cache_seconds: u64,
     /// How many days the event outbox keeps an event for streams to replay.
     pub event_retention_days: u32,
+    /// Web origins (`https://app.example`, comma-separated) whose browser frontends may call the
+    /// API across origins. Empty: no CORS headers, so only same-origin pages can.
+    pub cors_allowed_origins: String,
 }
 
 /// How logs are written.
@@ -111,6 +114,7 @@ impl Default for Settings {
             suppression_threshold: domain::reporting::DEFAULT_THRESHOLD,
             aggregate_cache_seconds: 60,
             event_retention_days: 30,
+            cors_allowed_origins: String::new(),
         }
     }
 }
@@ -227,7 +231,18 @@ impl Settings {
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(invalid("VCAO_EVENT_RETENTION_DAYS", "must be 1 to 3650"));
         }
+        if !self.cors_origins().all(is_web_origin) {
+            return Err(invalid(
+                "VCAO_CORS_ALLOWED_ORIGINS",
+                "must be origins such as https://app.example, comma-separated: a scheme, a host and an optional port, no path and no wildcard",
+            ));
+        }
         Ok(())
+    }
+
+    /// The origins of `cors_allowed_origins`, trimmed.
+    pub fn cors_origins(&self) -> impl Iterator<Item = &str> {
+        self.cors_allowed_origins.split(',').map(str::trim).filter(|o| !o.is_empty())
     }
 
     /// The keyring these settings describe, and whether its master key is a generated development key.
@@ -260,9 +275,38 @@ impl Settings {
     }
 }
 
+/// A browser origin as an `Origin` header carries it: `http` or `https`, a host of letters, digits,
+/// dots and hyphens, and an optional port; nothing else, so it can be compared byte for byte.
+fn is_web_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else { return false };
+    let (host, port) = rest.split_once(':').unwrap_or((rest, ""));
+    !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && (port.is_empty() || (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())))
+        && !rest.ends_with(':')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        for good in ["https://app.example", "http://localhost:5173", "https://a-b.c.example:8443"] {
+            assert!(is_web_origin(good), "{good}");
+        }
+        for bad in
+            ["*", "https://app.example/", "app.example", "https://", "https://App.example", "https://a:", "ftp://x"]
+        {
+            assert!(!is_web_origin(bad), "{bad}");
+        }
+        let s = Settings {
+            cors_allowed_origins: " https://a.example , http://localhost:3000 ".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_ok());
+        assert_eq!(s.cors_origins().collect::<Vec<_>>(), ["https://a.example", "http://localhost:3000"]);
+    }
 
     #[test]
     fn the_defaults_are_valid() {
@@ -275,6 +319,7 @@ mod tests {
             (Settings { bind: "nowhere".into(), ..Settings::default() }, "VCAO_BIND"),
             (Settings { database_app_role: "app; drop".into(), ..Settings::default() }, "VCAO_DATABASE_APP_ROLE"),
             (Settings { database_max_connections: 0, ..Settings::default() }, "VCAO_DATABASE_MAX_CONNECTIONS"),
+            (Settings { cors_allowed_origins: "*".into(), ..Settings::default() }, "VCAO_CORS_ALLOWED_ORIGINS"),
             (Settings { bootstrap_admin_email: "admin".into(), ..Settings::default() }, "VCAO_BOOTSTRAP_ADMIN_EMAIL"),
             (
                 Settings { bootstrap_admin_password: Some("short".to_owned().into()), ..Settings::default() },

@@ -184,3 +184,52 @@ async fn api_responses_carry_security_headers_and_are_never_cached() {
         }
     }
 }
+
+/// CORS for the configured origins only: a preflight from one is answered 204 with what a
+/// frontend needs (its methods, the contract's request headers); its requests, errors included,
+/// carry its exact origin and the readable headers; another origin, or a service with no origins
+/// configured (the default), gets no CORS header at all.
+#[tokio::test]
+async fn cors_answers_the_configured_origins_and_nobody_else() {
+    use crate::helpers::spawn_app_with;
+    const APP: &str = "https://app.example";
+    let app = spawn_app_with(|s| s.cors_allowed_origins = format!("{APP}, http://localhost:5173")).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/cases"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization, content-type, idempotency-key")
+            .send()
+    };
+    let ok = preflight(APP).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    let h = |r: &reqwest::Response, name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(h(&ok, "access-control-allow-origin").as_deref(), Some(APP));
+    assert!(h(&ok, "access-control-allow-methods").unwrap().contains("POST"));
+    let allowed = h(&ok, "access-control-allow-headers").unwrap().to_lowercase();
+    for needed in ["authorization", "content-type", "idempotency-key", "if-match", "last-event-id"] {
+        assert!(allowed.contains(needed), "{needed} in {allowed}");
+    }
+    assert_eq!(h(&ok, "access-control-allow-credentials"), None, "tokens are headers, never cookies");
+    assert!(h(&ok, "x-request-id").is_some(), "the preflight passed through the request context");
+
+    // An actual request, here refused: the frontend can still read the problem and its headers.
+    let refused = app.client.get(app.url("/api/v1/me")).header("Origin", APP).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(h(&refused, "access-control-allow-origin").as_deref(), Some(APP));
+    assert!(h(&refused, "access-control-expose-headers").unwrap().contains("ETag"));
+    assert!(h(&refused, "vary").unwrap().contains("Origin"));
+
+    // Another origin: no CORS header; its preflight is not answered as one (405: no route has OPTIONS).
+    let other = preflight("https://evil.example").await.unwrap();
+    assert_eq!(other.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h(&other, "access-control-allow-origin"), None);
+    let other = app.client.get(app.url("/api/v1/me")).header("Origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(h(&other, "access-control-allow-origin"), None);
+
+    // The default: none at all.
+    let plain = spawn_app().await;
+    let none = plain.client.get(plain.url("/api/v1/me")).header("Origin", APP).send().await.unwrap();
+    assert_eq!(h(&none, "access-control-allow-origin"), None);
+}
