@@ -201,14 +201,15 @@ pub async fn create_user(
     let actor = caller.0;
     authorize(&actor, Action::ManageUsers)?;
     let parsed = body.try_into_domain(&actor)?;
-    // Hashed before the transaction, which should not wait on it.
-    let password_hash = password::hash(parsed.password).await?;
     let idempotent = Idempotent::new(idempotency, &actor, "create_user", &*body);
     let tx = match idempotent.begin(&state.db, &actor).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Proceed(tx) => tx,
     };
     check_division(&tx, parsed.division_id).await?;
+    // Hashed once the transaction has checked the caller's session and the key is not a replay,
+    // as creating a tenant does: a rare request, so holding the transaction for it costs little.
+    let password_hash = password::hash(parsed.password).await?;
     let user = users::insert(
         &tx,
         NewUser {
