@@ -121,7 +121,14 @@ async fn a_session_revoked_only_in_the_database_is_refused_at_once() {
 
     app.end_session_in_database_only(&session).await;
 
+    let rejected = || async {
+        let text = app.get("/metrics", None).await.text().await.unwrap();
+        let line = text.lines().find(|l| l.starts_with("vcao_tokens_rejected_total ")).unwrap().to_owned();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let before = rejected().await;
     problem(app.get("/api/v1/me", Some(&session.access_token)).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(rejected().await, before + 1, "the transaction's refusal is counted as a refused token");
     // The admin's first session is another family and goes on.
     assert_eq!(app.get("/api/v1/me", Some(&agency.admin.access_token)).await.status(), StatusCode::OK);
 }

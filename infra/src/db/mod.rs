@@ -335,8 +335,7 @@ const SESSION_NOT_LIVE: &str = "VC401";
 
 async fn set_tenant(tx: &TxConn, tenant_id: TenantId) -> Result<(), DbErr> {
     if tx.get_database_backend() == DbBackend::Postgres {
-        // See `first_message`.
-        tx.execute_unprepared(&format!("SET LOCAL app.tenant_id = '{}'", tenant_id.as_uuid())).await?;
+        tx.execute_unprepared(&first_message(tenant_id, Access::ReadWrite, None)).await?;
     }
     Ok(())
 }
