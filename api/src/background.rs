@@ -1,6 +1,8 @@
-//! The service's background tasks, each a loop over every tenant on its own interval, for no
-//! caller: the audit sealer (and its sweep for late commits), the escalation sweeper and the
-//! event pruner. Every replica runs them; each is safe to run on several at once.
+//! The service's background tasks, each a loop on its own interval, for no caller: the audit
+//! sealer (and its sweep for late commits), the escalation sweeper and the event pruner. The
+//! first two run every second, so each round first asks the database, in one statement, which
+//! tenants have work, and opens transactions only there; the hourly pruner visits every tenant.
+//! Every replica runs them; each is safe to run on several at once.
 #![expect(clippy::disallowed_methods, reason = "background work reaches every tenant, for no caller")]
 
 use std::collections::HashMap;
@@ -35,9 +37,12 @@ async fn all_tenants(state: &AppState, task: &str) -> Option<Vec<TenantId>> {
 const CATCH_UP_PASSES: usize = 20;
 
 /// Links new audit events into each tenant's chain, every interval. Not on the event bus's
-/// wake-ups: those come with every referral, and a pass visits every tenant, so under load the
-/// sealer ran without pause (in a test with two agencies, 9 extra statements followed each
-/// referral); on the interval it seals whatever a second brought in one pass.
+/// wake-ups: those come with every referral, and under load the sealer ran without pause (in a
+/// test with two agencies, 9 extra statements followed each referral); on the interval it seals
+/// whatever a second brought in one pass. Each round first asks the database which tenants have
+/// events waiting or may still see a late commit (`audit::backlog`, one statement for all
+/// tenants) and opens transactions only at those: a round over 50 agencies with nothing to seal
+/// was 50 to 100 transactions.
 fn spawn_audit_sealer(state: AppState) {
     let interval = Duration::from_millis(state.settings.audit_seal_interval_ms);
     tokio::spawn(async move {
@@ -47,57 +52,62 @@ fn spawn_audit_sealer(state: AppState) {
         let mut sweeps: HashMap<domain::TenantId, Option<uuid::Uuid>> = HashMap::new();
         let look_back = infra::store::audit::LATE_COMMIT_LOOK_BACK;
         let step = (look_back / 60).max(interval * 10).min(look_back);
-        // When a pass last sealed something for each tenant. A late commit is older than an
-        // event sealed before it, so a tenant with nothing sealed for longer than the look-back
-        // and two sweeps has none left to find: its sweep is skipped (50 quiet agencies cost 9 %
-        // of a core in fresh passes, 13–17 % with a sweep step each). Every tenant is swept that
-        // long after start, for what another replica sealed before this one took over.
-        let started = tokio::time::Instant::now();
-        let mut last_sealed: HashMap<domain::TenantId, tokio::time::Instant> = HashMap::new();
-        let sweep_while = look_back + Duration::from_secs(120);
         loop {
             tokio::time::sleep(interval).await;
-            let Some(tenants) = all_tenants(&state, "audit sealer").await else { continue };
-            for tenant in tenants {
-                // A full pass means more are waiting: catch up now (a busy tenant audits more than
-                // a batch a second), but at most this many passes before the other tenants' turn.
-                for _ in 0..CATCH_UP_PASSES {
-                    match infra::store::audit::seal_pending(&state.db, tenant, SealPass::Fresh).await {
-                        Ok(n) => {
-                            state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
-                            if n > 0 {
-                                last_sealed.insert(tenant, tokio::time::Instant::now());
-                            }
-                            if n < infra::store::audit::SEAL_BATCH {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(tenant_id = %tenant, error = %e, "audit sealing failed; will retry");
-                            break;
-                        }
-                    }
-                }
-                let active = started.elapsed() < sweep_while
-                    || last_sealed.get(&tenant).is_some_and(|at| at.elapsed() < sweep_while);
-                if !active {
-                    sweeps.remove(&tenant);
+            let backlog = match infra::store::audit::backlog(&state.db).await {
+                Ok(backlog) => backlog,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the audit backlog; will retry");
                     continue;
                 }
-                let from = sweeps.get(&tenant).copied().flatten();
-                match infra::store::audit::sweep_late_commits(&state.db, tenant, from, step).await {
+            };
+            let now = infra::db::now();
+            for tenant in backlog {
+                let mut sealed_now = false;
+                if tenant.fresh_waiting {
+                    sealed_now = seal_fresh(&state, tenant.tenant_id).await;
+                }
+                // What was just sealed may have a late commit below it, whatever the backlog said.
+                if !(sealed_now || tenant.late_commits_possible(now)) {
+                    sweeps.remove(&tenant.tenant_id);
+                    continue;
+                }
+                let from = sweeps.get(&tenant.tenant_id).copied().flatten();
+                match infra::store::audit::sweep_late_commits(&state.db, tenant.tenant_id, from, step).await {
                     Ok((n, next)) => {
                         state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
-                        if n > 0 {
-                            last_sealed.insert(tenant, tokio::time::Instant::now());
-                        }
-                        sweeps.insert(tenant, next);
+                        sweeps.insert(tenant.tenant_id, next);
                     }
-                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "late-commit sweep failed; will retry"),
+                    Err(e) => {
+                        tracing::warn!(tenant_id = %tenant.tenant_id, error = %e, "late-commit sweep failed; will retry");
+                    }
                 }
             }
         }
     });
+}
+
+/// The sealer's fresh passes for one tenant: a full pass means more are waiting, so it catches
+/// up at once (a busy tenant audits more than a batch a second), but at most [`CATCH_UP_PASSES`]
+/// before the other tenants' turn. Returns whether anything was sealed.
+async fn seal_fresh(state: &AppState, tenant: TenantId) -> bool {
+    let mut sealed_any = false;
+    for _ in 0..CATCH_UP_PASSES {
+        match infra::store::audit::seal_pending(&state.db, tenant, SealPass::Fresh).await {
+            Ok(n) => {
+                state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                sealed_any |= n > 0;
+                if n < infra::store::audit::SEAL_BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant, error = %e, "audit sealing failed; will retry");
+                break;
+            }
+        }
+    }
+    sealed_any
 }
 
 /// How often the event outbox is pruned, and how many events one transaction deletes.
@@ -146,16 +156,24 @@ pub async fn prune_events(
     }
 }
 
-/// Escalates referrals nobody accepted within their window: marks them (claimed with
-/// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never double up) and notifies the agency's
-/// supervisors. Deadlines are columns, so a referral due while the service was down escalates on
-/// the first sweep after it starts.
+/// Escalates referrals nobody accepted within their window: finds the tenants that have one due
+/// (one statement for all tenants), then at each marks them (claimed with `FOR UPDATE SKIP
+/// LOCKED` on PostgreSQL, so replicas never double up) and notifies the agency's supervisors.
+/// Deadlines are columns, so a referral due while the service was down escalates on the first
+/// sweep after it starts.
 fn spawn_escalation_sweeper(state: AppState) {
     let interval = Duration::from_millis(state.settings.escalation_sweep_interval_ms);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(interval).await;
-            let Some(tenants) = all_tenants(&state, "escalation sweeper").await else { continue };
+            let tenants = match infra::store::referrals::tenants_with_due_escalations(&state.db, infra::db::now()).await
+            {
+                Ok(tenants) => tenants,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for due escalations; will retry");
+                    continue;
+                }
+            };
             for tenant in tenants {
                 match escalate_due(&state, tenant).await {
                     Ok(0) => {}
@@ -170,7 +188,11 @@ fn spawn_escalation_sweeper(state: AppState) {
     });
 }
 
-async fn escalate_due(state: &AppState, tenant: domain::TenantId) -> Result<usize, infra::StoreError> {
+/// Escalates one tenant's due referrals, at most a hundred a transaction, and returns how many.
+///
+/// # Errors
+/// The database error; nothing of the transaction stays.
+pub async fn escalate_due(state: &AppState, tenant: domain::TenantId) -> Result<usize, infra::StoreError> {
     use infra::store::{audit, events, referrals, users};
     let tx = infra::db::begin_tenant_tx_for(&state.db, tenant).await?;
     let due = referrals::claim_due_escalations(&tx, infra::db::now(), 100).await?;

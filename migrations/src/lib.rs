@@ -19,6 +19,7 @@ mod m20261128_000005_create_dispatch;
 mod m20261128_000006_create_reporting;
 mod m20261129_000007_session_check;
 mod m20261129_000008_session_check_in_transaction;
+mod m20261129_000009_background_work_queries;
 mod rls;
 mod tables;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_create_reporting::Migration),
             Box::new(m20261129_000007_session_check::Migration),
             Box::new(m20261129_000008_session_check_in_transaction::Migration),
+            Box::new(m20261129_000009_background_work_queries::Migration),
         ]
     }
 }

@@ -176,6 +176,40 @@ async fn sealed_agency_without_background_sealing() -> (TestApp, domain::TenantI
     (app, tenant, agency.admin.access_token.clone())
 }
 
+/// One tenant's line of the sealer's backlog, read as the sealer reads it.
+async fn backlog_of(app: &TestApp, tenant: domain::TenantId) -> infra::store::audit::AuditBacklog {
+    let backlog = infra::store::audit::backlog(&app.state.db).await.unwrap();
+    backlog.into_iter().find(|line| line.tenant_id == tenant).expect("every tenant has a line")
+}
+
+/// The sealer asks once a round which tenants have events waiting and opens a transaction only
+/// there: a tenant with a new event is named, one whose events are all sealed is not, and the
+/// look-back is swept only while the newest sealed event is recent.
+#[tokio::test]
+async fn the_sealers_backlog_names_the_tenants_with_events_waiting_and_no_others() {
+    let (app, busy, _) = sealed_agency_without_background_sealing().await;
+    let quiet = domain::TenantId::from_uuid(app.create_agency().await.id);
+    while infra::store::audit::seal_pending(&app.state.db, quiet, SealPass::LateCommits).await.unwrap() > 0 {}
+    let event = Uuid::now_v7();
+    commit_event_with_id(&app, busy, event).await;
+
+    assert!(backlog_of(&app, busy).await.fresh_waiting, "a new event waits");
+    let quiet_line = backlog_of(&app, quiet).await;
+    assert!(!quiet_line.fresh_waiting, "all of the quiet tenant's events are sealed");
+    assert!(quiet_line.newest_sealed.is_some(), "creating the agency was audited and sealed");
+
+    assert_eq!(infra::store::audit::seal_pending(&app.state.db, busy, SealPass::Fresh).await.unwrap(), 1);
+    let busy_line = backlog_of(&app, busy).await;
+    assert!(!busy_line.fresh_waiting);
+    assert_eq!(busy_line.newest_sealed, Some(event));
+    let now = chrono::Utc::now();
+    assert!(busy_line.late_commits_possible(now), "just sealed: a late commit may still come");
+    assert!(
+        !busy_line.late_commits_possible(now + chrono::Duration::minutes(13)),
+        "sealed longer ago than the look-back and two minutes: none can"
+    );
+}
+
 /// A transaction may commit its event after newer events were sealed. Passes for fresh events
 /// start above the newest sealed one and so leave it; the late-commit pass, which the sealer runs
 /// every minute and verification always, links it into the chain.

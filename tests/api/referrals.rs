@@ -398,6 +398,32 @@ async fn an_unaccepted_referral_escalates_to_supervisors_once_even_with_two_swee
     assert_eq!(replay.next_within(Duration::from_millis(300)).await, None, "told once");
 }
 
+/// The sweeper asks once a round which agencies have a referral due and opens a transaction only
+/// there: an agency with a referral past its deadline is named, one whose referral is not due yet
+/// is not, and neither is once its referral has escalated.
+#[tokio::test]
+async fn the_sweeper_visits_only_agencies_with_a_referral_past_its_deadline() {
+    let app = spawn_app_with_slow_sweeper().await;
+    let (due, not_due) = (desk(&app).await, desk(&app).await);
+    let referral = refer(&app, &due.liaison, &referral_body(due.division, true)).await;
+    refer(&app, &not_due.liaison, &referral_body(not_due.division, true)).await;
+    let (tenant_due, tenant_not_due) =
+        (domain::TenantId::from_uuid(due.agency.id), domain::TenantId::from_uuid(not_due.agency.id));
+    let swept = || async {
+        infra::store::referrals::tenants_with_due_escalations(&app.state.db, chrono::Utc::now()).await.unwrap()
+    };
+
+    let before = swept().await;
+    assert!(!before.contains(&tenant_due) && !before.contains(&tenant_not_due), "nothing is due yet");
+    make_overdue(&app, &due.agency, &referral).await;
+    let after = swept().await;
+    assert!(after.contains(&tenant_due), "the agency with an overdue referral is swept");
+    assert!(!after.contains(&tenant_not_due), "the other agency is not");
+
+    assert_eq!(api::background::escalate_due(&app.state, tenant_due).await.unwrap(), 1);
+    assert!(!swept().await.contains(&tenant_due), "an escalated referral is not due again");
+}
+
 async fn spawn_app_with_slow_sweeper() -> TestApp {
     crate::helpers::spawn_app_with(|s| s.escalation_sweep_interval_ms = 60_000).await
 }

@@ -175,6 +175,75 @@ const LATE_COMMIT_GRACE_MS: u64 = 10 * 60 * 1000;
 /// were all sealed longer ago than this has no late commit left to find.
 pub const LATE_COMMIT_LOOK_BACK: std::time::Duration = std::time::Duration::from_millis(LATE_COMMIT_GRACE_MS);
 
+/// How long after its newest sealed event a tenant's look-back is still swept for late commits:
+/// the look-back, and two minutes for a transaction that was still open when the look-back ended.
+const LATE_COMMIT_SWEEP_FOR: std::time::Duration =
+    std::time::Duration::from_millis(LATE_COMMIT_GRACE_MS + 2 * 60 * 1000);
+
+/// One tenant's audit work at the start of a sealer round (see [`backlog`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditBacklog {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its newest sealed event, if any is sealed.
+    pub newest_sealed: Option<Uuid>,
+    /// Whether an event newer than that (or any event, with none sealed) waits for a fresh pass.
+    pub fresh_waiting: bool,
+}
+
+impl AuditBacklog {
+    /// Whether a late commit can still turn up in the look-back window, so the sealer's sweep
+    /// ([`sweep_late_commits`]) is worth its step: only while the newest sealed event is recent.
+    /// A late commit is an event older than one sealed before it committed; once the newest sealed
+    /// event was made longer ago than the look-back and two minutes, any event still to commit
+    /// below it would come from a transaction open for longer than that, which the look-back does
+    /// not cover anyway. Read from the database, so it holds after a restart and across replicas.
+    #[must_use]
+    pub fn late_commits_possible(&self, now: DateTime<Utc>) -> bool {
+        let Some(newest) = self.newest_sealed else { return false };
+        let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let sweep_for = u64::try_from(LATE_COMMIT_SWEEP_FOR.as_millis()).unwrap_or(u64::MAX);
+        uuid_millis(newest).saturating_add(sweep_for) >= now_ms
+    }
+}
+
+/// Every tenant's audit backlog, in one statement for all tenants (not a transaction per tenant:
+/// with 50 agencies that was a hundred statements a second with nothing to seal). On PostgreSQL,
+/// `vcao_audit_backlog()` visits the tenants under row-level security (migration 000009). Both
+/// forms test "newer than the newest sealed" as a range on the `(tenant_id, id)` key, never with
+/// an `OR newest IS NULL` that would keep the id out of the index and walk every event.
+///
+/// # Errors
+/// [`StoreError::Unexpected`] on database failure.
+pub async fn backlog(db: &Db) -> Result<Vec<AuditBacklog>, StoreError> {
+    let conn = db.global();
+    let sql = match conn.get_database_backend() {
+        DbBackend::Postgres => "SELECT tenant_id, newest_sealed, fresh_waiting FROM vcao_audit_backlog()",
+        _ => {
+            "SELECT x.tenant_id AS tenant_id, x.newest_sealed AS newest_sealed,
+                    CASE WHEN x.newest_sealed IS NULL
+                         THEN EXISTS (SELECT 1 FROM audit_events e WHERE e.tenant_id = x.tenant_id)
+                         ELSE EXISTS (SELECT 1 FROM audit_events e
+                                       WHERE e.tenant_id = x.tenant_id AND e.id > x.newest_sealed)
+                    END AS fresh_waiting
+             FROM (SELECT t.id AS tenant_id,
+                          (SELECT max(s.event_id) FROM audit_seals s WHERE s.tenant_id = t.id) AS newest_sealed
+                   FROM tenants t) x
+             ORDER BY x.tenant_id"
+        }
+    };
+    let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await.store()?;
+    rows.iter()
+        .map(|row| {
+            Ok(AuditBacklog {
+                tenant_id: TenantId::from_uuid(row.try_get("", "tenant_id").store()?),
+                newest_sealed: row.try_get("", "newest_sealed").store()?,
+                fresh_waiting: row.try_get("", "fresh_waiting").store()?,
+            })
+        })
+        .collect()
+}
+
 /// Most events sealed in one pass; the next pass takes the rest.
 pub const SEAL_BATCH: u64 = 1000;
 

@@ -7,7 +7,7 @@ use domain::case::VictimizationType;
 use domain::dispatch::{ContactOutcome, ReferralStatus, Urgency};
 use domain::person::SafeContact;
 use domain::reporting::FactKind;
-use domain::{PoliceDivisionId, UserId};
+use domain::{PoliceDivisionId, TenantId, UserId};
 use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType};
 use sea_orm::{
@@ -409,6 +409,41 @@ pub async fn mark_converted(
     } else {
         Err(StoreError::Conflict { constraint: "referrals.status" })
     }
+}
+
+/// The tenants with a referral due for escalation at `now` (pending, past its deadline, not yet
+/// escalated), in one statement for all tenants, so the sweeper opens a transaction only where
+/// there is one to claim. On PostgreSQL, `vcao_tenants_with_due_escalations` visits the tenants
+/// under row-level security (migration 000009).
+///
+/// # Errors
+/// [`StoreError::Unexpected`] on database failure.
+pub async fn tenants_with_due_escalations(db: &crate::db::Db, now: DateTime<Utc>) -> Result<Vec<TenantId>, StoreError> {
+    let conn = db.global();
+    let ids: Vec<Uuid> = if conn.get_database_backend() == DbBackend::Postgres {
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT t AS tenant_id FROM vcao_tenants_with_due_escalations($1) AS t",
+                [now.into()],
+            ))
+            .await
+            .store()?;
+        rows.iter().map(|row| row.try_get("", "tenant_id")).collect::<Result<_, _>>().store()?
+    } else {
+        referral::Entity::find()
+            .select_only()
+            .column(referral::Column::TenantId)
+            .distinct()
+            .filter(referral::Column::Status.eq(ReferralStatus::Pending.as_str()))
+            .filter(referral::Column::EscalatedAt.is_null())
+            .filter(referral::Column::EscalationDueAt.lte(now))
+            .into_tuple()
+            .all(conn)
+            .await
+            .store()?
+    };
+    Ok(ids.into_iter().map(TenantId::from_uuid).collect())
 }
 
 /// Claims up to `limit` pending referrals whose escalation deadline has passed and marks them
