@@ -146,8 +146,19 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn the_decoy_is_a_real_hash_so_unknown_accounts_cost_full_time() {
-        assert!(argon2::password_hash::phc::PasswordHash::new(DECOY_HASH).is_ok());
+    /// A decoy that did not parse, or parsed with cheaper parameters, would answer an unknown
+    /// email sooner than a wrong password, and so tell who has an account.
+    #[tokio::test]
+    async fn the_decoy_has_a_real_hashs_parameters_so_unknown_accounts_cost_full_time() -> Result<(), HashError> {
+        use argon2::password_hash::phc::PasswordHash;
+        let phc = hash(NewPassword::parse("correct horse battery").map_err(|_| HashError)?).await?;
+        let real = PasswordHash::new(&phc).map_err(|_| HashError)?;
+        let decoy = PasswordHash::new(DECOY_HASH).map_err(|_| HashError)?;
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(Params::try_from(&decoy).map_err(|_| HashError)?, Params::try_from(&real).map_err(|_| HashError)?);
+        assert_eq!(decoy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert_eq!(decoy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
+        Ok(())
     }
 }
