@@ -414,7 +414,8 @@ pub async fn mark_converted(
 /// The tenants with a referral due for escalation at `now` (pending, past its deadline, not yet
 /// escalated), in one statement for all tenants, so the sweeper opens a transaction only where
 /// there is one to claim. On PostgreSQL, `vcao_tenants_with_due_escalations` visits the tenants
-/// under row-level security (migration 000009).
+/// under row-level security (migration 000009). "Due" is the condition [`claim_due_escalations`]
+/// claims by; the migration's function spells it in SQL, so a change to one is a change to both.
 ///
 /// # Errors
 /// [`StoreError::Unexpected`] on database failure.
