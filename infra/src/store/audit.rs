@@ -254,7 +254,7 @@ pub enum SealPass {
     /// what it seals. Nothing above the newest sealed event can be sealed already.
     Fresh,
     /// Also events that committed after newer ones were sealed: every event of the look-back
-    /// window ([`LATE_COMMIT_GRACE_MS`] before the newest sealed one) is checked against the
+    /// window ([`LATE_COMMIT_LOOK_BACK`] before the newest sealed one) is checked against the
     /// seals. At a busy tenant that window holds hundreds of thousands of events, so this pass is
     /// for verification; the sealer sweeps the window step by step ([`sweep_late_commits`]).
     LateCommits,

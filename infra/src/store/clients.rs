@@ -326,8 +326,9 @@ impl CaseClient {
     }
 }
 
-/// The client, when it exists in this tenant and `scope` may see it ([`seen_in`]), in one
-/// statement: a case is opened on it next, and a create's round trips are counted.
+/// The client, when it exists in this tenant and `scope` may see it (the rule of `seen_in` in
+/// this module), in one statement: a case is opened on it next, and a create's round trips are
+/// counted.
 ///
 /// # Errors
 /// [`StoreError`] on database or decryption failure.
