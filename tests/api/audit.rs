@@ -210,6 +210,24 @@ async fn the_sealers_backlog_names_the_tenants_with_events_waiting_and_no_others
     );
 }
 
+/// The background sealer, on its own, links what its backlog shows waiting: nobody calls a pass
+/// here, and the agency's new event must be sealed within a few of its 200 ms rounds.
+#[tokio::test]
+async fn the_background_sealer_seals_what_its_backlog_shows_waiting() {
+    let app = spawn_app().await;
+    let tenant = domain::TenantId::from_uuid(app.create_agency().await.id);
+    let event = Uuid::now_v7();
+    commit_event_with_id(&app, tenant, event).await;
+    for _ in 0..50 {
+        let line = backlog_of(&app, tenant).await;
+        if !line.fresh_waiting && line.newest_sealed == Some(event) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the background sealer left the event unsealed for 5 s: {:?}", backlog_of(&app, tenant).await);
+}
+
 /// A transaction may commit its event after newer events were sealed. Passes for fresh events
 /// start above the newest sealed one and so leave it; the late-commit pass, which the sealer runs
 /// every minute and verification always, links it into the chain.

@@ -44,6 +44,15 @@ async fn desk(app: &TestApp) -> Desk {
     Desk { agency, division, liaison, on_duty, supervisor }
 }
 
+/// Two agencies, each with a desk at 51 Division and a referral made there: for tests of what
+/// reaches one agency and not the other. Answers the first agency's referral.
+async fn two_desks_with_a_referral_each(app: &TestApp) -> (Desk, Desk, Value) {
+    let (a, b) = (desk(app).await, desk(app).await);
+    let referral = refer(app, &a.liaison, &referral_body(a.division, true)).await;
+    refer(app, &b.liaison, &referral_body(b.division, true)).await;
+    (a, b, referral)
+}
+
 #[tokio::test]
 async fn a_referral_reaches_every_worker_on_duty_there_within_a_second_and_nobody_else() {
     let app = spawn_app().await;
@@ -404,9 +413,7 @@ async fn an_unaccepted_referral_escalates_to_supervisors_once_even_with_two_swee
 #[tokio::test]
 async fn the_sweeper_visits_only_agencies_with_a_referral_past_its_deadline() {
     let app = spawn_app_with_slow_sweeper().await;
-    let (due, not_due) = (desk(&app).await, desk(&app).await);
-    let referral = refer(&app, &due.liaison, &referral_body(due.division, true)).await;
-    refer(&app, &not_due.liaison, &referral_body(not_due.division, true)).await;
+    let (due, not_due, referral) = two_desks_with_a_referral_each(&app).await;
     let (tenant_due, tenant_not_due) =
         (domain::TenantId::from_uuid(due.agency.id), domain::TenantId::from_uuid(not_due.agency.id));
     let swept = || async {
@@ -539,9 +546,7 @@ async fn making_a_referral_sends_the_database_a_fixed_number_of_statements() {
 #[tokio::test]
 async fn the_event_pruner_deletes_one_tenants_old_events_and_nothing_else() {
     let app = spawn_app().await;
-    let (a, b) = (desk(&app).await, desk(&app).await);
-    let referral = refer(&app, &a.liaison, &referral_body(a.division, true)).await;
-    refer(&app, &b.liaison, &referral_body(b.division, true)).await;
+    let (a, b, referral) = two_desks_with_a_referral_each(&app).await;
     let latest = |d: &Desk| {
         let (tenant, user) = (domain::TenantId::from_uuid(d.agency.id), domain::UserId::from_uuid(d.on_duty.user_id));
         let db = &app.state.db;
