@@ -64,9 +64,12 @@ stats() { sort -n | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[N
 
 # One psql run of a statement file; prints its time in ms. As vcao_app the run is a read-only
 # transaction scoped like the service's. An untimed EXPLAIN first warms the new session's catalog
-# caches (the service's pooled connections are warm); \timing covers the statement alone.
+# caches (the service's pooled connections are warm); \timing covers the statement alone. JIT is
+# off for both roles, as the service turns it off for its aggregate statements
+# (infra::store::aggregates::compute).
 psql_once() { # role, sql file
   {
+    echo "SET jit = off;"
     if [ "$1" = vcao_app ]; then
       echo "BEGIN READ ONLY; SET LOCAL app.tenant_id = '$MINISTRY_ID'; SET LOCAL app.reporting_scope = 'all_agencies';"
     fi
