@@ -294,7 +294,7 @@ pub fn printable_sql(question: &Question, postgres: bool) -> String {
     statement(backend, question).to_string()
 }
 
-/// Computes the cells of `question`: interior cells and every margin.
+/// Computes the cells of `question`: interior cells and every margin, ordered by their keys.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
@@ -319,9 +319,14 @@ pub async fn compute_portable(tx: &TenantTx, question: &Question) -> Result<Vec<
     cells(tx, portable_statement(backend, question), question.group_by.len()).await
 }
 
+/// The statement's cells in one order, whatever order the database returned them in (it depends
+/// on the plan, parallel workers included): suppression breaks ties by position, and the same
+/// table asked twice must withhold the same cells, or two answers together could reveal what
+/// each withholds.
 async fn cells(tx: &TenantTx, statement: Statement, dims: usize) -> Result<Vec<RawCell>, StoreError> {
     let rows = tx.raw().query_all_raw(statement).await.store()?;
-    rows.into_iter()
+    let mut cells = rows
+        .into_iter()
         .map(|row| {
             let key = (0..dims).map(|i| row.try_get::<Option<String>>("", &format!("d{i}"))).collect::<Result<_, _>>();
             Ok(RawCell {
@@ -330,5 +335,7 @@ async fn cells(tx: &TenantTx, statement: Statement, dims: usize) -> Result<Vec<R
                 people: row.try_get::<i64>("", "people").store()?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    cells.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(cells)
 }
