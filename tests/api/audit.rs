@@ -228,6 +228,44 @@ async fn the_background_sealer_seals_what_its_backlog_shows_waiting() {
     panic!("the background sealer left the event unsealed for 5 s: {:?}", backlog_of(&app, tenant).await);
 }
 
+/// The sealer writes a pass's links with statements whose text does not depend on the pass's
+/// size. The driver keeps every statement it prepares, per connection, and one multi-row insert
+/// per size made the service's memory grow under load. With one pooled connection (so one
+/// database session to look into), passes of five sizes leave one prepared link insert on
+/// PostgreSQL. SQLite writes a link at a time; there the passes are checked only for sealing.
+#[tokio::test]
+async fn sealing_passes_of_any_size_prepare_one_statement_for_their_links() {
+    let app = spawn_app_with(|s| {
+        s.audit_seal_interval_ms = 60_000;
+        s.database_max_connections = 1;
+    })
+    .await;
+    let tenant = domain::TenantId::from_uuid(app.create_agency().await.id);
+    while infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::LateCommits).await.unwrap() > 0 {}
+    for size in [1, 2, 3, 5, 8] {
+        for _ in 0..size {
+            commit_event_with_id(&app, tenant, Uuid::now_v7()).await;
+        }
+        assert_eq!(infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::Fresh).await.unwrap(), size);
+    }
+    let tx = infra::db::begin_tenant_read_tx_for(&app.state.db, tenant).await.unwrap();
+    if tx.raw().get_database_backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait as _;
+        let row = tx
+            .raw()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS n, string_agg(left(statement, 160), ' | ') AS s FROM pg_prepared_statements WHERE statement ILIKE 'insert into%audit_seals%'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let prepared = row.try_get::<String>("", "s");
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1, "one link insert whatever the pass size: {prepared:?}");
+    }
+    tx.commit().await.unwrap();
+}
+
 /// A transaction may commit its event after newer events were sealed. Passes for fresh events
 /// start above the newest sealed one and so leave it; the late-commit pass, which the sealer runs
 /// every minute and verification always, links it into the chain.
