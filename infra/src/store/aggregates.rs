@@ -159,11 +159,16 @@ fn filter(question: &Question, binds: &mut Binds) -> String {
     sql
 }
 
+/// The dimensions a grouping set holds: `mask` has bit i set for `group_by[i]`.
+fn members(mask: usize, dims: usize) -> impl Iterator<Item = usize> {
+    (0..dims).filter(move |i| mask & (1 << i) != 0)
+}
+
 /// The portable form's `SELECT` for the cells that group by the dimensions in `mask` (bit i:
 /// `group_by[i]`).
 fn branch(question: &Question, mask: usize, binds: &mut Binds) -> String {
     let exprs: Vec<String> = question.group_by.iter().map(|&d| dimension_sql(binds.backend, d)).collect();
-    let grouped: Vec<usize> = (0..exprs.len()).filter(|i| mask & (1 << i) != 0).collect();
+    let grouped: Vec<usize> = members(mask, exprs.len()).collect();
     let people = people_sql(binds.backend);
     let where_sql = filter(question, binds);
     match question.metric.measure() {
@@ -227,8 +232,8 @@ fn grouping_sets_sql(question: &Question, binds: &mut Binds) -> String {
     let masks: Vec<usize> =
         (0..(1_usize << dims)).rev().filter(|mask| agency.is_none_or(|bit| mask & bit != 0)).collect();
     let set = |mask: usize| {
-        let members: Vec<&str> = (0..dims).filter(|i| mask & (1 << i) != 0).map(|i| groups[i].as_str()).collect();
-        format!("({})", members.join(", "))
+        let held: Vec<&str> = members(mask, dims).map(|i| groups[i].as_str()).collect();
+        format!("({})", held.join(", "))
     };
     let columns: String = shown.iter().enumerate().map(|(i, e)| format!("{e} AS d{i}, ")).collect();
     let value = value_sql(DbBackend::Postgres, question.metric.measure());
@@ -256,7 +261,7 @@ fn grouping_sets_sql(question: &Question, binds: &mut Binds) -> String {
         let cols: String = (0..dims)
             .map(|i| if mask & (1 << i) != 0 { format!("d{i}, ") } else { format!("NULL AS d{i}, ") })
             .collect();
-        let kept: Vec<&str> = (0..dims).filter(|i| mask & (1 << i) != 0).map(|i| d_columns[i].as_str()).collect();
+        let kept: Vec<&str> = members(mask, dims).map(|i| d_columns[i].as_str()).collect();
         let group = if kept.is_empty() { String::new() } else { format!(" GROUP BY {}", kept.join(", ")) };
         sql.push_str(&format!(
             " UNION ALL SELECT {cols}CAST(COALESCE(SUM(value), 0) AS BIGINT) AS value, \
