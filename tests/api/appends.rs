@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::clients::create_client;
-use crate::helpers::{on_postgres, spawn_app, spawn_app_with};
+use crate::helpers::{on_postgres, prepared_statements_like, spawn_app, spawn_app_with};
 
 fn entry(action: &'static str, marker: Uuid) -> AuditEntry {
     AuditEntry {
@@ -116,11 +116,11 @@ async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
     let sent = app.state.db.statements_sent() - before;
     assert_eq!(response.status(), StatusCode::CREATED);
     // The client (visible to this worker?), then the case, its types, its fact and its audit
-    // event: one statement on PostgreSQL, four on SQLite (no round trips there), where the session
-    // check is a statement of its own. On PostgreSQL the check rides in the transaction's first
+    // event: one statement on PostgreSQL, five on SQLite (no round trips there: the two types are
+    // a row each), where the session check is a statement of its own. On PostgreSQL the check rides in the transaction's first
     // message with SET LOCAL; that message, BEGIN and COMMIT are not counted: 6 statements in 5
     // round trips in all.
-    let expected = if on_postgres() { 2 } else { 6 };
+    let expected = if on_postgres() { 2 } else { 7 };
     assert_eq!(sent, expected, "statements for one POST /cases");
 
     // Everything it wrote is there.
@@ -153,6 +153,60 @@ async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
         .unwrap();
     let sent = app.state.db.statements_sent() - before;
     assert_eq!(keyed.status(), StatusCode::CREATED);
-    let expected = if on_postgres() { 4 } else { 8 };
+    let expected = if on_postgres() { 4 } else { 9 };
     assert_eq!(sent, expected, "statements for one POST /cases with an Idempotency-Key");
+}
+
+/// Rows appended together (a search page's audit events, a referral's events for every worker on
+/// duty, a case's types) are written with SQL whose text does not depend on how many there are:
+/// the driver keeps every statement it prepares, per connection, and one multi-row insert per
+/// count made memory grow with the variety of the traffic. With one pooled connection (one
+/// database session to look into), batches of five sizes leave two prepared audit inserts on
+/// PostgreSQL (one row; several rows). Every row arrives with its values, on both backends.
+#[tokio::test]
+async fn rows_appended_together_are_written_with_one_statement_text_whatever_their_number() {
+    let app = spawn_app_with(|s| {
+        s.audit_seal_interval_ms = 60_000;
+        s.escalation_sweep_interval_ms = 60_000;
+        s.database_max_connections = 1;
+    })
+    .await;
+    let tenant = TenantId::from_uuid(app.create_agency().await.id);
+    let marker = Uuid::now_v7();
+    let mut expected = Vec::new();
+    for size in [1_usize, 2, 3, 5, 8] {
+        let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+        let entries: Vec<AuditEntry> = (0..size)
+            .map(|n| AuditEntry {
+                // Some values present, some absent, in the same batch.
+                actor_id: (n % 2 == 0).then(Uuid::now_v7),
+                client_ip: (n % 2 == 1).then(|| format!("192.0.2.{n}")),
+                request_id: Some(format!("batch-{size}-{n}")),
+                details: json!({"n": n, "quoted": "a \"b\" \\ c"}),
+                ..entry("test.batched", marker)
+            })
+            .collect();
+        expected
+            .extend(entries.iter().map(|e| (e.request_id.clone(), e.actor_id, e.client_ip.clone(), e.details.clone())));
+        audit::record_many(&tx, entries).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    let tx = begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
+    let filter = AuditFilter { resource_id: Some(marker), ..AuditFilter::default() };
+    let stored = audit::list(&tx, &filter, None, 100).await.unwrap();
+    let mut got: Vec<_> =
+        stored.iter().map(|e| (e.request_id.clone(), e.actor_id, e.client_ip.clone(), e.details.clone())).collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, expected, "every row with its values");
+    assert!(stored.iter().all(|e| e.action == "test.batched" && e.resource_type == "test"));
+    let now = chrono::Utc::now();
+    assert!(stored.iter().all(|e| (now - e.occurred_at).num_seconds() < 60), "times read back as written");
+
+    if on_postgres() {
+        let (count, texts) = prepared_statements_like(&tx, r#"insert into "audit_events"%"#).await;
+        assert_eq!(count, 2, "one text for one row, one for several: {texts:?}");
+    }
+    tx.commit().await.unwrap();
 }

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use infra::store::audit::SealPass;
 
-use crate::helpers::{TestApp, on_postgres, problem, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, on_postgres, own_postgres_database, prepared_statements_like, problem, spawn_app, spawn_app_with,
+};
 
 async fn verify(app: &TestApp, token: &str) -> Value {
     let response = app.get("/api/v1/audit-events/verify", Some(token)).await;
@@ -233,11 +235,16 @@ async fn the_background_sealer_seals_what_its_backlog_shows_waiting() {
 /// per size made the service's memory grow under load. With one pooled connection (so one
 /// database session to look into), passes of five sizes leave one prepared link insert on
 /// PostgreSQL. SQLite writes a link at a time; there the passes are checked only for sealing.
+/// On a database of its own: other tests' services would seal its events between its passes.
 #[tokio::test]
 async fn sealing_passes_of_any_size_prepare_one_statement_for_their_links() {
+    let own_database = own_postgres_database("sealing_passes").await;
     let app = spawn_app_with(|s| {
         s.audit_seal_interval_ms = 60_000;
         s.database_max_connections = 1;
+        if own_database.is_some() {
+            s.database_url = own_database;
+        }
     })
     .await;
     let tenant = domain::TenantId::from_uuid(app.create_agency().await.id);
@@ -249,19 +256,9 @@ async fn sealing_passes_of_any_size_prepare_one_statement_for_their_links() {
         assert_eq!(infra::store::audit::seal_pending(&app.state.db, tenant, SealPass::Fresh).await.unwrap(), size);
     }
     let tx = infra::db::begin_tenant_read_tx_for(&app.state.db, tenant).await.unwrap();
-    if tx.raw().get_database_backend() == sea_orm::DbBackend::Postgres {
-        use sea_orm::ConnectionTrait as _;
-        let row = tx
-            .raw()
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT count(*) AS n, string_agg(left(statement, 160), ' | ') AS s FROM pg_prepared_statements WHERE statement ILIKE 'insert into%audit_seals%'",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let prepared = row.try_get::<String>("", "s");
-        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1, "one link insert whatever the pass size: {prepared:?}");
+    if on_postgres() {
+        let (count, texts) = prepared_statements_like(&tx, "insert into%audit_seals%").await;
+        assert_eq!(count, 1, "one link insert whatever the pass size: {texts:?}");
     }
     tx.commit().await.unwrap();
 }

@@ -58,6 +58,40 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
     settings
 }
 
+/// On PostgreSQL, a fresh database of this suite's own, named after the suite's and `purpose`
+/// (dropped first if a former run left it), for a test that must be alone with its data: every
+/// other test's service shares the suite's database, and their background audit sealers seal any
+/// agency's events. `None` on SQLite, where every test app has a database file of its own.
+pub async fn own_postgres_database(purpose: &str) -> Option<SecretString> {
+    use sea_orm::ConnectionTrait as _;
+    let url = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+    let (server, suite_db) = url.rsplit_once('/').expect("a database URL names its database");
+    let name = format!("{}_{purpose}", suite_db.split('?').next().unwrap_or(suite_db));
+    let admin = sea_orm::Database::connect(format!("{server}/postgres")).await.expect("connect to postgres");
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.expect("drop");
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create");
+    admin.close().await.expect("close");
+    Some(SecretString::from(format!("{server}/{name}")))
+}
+
+/// PostgreSQL: the statements the transaction's database session has prepared whose text is
+/// `ILIKE pattern`, as their number and the start of each. The driver keeps what it prepares, per
+/// connection; a test with one pooled connection sees here everything its service prepared.
+pub async fn prepared_statements_like(tx: &infra::TenantTx, pattern: &str) -> (i64, Vec<String>) {
+    use sea_orm::ConnectionTrait as _;
+    let rows = tx
+        .raw()
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT left(statement, 160) AS s FROM pg_prepared_statements WHERE statement ILIKE $1",
+            [pattern.into()],
+        ))
+        .await
+        .expect("pg_prepared_statements");
+    let texts: Vec<String> = rows.iter().map(|row| row.try_get::<String>("", "s").expect("text")).collect();
+    (i64::try_from(texts.len()).expect("a count"), texts)
+}
+
 /// Starts the service with the default test settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await

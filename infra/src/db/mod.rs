@@ -3,6 +3,7 @@
 
 mod appends;
 mod provision;
+mod row_inserts;
 
 use std::time::Duration;
 
@@ -178,6 +179,15 @@ impl TenantTx {
     /// See [`TxConn`].
     pub fn append(&self, insert: sea_orm::sea_query::InsertStatement) {
         self.tx.append(insert);
+    }
+
+    /// Queues the insert of several rows of one table, like [`TenantTx::append`], with SQL whose
+    /// text is the same for any number of rows, so the driver's per-connection cache of prepared
+    /// statements keeps one statement for it, not one per count. See `row_inserts`.
+    pub fn append_rows<A: sea_orm::ActiveModelTrait>(&self, rows: Vec<A>) {
+        for insert in row_inserts::inserts(self.tx.get_database_backend(), rows) {
+            self.tx.append(insert);
+        }
     }
 
     /// Moves this transaction to another tenant. Only tenant provisioning (creating a tenant and

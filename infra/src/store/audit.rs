@@ -109,7 +109,8 @@ fn row(tx: &TenantTx, id: Uuid, entry: AuditEntry, at: DateTime<Utc>) -> audit_e
     }
 }
 
-/// Appends several events in one statement (the reads of a search result page).
+/// Appends several events in one statement (the reads of a search result page), whose text is the
+/// same for any page size (`TenantTx::append_rows`).
 ///
 /// # Errors
 /// [`StoreError`] on database failure; the caller's transaction then rolls back.
@@ -118,8 +119,8 @@ pub async fn record_many(tx: &TenantTx, entries: Vec<AuditEntry>) -> Result<(), 
         return Ok(());
     }
     let now = crate::db::now();
-    let rows = entries.into_iter().map(|entry| row(tx, Uuid::now_v7(), entry, now));
-    tx.append(audit_event::Entity::insert_many(rows).into_query());
+    let rows = entries.into_iter().map(|entry| row(tx, Uuid::now_v7(), entry, now)).collect();
+    tx.append_rows(rows);
     Ok(())
 }
 

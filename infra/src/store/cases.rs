@@ -119,7 +119,7 @@ fn insert_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) {
         case_id: Set(case_id),
         victimization_type: Set(t.as_str().to_owned()),
     });
-    tx.append(case_victimization_type::Entity::insert_many(rows).into_query());
+    tx.append_rows(rows.collect());
 }
 
 /// Opens a case and records its de-identified fact. All three (the case, its types, the fact) are

@@ -51,7 +51,7 @@ pub async fn publish(
         payload: Set(payload.to_string()),
         created_at: Set(now),
     });
-    tx.append(event::Entity::insert_many(rows).into_query());
+    tx.append_rows(rows.collect());
     Ok(())
 }
 
