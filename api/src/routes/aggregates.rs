@@ -2,14 +2,14 @@
 //! supervisors and admins (their own), computed in SQL from the reporting facts, with small cells
 //! withheld (see `domain::reporting::suppression`), as JSON or CSV.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::ValidationErrors;
 use domain::authz::{Action, Actor};
 use domain::reporting::{Dimension, Metric, Unit, parse_group_by, protect};
 use domain::tenant::TenantKind;
-use domain::{TenantId, ValidationErrors};
 use infra::TenantTx;
 use infra::cache::AnswerScope;
 use infra::store::aggregates::{self, Agencies, Question};
@@ -204,21 +204,6 @@ fn agencies_of(actor: &Actor) -> Agencies {
     if actor.tenant_kind == TenantKind::Ministry { Agencies::All } else { Agencies::One(actor.tenant_id) }
 }
 
-async fn agency_slugs(tx: &TenantTx, ids: BTreeSet<String>) -> Result<HashMap<String, String>, ApiError> {
-    let mut out = HashMap::new();
-    for raw in ids {
-        let Ok(id) = uuid::Uuid::parse_str(&raw) else { continue };
-        match infra::store::tenants::get(tx.raw(), TenantId::from_uuid(id)).await {
-            Ok(tenant) => out.insert(raw, tenant.slug),
-            // Facts are only written by existing agencies; should one ever be missing, its
-            // figures still count, under its tenant id (an agency's id, never a person's).
-            Err(infra::StoreError::NotFound) => continue,
-            Err(e) => return Err(e.into()),
-        };
-    }
-    Ok(out)
-}
-
 /// Computes a table in `tx` (widened to every agency for the ministry), with suppression.
 ///
 /// # Errors
@@ -242,13 +227,17 @@ pub(crate) async fn compute_table(
         return Err(e.into());
     }
     let dims = &question.group_by;
-    // Agencies appear by slug; every other value is already a code.
-    let slugs = match dims.iter().position(|d| *d == Dimension::Agency) {
-        Some(at) => agency_slugs(tx, raw.iter().filter_map(|c| c.key[at].clone()).collect()).await?,
-        None => HashMap::new(),
+    // Agencies appear by slug (every other value is already a code), read in one statement. A cell names its agency by tenant id, in
+    // the backend's text form of a uuid. Facts are only written by existing agencies; should one
+    // ever be missing, its figures still count, under its tenant id (never a person's).
+    let slugs = if dims.contains(&Dimension::Agency) {
+        infra::store::tenants::slugs_by_id(tx.raw()).await?
+    } else {
+        HashMap::new()
     };
     let label = |d: usize, v: &str| -> String {
-        if dims[d] == Dimension::Agency { slugs.get(v).cloned().unwrap_or_else(|| v.to_owned()) } else { v.to_owned() }
+        let slug = || uuid::Uuid::parse_str(v).ok().and_then(|id| slugs.get(&id).cloned());
+        if dims[d] == Dimension::Agency { slug().unwrap_or_else(|| v.to_owned()) } else { v.to_owned() }
     };
     // Intern each dimension's values as small codes for the suppression rules.
     let mut codes: Vec<BTreeMap<String, u32>> = vec![BTreeMap::new(); dims.len()];
