@@ -137,43 +137,63 @@ mod field {
 ///
 /// Published values are constants, so each relation restricted to the withheld cells is a linear
 /// equation in them, and a withheld value is determined exactly when every solution of the
-/// homogeneous system gives it zero. The system is reduced by sparse Gaussian elimination in
-/// exact arithmetic modulo a 61-bit prime; then two random solutions are built (random values
-/// for the free unknowns, back-substituted). An unknown that is zero in both is determined. Error
-/// can only go the safe way, except if the prime divides every largest minor of the system, a
-/// chance of about 2^-61: a value that only happens to be zero (chance 2^-61 each) is treated as
-/// determined and hidden further.
+/// homogeneous system gives it zero. See [`Elimination`].
 fn exposed_by(relations: &[Relation], withheld: &[bool]) -> Vec<usize> {
-    // Unknowns are numbered in order of first appearance, relation by relation; the numbering
-    // decides which unknowns are free, so it must not change. The look-ahead of `complements`
-    // solves this system hundreds of times for one table (about 80 ms for 600 cells before it
-    // was made lean): no maps, no sorting, no allocation per relation.
-    const NONE: usize = usize::MAX;
-    let mut column: Vec<usize> = vec![NONE; withheld.len()];
-    let mut unknowns: Vec<usize> = Vec::new();
-    let capacity = withheld.iter().filter(|&&w| w).count();
-    let mut basis: Vec<(usize, Vec<(usize, u64)>)> = Vec::new(); // (pivot, row with pivot coef 1)
-    let mut pivot_row: Vec<Option<usize>> = vec![None; capacity];
-    let mut dense = vec![0_u64; capacity];
-    let mut seen = vec![false; capacity];
-    let mut touched: Vec<usize> = Vec::new();
+    let mut system = Elimination::new(withheld.len());
     for relation in relations {
-        // The relation restricted to the withheld cells, straight into the dense row.
+        system.add(relation, |cell| withheld[cell]);
+    }
+    system.determined(|cell| withheld[cell])
+}
+
+/// A system of relations restricted to unknown (withheld) cells, reduced row by row by sparse
+/// Gaussian elimination in exact arithmetic modulo a 61-bit prime. Columns are cell positions.
+/// Cloned, it can take more rows without redoing the ones it holds: the look-ahead of
+/// [`complements`] solves many systems that differ only in a few relations.
+///
+/// Which unknowns are determined is then read off two random solutions (random values for the
+/// free unknowns, back-substituted): an unknown that is zero in both is determined. That set is
+/// a property of the system, whatever the order of its rows. Error can only go the safe way,
+/// except if the prime divides every largest minor of the system, a chance of about 2^-61: a
+/// value that only happens to be zero (chance 2^-61 each) is treated as determined and hidden
+/// further.
+#[derive(Clone)]
+struct Elimination {
+    /// (pivot column, row with the pivot's coefficient 1). A row is zero on the pivot columns of
+    /// rows made before it.
+    basis: Vec<(usize, Vec<(usize, u64)>)>,
+    /// By column: the basis row whose pivot it is.
+    pivot_row: Vec<Option<usize>>,
+    // Scratch for one row at a time (all zero / false / empty between rows).
+    dense: Vec<u64>,
+    seen: Vec<bool>,
+    touched: Vec<usize>,
+}
+
+impl Elimination {
+    fn new(columns: usize) -> Self {
+        Self {
+            basis: Vec::new(),
+            pivot_row: vec![None; columns],
+            dense: vec![0; columns],
+            seen: vec![false; columns],
+            touched: Vec::new(),
+        }
+    }
+
+    /// Adds `relation` restricted to the cells `unknown` admits (nothing if it names none).
+    fn add(&mut self, relation: &Relation, unknown: impl Fn(usize) -> bool) {
+        let Self { basis, pivot_row, dense, seen, touched } = self;
         for (cell, coef) in relation.members() {
-            if withheld[cell] {
-                if column[cell] == NONE {
-                    column[cell] = unknowns.len();
-                    unknowns.push(cell);
+            if unknown(cell) {
+                if dense[cell] == 0 {
+                    touched.push(cell);
                 }
-                let c = column[cell];
-                if dense[c] == 0 {
-                    touched.push(c);
-                }
-                dense[c] = field::add(dense[c], field::from_sign(coef < 0.0));
+                dense[cell] = field::add(dense[cell], field::from_sign(coef < 0.0));
             }
         }
         if touched.is_empty() {
-            continue;
+            return;
         }
         // Eliminate every entry in a column that already has a pivot. Entries added by the
         // subtraction are pushed to `touched` and visited in turn (a column can be pushed again
@@ -196,9 +216,10 @@ fn exposed_by(relations: &[Relation], withheld: &[bool]) -> Vec<usize> {
             }
         }
         // What is left, each column once. The reduced row is the same whatever the order of
-        // elimination (zero on every pivot column determines it); its pivot is its smallest column.
+        // elimination (being zero on every pivot column determines it); its pivot is its smallest
+        // column.
         let mut remaining: Vec<(usize, u64)> = Vec::new();
-        for &c in &touched {
+        for &c in touched.iter() {
             if !seen[c] {
                 seen[c] = true;
                 if dense[c] != 0 {
@@ -206,7 +227,7 @@ fn exposed_by(relations: &[Relation], withheld: &[bool]) -> Vec<usize> {
                 }
             }
         }
-        for &c in &touched {
+        for &c in touched.iter() {
             dense[c] = 0;
             seen[c] = false;
         }
@@ -220,37 +241,43 @@ fn exposed_by(relations: &[Relation], withheld: &[bool]) -> Vec<usize> {
             basis.push((pivot, remaining));
         }
     }
-    let width = unknowns.len();
-    // Two random solutions: free unknowns drawn at random, pivots solved last-made first (a row's
-    // other columns are free or pivots of rows made after it).
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d ^ (width as u64);
-    let mut draw = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        1 + state % (field::P - 1)
-    };
-    let mut zero_in_all = vec![true; width];
-    for _ in 0..2 {
-        let mut x: Vec<u64> = (0..width).map(|c| if pivot_row[c].is_none() { draw() } else { 0 }).collect();
-        for (pivot, row) in basis.iter().rev() {
-            let mut sum = 0;
-            for &(c, v) in row {
-                if c != *pivot {
-                    sum = field::add(sum, field::mul(v, x[c]));
+
+    /// The unknown cells (those `unknown` admits) that every solution gives zero, in order.
+    fn determined(&self, unknown: impl Fn(usize) -> bool) -> Vec<usize> {
+        let columns = self.pivot_row.len();
+        let free: Vec<usize> = (0..columns).filter(|&c| unknown(c) && self.pivot_row[c].is_none()).collect();
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d ^ (columns as u64);
+        let mut draw = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            1 + state % (field::P - 1)
+        };
+        let mut zero_in_all = vec![true; columns];
+        let mut x = vec![0_u64; columns];
+        for _ in 0..2 {
+            for &c in &free {
+                x[c] = draw();
+            }
+            // Pivots solved last-made first: a row's other columns are free or pivots of rows made
+            // after it.
+            for (pivot, row) in self.basis.iter().rev() {
+                let mut sum = 0;
+                for &(c, v) in row {
+                    if c != *pivot {
+                        sum = field::add(sum, field::mul(v, x[c]));
+                    }
+                }
+                x[*pivot] = field::neg(sum);
+            }
+            for (c, value) in x.iter().enumerate() {
+                if *value != 0 {
+                    zero_in_all[c] = false;
                 }
             }
-            x[*pivot] = field::neg(sum);
         }
-        for (c, value) in x.iter().enumerate() {
-            if *value != 0 {
-                zero_in_all[c] = false;
-            }
-        }
+        (0..columns).filter(|&c| unknown(c) && zero_in_all[c]).collect()
     }
-    let mut out: Vec<usize> = (0..width).filter(|&c| zero_in_all[c]).map(|c| unknowns[c]).collect();
-    out.sort_unstable();
-    out
 }
 
 /// The next cells to withhold so that fewer values stay exposed. A candidate is a published cell
@@ -296,12 +323,25 @@ fn complements(
         let mut candidates: Vec<usize> = coverage.keys().copied().collect();
         candidates.sort_by_key(|&i| rank(i));
         candidates.truncate(LOOK_AHEAD);
+        // The trials differ only in the relations a candidate is in: the others are reduced once.
+        let mut late = vec![false; relations.len()];
+        for &i in &candidates {
+            for &r in &touching[i] {
+                late[r] = true;
+            }
+        }
+        let mut common = Elimination::new(cells.len());
+        for (relation, _) in relations.iter().zip(&late).filter(|(_, late)| !**late) {
+            common.add(relation, |cell| withheld[cell]);
+        }
         let mut best: Option<(usize, Vec<usize>)> = None;
-        let mut trial = withheld.to_vec();
         for i in candidates {
-            trial[i] = true;
-            let left = exposed_by(relations, &trial);
-            trial[i] = false;
+            let unknown = |cell: usize| withheld[cell] || cell == i;
+            let mut system = common.clone();
+            for (relation, _) in relations.iter().zip(&late).filter(|(_, late)| **late) {
+                system.add(relation, unknown);
+            }
+            let left = system.determined(unknown);
             if best.as_ref().is_none_or(|(_, fewest)| left.len() < fewest.len()) {
                 let done = left.is_empty();
                 best = Some((i, left));
