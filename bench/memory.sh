@@ -10,10 +10,15 @@
 #     peak reported), then 256 open event streams (GET /events, SSE) held for 10 s;
 #  3. soak: a fresh start, sign-ins, SOAK_WARMUP s of load, then SOAK_SECONDS at a steady moderate
 #     open-loop load (READ_RATE GET /cases/{id} and CREATE_RATE POST /cases a second), RSS every
-#     10 s; start, end, peak and growth.
+#     10 s; start, end, peak and growth;
+#  4. pages: a fresh start, then wrk with POOL connections for PAGE_SECONDS on GET /cases?limit=N,
+#     N drawn from 1 to 200, the contract's range (a list page audits each case it returns; an
+#     insert of each page's size once made a prepared statement per size per connection), RSS
+#     before, peak and after.
 # Goals (issue 7): <= 50 MiB idle, <= 128 MiB with 256 connections, < 10 % growth over the soak.
 # Usage: bash bench/requests_data.sh && bash bench/memory.sh
-# Knobs: STAGES (idle,arena,conns,soak; arena: the MALLOC_ARENA_MAX=2 idle figure), CONN_SECONDS (20), SOAK_SECONDS (300), SOAK_WARMUP (30),
+# Knobs: STAGES (idle,arena,conns,soak; arena: the MALLOC_ARENA_MAX=2 idle figure; pages only when named),
+#        CONN_SECONDS (20), SOAK_SECONDS (300), SOAK_WARMUP (30), PAGE_SECONDS (60),
 #        READ_RATE (300), CREATE_RATE (50), and those of bench/requests_lib.sh (POOL, PORT, REDIS, …).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +26,7 @@ STAGES=${STAGES:-idle,arena,conns,soak}
 CONN_SECONDS=${CONN_SECONDS:-20}
 SOAK_SECONDS=${SOAK_SECONDS:-300}
 SOAK_WARMUP=${SOAK_WARMUP:-30}
+PAGE_SECONDS=${PAGE_SECONDS:-60}
 READ_RATE=${READ_RATE:-300}
 CREATE_RATE=${CREATE_RATE:-50}
 source bench/requests_lib.sh
@@ -139,3 +145,25 @@ if [[ $STAGES == *soak* ]]; then
     "$OUT/soak_rss.tsv"
 fi
 echo "load average $(loadavg) at the end"
+
+if [[ $STAGES == *pages* ]]; then
+  [ -n "$PID" ] && stop_service
+  start_service
+  prepare_actors
+  warm_hashers
+  seq 1 200 >"$OUT/page_sizes"
+  renew SUP
+  before=$(rss_mib)
+  peak=0
+  WRK_IDS=$OUT/page_sizes WRK_PATH='/api/v1/cases?limit={id}' WRK_METHOD=GET WRK_TOKEN=$SUP \
+    wrk -t2 -c"$POOL" -d"${PAGE_SECONDS}s" --latency -s bench/random_request.lua "http://127.0.0.1:$PORT" >"$OUT/wrk_pages.out" &
+  WRK=$!
+  while kill -0 "$WRK" 2>/dev/null; do
+    peak=$(awk -v a="$peak" -v b="$(rss_mib)" 'BEGIN { print (b > a) ? b : a }')
+    sleep 1
+  done
+  wait "$WRK"
+  echo "wrk -c$POOL GET /cases?limit=1..200, ${PAGE_SECONDS} s: $(awk '/Requests\/sec/ { print $2 }' "$OUT/wrk_pages.out") req/s," \
+    "p99 $(awk '$1 == "99%" { print $2 }' "$OUT/wrk_pages.out"), non-2xx $(awk '/Non-2xx/ { print $NF }' "$OUT/wrk_pages.out" | grep . || echo 0);" \
+    "RSS before $before MiB, peak $peak MiB, after $(rss_mib) MiB"
+fi
