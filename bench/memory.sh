@@ -49,6 +49,20 @@ warm_hashers() {
   done
 }
 
+# Runs wrk with CONNECTIONS on PATH ({id} drawn from IDS) for SECONDS into OUTFILE, sampling the
+# service's RSS every second; sets PEAK (MiB).
+wrk_with_peak() { # connections seconds ids path outfile
+  PEAK=0
+  WRK_IDS=$3 WRK_PATH=$4 WRK_METHOD=GET WRK_TOKEN=$SUP \
+    wrk -t2 -c"$1" -d"$2s" --latency -s bench/random_request.lua "http://127.0.0.1:$PORT" >"$5" &
+  local wrk_pid=$!
+  while kill -0 "$wrk_pid" 2>/dev/null; do
+    PEAK=$(awk -v a="$PEAK" -v b="$(rss_mib)" 'BEGIN { print (b > a) ? b : a }')
+    sleep 1
+  done
+  wait "$wrk_pid"
+}
+
 # What the idle RSS is made of.
 breakdown() {
   echo "  binary: $(stat -c %s "$BENCH_BIN" | awk '{ printf "%.1f MiB", $1 / 1048576 }') on disk ($BENCH_BIN);" \
@@ -88,17 +102,9 @@ fi
 
 if [[ $STAGES == *conns* ]]; then
   renew SUP
-  peak=0
-  WRK_IDS=$OUT/case_ids WRK_PATH='/api/v1/cases/{id}' WRK_METHOD=GET WRK_TOKEN=$SUP \
-    wrk -t2 -c256 -d"${CONN_SECONDS}s" --latency -s bench/random_request.lua "http://127.0.0.1:$PORT" >"$OUT/wrk_256.out" &
-  WRK=$!
-  while kill -0 "$WRK" 2>/dev/null; do
-    peak=$(awk -v a="$peak" -v b="$(rss_mib)" 'BEGIN { print (b > a) ? b : a }')
-    sleep 1
-  done
-  wait "$WRK"
+  wrk_with_peak 256 "$CONN_SECONDS" "$OUT/case_ids" '/api/v1/cases/{id}' "$OUT/wrk_256.out"
   echo "wrk -c256 GET /cases/{id}, ${CONN_SECONDS} s: $(awk '/Requests\/sec/ { print $2 }' "$OUT/wrk_256.out") req/s," \
-    "non-2xx $(awk '/Non-2xx/ { print $NF }' "$OUT/wrk_256.out" | grep . || echo 0); RSS peak $peak MiB, after $(rss_mib) MiB"
+    "non-2xx $(awk '/Non-2xx/ { print $NF }' "$OUT/wrk_256.out" | grep . || echo 0); RSS peak $PEAK MiB, after $(rss_mib) MiB"
   renew SUP
   for _ in $(seq 1 256); do
     curl -sN "$BASE/events" -H "Authorization: Bearer $SUP" >/dev/null 2>&1 &
@@ -154,16 +160,8 @@ if [[ $STAGES == *pages* ]]; then
   seq 1 200 >"$OUT/page_sizes"
   renew SUP
   before=$(rss_mib)
-  peak=0
-  WRK_IDS=$OUT/page_sizes WRK_PATH='/api/v1/cases?limit={id}' WRK_METHOD=GET WRK_TOKEN=$SUP \
-    wrk -t2 -c"$POOL" -d"${PAGE_SECONDS}s" --latency -s bench/random_request.lua "http://127.0.0.1:$PORT" >"$OUT/wrk_pages.out" &
-  WRK=$!
-  while kill -0 "$WRK" 2>/dev/null; do
-    peak=$(awk -v a="$peak" -v b="$(rss_mib)" 'BEGIN { print (b > a) ? b : a }')
-    sleep 1
-  done
-  wait "$WRK"
+  wrk_with_peak "$POOL" "$PAGE_SECONDS" "$OUT/page_sizes" '/api/v1/cases?limit={id}' "$OUT/wrk_pages.out"
   echo "wrk -c$POOL GET /cases?limit=1..200, ${PAGE_SECONDS} s: $(awk '/Requests\/sec/ { print $2 }' "$OUT/wrk_pages.out") req/s," \
     "p99 $(awk '$1 == "99%" { print $2 }' "$OUT/wrk_pages.out"), non-2xx $(awk '/Non-2xx/ { print $NF }' "$OUT/wrk_pages.out" | grep . || echo 0);" \
-    "RSS before $before MiB, peak $peak MiB, after $(rss_mib) MiB"
+    "RSS before $before MiB, peak $PEAK MiB, after $(rss_mib) MiB"
 fi
