@@ -227,9 +227,10 @@ pub(crate) async fn compute_table(
         return Err(e.into());
     }
     let dims = &question.group_by;
-    // Agencies appear by slug (every other value is already a code), read in one statement. A cell names its agency by tenant id, in
-    // the backend's text form of a uuid. Facts are only written by existing agencies; should one
-    // ever be missing, its figures still count, under its tenant id (never a person's).
+    // Agencies appear by slug (every other value is already a code), read in one statement. A
+    // cell names its agency by tenant id, in the backend's text form of a uuid. Facts are only
+    // written by existing agencies; should one ever be missing, its figures still count, under its
+    // tenant id (never a person's).
     let slugs = if dims.contains(&Dimension::Agency) {
         infra::store::tenants::slugs_by_id(tx.raw()).await?
     } else {

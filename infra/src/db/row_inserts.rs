@@ -3,7 +3,7 @@
 //!
 //! The driver prepares each distinct statement text once per connection and keeps it, with its
 //! parameters' types, in a cache of up to 100 statements per connection. A multi-row
-//! `INSERT … VALUES` has a text of its own for every row count, so a search page of 1 to 100
+//! `INSERT … VALUES` has a text of its own for every row count, so a list page of 1 to 200
 //! results (one audit event each) or a referral to 1 to n workers on duty (one event each) would
 //! fill every connection's cache with statements that differ only in their count: memory that
 //! grows with the variety of the traffic (the audit sealer's version of this grew the 5-minute
