@@ -11,8 +11,6 @@
 //! - PostgreSQL: one insert that reads its rows from one `jsonb` parameter with
 //!   `jsonb_populate_recordset`, typed by the table's own row type: one text, one round trip;
 //! - SQLite: one single-row insert per row; its statements cost no round trip.
-//!
-//! One row is a plain single-row insert on both.
 
 use chrono::SecondsFormat;
 use sea_orm::sea_query::{Alias, Expr, Func, InsertStatement, Query, Value};
@@ -20,8 +18,10 @@ use sea_orm::{ActiveModelTrait, ActiveValue, DbBackend, EntityName, EntityTrait,
 
 /// The inserts that write `rows` on `backend`: see the module documentation.
 pub(super) fn inserts<A: ActiveModelTrait>(backend: DbBackend, rows: Vec<A>) -> Vec<InsertStatement> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
     if backend == DbBackend::Postgres
-        && rows.len() > 1
         && let Some(insert) = from_json(&rows)
     {
         return vec![insert];
@@ -65,8 +65,8 @@ fn from_json<A: ActiveModelTrait>(rows: &[A]) -> Option<InsertStatement> {
 }
 
 /// A column's value as `jsonb_populate_recordset` reads it back into the column's type: text as
-/// a string, a uuid or a time in its text form (times to the microsecond, as stored), numbers as
-/// numbers. `None` for kinds of value no appended table uses.
+/// a string, a uuid or a time in its text form (times to the microsecond, as stored), bytes in
+/// `bytea`'s hex form, numbers as numbers. `None` for kinds of value no appended table uses.
 fn json_of(value: Value) -> Option<serde_json::Value> {
     use serde_json::Value as Json;
     Some(match value {
@@ -75,6 +75,7 @@ fn json_of(value: Value) -> Option<serde_json::Value> {
         Value::ChronoDateTimeUtc(v) => {
             v.map_or(Json::Null, |at| Json::String(at.to_rfc3339_opts(SecondsFormat::Micros, true)))
         }
+        Value::Bytes(v) => v.map_or(Json::Null, |bytes| Json::String(format!("\\x{}", hex::encode(bytes)))),
         Value::Bool(v) => v.map_or(Json::Null, Json::Bool),
         Value::SmallInt(v) => v.map_or(Json::Null, Json::from),
         Value::Int(v) => v.map_or(Json::Null, Json::from),

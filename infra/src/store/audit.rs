@@ -379,56 +379,22 @@ async fn seal(db: &Db, tenant_id: TenantId, pick: Pick) -> Result<(u64, Option<U
     for event in candidates {
         seq += 1;
         let hash = link_hash(&previous, seq.unsigned_abs(), &canonical(&event));
-        links.push((seq, event.id, hash));
+        links.push(audit_seal::ActiveModel {
+            tenant_id: Set(tenant_id.as_uuid()),
+            seq: Set(seq),
+            event_id: Set(event.id),
+            hash: Set(hash.to_vec()),
+            sealed_at: Set(now),
+        });
         previous = hash;
     }
     let count = links.len() as u64;
-    write_links(&tx, tenant_id, now, links).await?;
+    // Written with the commit, with one statement text whatever the pass's size: a multi-row
+    // insert of each size made a new prepared statement nearly every pass, which the driver keeps
+    // per connection, and memory grew under load (`TenantTx::append_rows`).
+    tx.append_rows(links);
     tx.commit().await?;
     Ok((count, next))
-}
-
-/// Writes a pass's links with statements whose text does not depend on how many there are. The
-/// driver keeps every distinct statement it has prepared, per connection (up to 100 each): a
-/// multi-row `INSERT` of the pass's size made a new one nearly every pass, each holding the types
-/// of its thousands of parameters, and the service's memory grew by about 0.4 MiB every 10 s
-/// under load (`docs/benchmarks.md`, memory). PostgreSQL takes the links as one JSON array in one
-/// statement (one round trip); SQLite, where a statement costs no round trip, one row at a time.
-async fn write_links(
-    tx: &TenantTx,
-    tenant_id: TenantId,
-    sealed_at: DateTime<Utc>,
-    links: Vec<(i64, Uuid, [u8; 32])>,
-) -> Result<(), StoreError> {
-    if links.is_empty() {
-        return Ok(());
-    }
-    if tx.raw().get_database_backend() == DbBackend::Postgres {
-        let rows: Vec<serde_json::Value> =
-            links.iter().map(|(seq, event_id, hash)| serde_json::json!([seq, event_id, hex::encode(hash)])).collect();
-        tx.raw()
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "INSERT INTO audit_seals (tenant_id, seq, event_id, hash, sealed_at) \
-                 SELECT $1, (link->>0)::bigint, (link->>1)::uuid, decode(link->>2, 'hex'), $2 \
-                 FROM jsonb_array_elements($3) AS link",
-                [tenant_id.as_uuid().into(), sealed_at.into(), serde_json::Value::Array(rows).into()],
-            ))
-            .await
-            .store()?;
-        return Ok(());
-    }
-    for (seq, event_id, hash) in links {
-        let link = audit_seal::ActiveModel {
-            tenant_id: Set(tenant_id.as_uuid()),
-            seq: Set(seq),
-            event_id: Set(event_id),
-            hash: Set(hash.to_vec()),
-            sealed_at: Set(sealed_at),
-        };
-        audit_seal::Entity::insert(link).exec_without_returning(tx.raw()).await.store()?;
-    }
-    Ok(())
 }
 
 /// Seals what is pending, late commits included, then walks the whole chain of the caller's tenant
