@@ -18,7 +18,10 @@
 #        TENANT (bench-agency-01, the largest), PG_LOG (/var/log/postgresql/postgresql-15-main.log),
 #        BENCH_BIN, OUT (a directory for the raw output; default a new one under /tmp), REQUESTS
 #        ("create read referral": which to run), PGBENCH_SQL (bench/pgbench: where the pgbench
-#        scripts are; an older checkout's, to measure an older BENCH_BIN against its own SQL).
+#        scripts are; an older checkout's, to measure an older BENCH_BIN against its own SQL),
+#        SPLIT_CORES (unset; 1: PostgreSQL alone on the last core, the service and the load
+#        generators on the others, so the closed loop meets the database's limit, as where the
+#        database has a host of its own; see bench/requests_lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGES=${STAGES:-capture,closed,open}
@@ -31,7 +34,7 @@ source bench/requests_lib.sh
 if [[ $STAGES == *open* ]]; then
   cargo build --release -q -p integration-tests --example open_loop
 fi
-echo "raw output in $OUT; $(nproc) cores, load average $(loadavg) at the start"
+echo "raw output in $OUT; $CORES cores${SPLIT_CORES:+ (PostgreSQL alone on core $((CORES - 1)), the rest on the others)}, load average $(loadavg) at the start"
 read -r -a REQUESTS <<<"${REQUESTS:-create read referral}"
 declare -A NAME=([create]="POST /cases" [read]="GET /cases/{id}" [referral]="POST /referrals")
 

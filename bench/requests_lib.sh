@@ -22,12 +22,26 @@ DOMAIN="agency-$NUM.example"
 OUT=${OUT:-$(mktemp -d /tmp/vcao-requests-bench.XXXX)}
 mkdir -p "$OUT"
 PID=
+CORES=$(nproc --all)
+# Every PostgreSQL process on the given cores; the postmaster too, so new backends inherit them.
+pin_postgres() { local p; for p in $(pgrep -x postgres); do taskset -a -p -c "$1" "$p" >/dev/null; done; }
 cleanup() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$OUT/data"
+  if [ -n "${SPLIT_CORES:-}" ]; then pin_postgres "0-$((CORES - 1))"; fi
 }
 trap cleanup EXIT
+# SPLIT_CORES=1: PostgreSQL on the last core alone, this script and everything it starts (the
+# service, wrk, pgbench's client, the open-loop generator) on the others. In production the
+# database has a host of its own; on one shared machine a closed loop is otherwise a contest for
+# the same cores, and the service's own CPU comes out of the database's. Undone on exit.
+if [ -n "${SPLIT_CORES:-}" ]; then
+  [ "$CORES" -ge 2 ] || { echo "SPLIT_CORES needs at least 2 cores" >&2; exit 1; }
+  pgrep -x postgres >/dev/null || { echo "SPLIT_CORES: no local PostgreSQL process to pin" >&2; exit 1; }
+  pin_postgres "$((CORES - 1))"
+  taskset -p -c "0-$((CORES - 2))" $$ >/dev/null
+fi
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; }
