@@ -23,8 +23,13 @@ OUT=${OUT:-$(mktemp -d /tmp/vcao-requests-bench.XXXX)}
 mkdir -p "$OUT"
 PID=
 CORES=$(nproc --all)
-# Every PostgreSQL process on the given cores; the postmaster too, so new backends inherit them.
-pin_postgres() { local p; for p in $(pgrep -x postgres); do taskset -a -p -c "$1" "$p" >/dev/null; done; }
+# Every PostgreSQL process on the given cores. The postmaster (the oldest) must take it, since new
+# backends inherit it; a backend may exit between pgrep and taskset.
+pin_postgres() {
+  local p
+  taskset -a -p -c "$1" "$(pgrep -o -x postgres)" >/dev/null
+  for p in $(pgrep -x postgres); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true; done
+}
 cleanup() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null
   wait 2>/dev/null
