@@ -1,6 +1,7 @@
 # Shared by bench/requests.sh, bench/memory.sh and bench/profile.sh (sourced, not run): settings,
 # starting and stopping the release service on the bench/requests_data.sh database, signing in,
-# and the id files the load generators draw from. Callers set `set -euo pipefail` first.
+# and the id files the load generators draw from; with SPLIT_CORES=1, PostgreSQL alone on the last
+# core (below). Callers set `set -euo pipefail` first.
 DB=${BENCH_DB:-vcao_perf}
 PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-18094}

@@ -7,10 +7,10 @@
 \set n random(1, :nids)
 -- The create: the client (visible? for a supervisor, no case condition), then the case, its types,
 -- its fact and its audit event as one statement (the appends queued on the transaction,
--- infra::db::appends). The types are rows appended together, which the service sends as one JSON
--- array parameter read by jsonb_populate_recordset (infra::db::row_inserts); here the same text is
--- made in SQL and parsed the same way. The service makes the case id itself; here a first CTE makes it, so the
--- statement stays one round trip.
+-- infra::db::appends). The service makes the case id itself; here a first CTE makes it, so the
+-- statement stays one round trip. The types are rows appended together, which the service sends as
+-- one JSON array parameter read by jsonb_populate_recordset (infra::db::row_inserts); here the same
+-- text is made in SQL and parsed the same way.
 BEGIN;
 -- The transaction's first message sets the tenant and checks the caller's session (migration
 -- m20261129_000008): the service sends `SET LOCAL app.tenant_id = '…'; SELECT
