@@ -1,6 +1,6 @@
 //! The service's background tasks, each a loop on its own interval, for no caller: the audit
-//! sealer (and its sweep for late commits), the escalation sweeper and the event pruner. The
-//! first two run every second, so each round first asks the database, in one statement, which
+//! sealer (and its sweep for late commits), the escalation sweeper and the pruner of old events
+//! and expired idempotent answers. The first two run every second, so each round first asks the database, in one statement, which
 //! tenants have work, and opens transactions only there; the hourly pruner visits every tenant.
 //! Every replica runs them; each is safe to run on several at once.
 #![expect(clippy::disallowed_methods, reason = "background work reaches every tenant, for no caller")]
@@ -18,7 +18,7 @@ use crate::state::AppState;
 pub fn spawn_all(state: &AppState) {
     spawn_audit_sealer(state.clone());
     spawn_escalation_sweeper(state.clone());
-    spawn_event_pruner(state.clone());
+    spawn_pruner(state.clone());
 }
 
 /// Every tenant's id, or `None` (logged as `task`'s) when the database does not answer: the
@@ -110,25 +110,33 @@ async fn seal_fresh(state: &AppState, tenant: TenantId) -> bool {
     sealed_any
 }
 
-/// How often the event outbox is pruned, and how many events one transaction deletes.
-const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
-const EVENT_PRUNE_BATCH: u64 = 1000;
+/// How often old rows are pruned, and how many one transaction deletes.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: u64 = 1000;
 
-/// Deletes events older than `VCAO_EVENT_RETENTION_DAYS`, every tenant, once an hour (the first
-/// time an hour after start), in batches of a thousand so no transaction holds many rows. Every
-/// replica may run it: a batch deletes what is there, so two replicas only share the work.
-fn spawn_event_pruner(state: AppState) {
+/// Once an hour (the first time an hour after start), every tenant: deletes events older than
+/// `VCAO_EVENT_RETENTION_DAYS`, and stored idempotent answers past their 24-hour replay window
+/// (sealed, but kept no longer than a retry needs them). In batches of a thousand so no
+/// transaction holds many rows. Every replica may run it: a batch deletes what is there, so two
+/// replicas only share the work.
+fn spawn_pruner(state: AppState) {
     let retention = chrono::Duration::days(i64::from(state.settings.event_retention_days));
+    let replay_window = chrono::Duration::seconds(domain::idempotency::REPLAY_WINDOW_SECONDS);
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(EVENT_PRUNE_INTERVAL).await;
-            let Some(tenants) = all_tenants(&state, "event pruner").await else { continue };
-            let before = infra::db::now() - retention;
+            tokio::time::sleep(PRUNE_INTERVAL).await;
+            let Some(tenants) = all_tenants(&state, "pruner").await else { continue };
+            let now = infra::db::now();
             for tenant in tenants {
-                match prune_events(&state, tenant, before).await {
+                match prune_events(&state, tenant, now - retention).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(tenant_id = %tenant, deleted = n, "old events pruned"),
                     Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "event pruning failed; will retry"),
+                }
+                match prune_idempotency_keys(&state, tenant, now - replay_window).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(tenant_id = %tenant, deleted = n, "expired idempotent answers pruned"),
+                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "idempotency pruning failed; will retry"),
                 }
             }
         }
@@ -144,13 +152,46 @@ pub async fn prune_events(
     tenant: domain::TenantId,
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, infra::StoreError> {
+    prune_in_batches(state, tenant, Prunable::Events, before).await
+}
+
+/// Prunes one tenant's stored idempotent answers made before `before`, as [`prune_events`] does.
+///
+/// # Errors
+/// The database error of the batch that failed; earlier batches stay deleted.
+pub async fn prune_idempotency_keys(
+    state: &AppState,
+    tenant: domain::TenantId,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, infra::StoreError> {
+    prune_in_batches(state, tenant, Prunable::IdempotencyKeys, before).await
+}
+
+/// What the pruner deletes.
+#[derive(Clone, Copy)]
+enum Prunable {
+    Events,
+    IdempotencyKeys,
+}
+
+/// Deletes `what` made before `before`, [`PRUNE_BATCH`] rows a transaction, until a batch comes
+/// back short, and says how many rows went.
+async fn prune_in_batches(
+    state: &AppState,
+    tenant: domain::TenantId,
+    what: Prunable,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, infra::StoreError> {
     let mut total = 0;
     loop {
         let tx = infra::db::begin_tenant_tx_for(&state.db, tenant).await?;
-        let deleted = infra::store::events::delete_older_than(&tx, before, EVENT_PRUNE_BATCH).await?;
+        let deleted = match what {
+            Prunable::Events => infra::store::events::delete_older_than(&tx, before, PRUNE_BATCH).await?,
+            Prunable::IdempotencyKeys => infra::store::idempotency::delete_expired(&tx, before, PRUNE_BATCH).await?,
+        };
         tx.commit().await?;
         total += deleted;
-        if deleted < EVENT_PRUNE_BATCH {
+        if deleted < PRUNE_BATCH {
             return Ok(total);
         }
     }

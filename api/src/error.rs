@@ -233,6 +233,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unexpected(db) => Self::Internal(db.to_string()),
             StoreError::Crypto(e) => Self::Internal(e.to_string()),
+            StoreError::Corrupt(what) => Self::Internal(format!("stored value unreadable: {what}")),
         }
     }
 }

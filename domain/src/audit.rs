@@ -58,6 +58,9 @@ pub mod actions {
     pub const REPORT_ACCEPTED: &str = "report.accepted";
     /// The ministry returned a report (in the ministry's log).
     pub const REPORT_RETURNED: &str = "report.returned";
+    /// A create's stored answer was sent again for a retry with the same `Idempotency-Key`: it
+    /// shows what the first answer showed, so it is audited as a read of the same record.
+    pub const REQUEST_REPLAYED: &str = "request.replayed";
 }
 
 /// The fields of one audit event that the chain protects. Ids and names only: never personal

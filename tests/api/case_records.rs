@@ -300,6 +300,7 @@ async fn records_of_hidden_or_foreign_cases_are_not_found_and_other_roles_are_fo
 async fn note_bodies_and_record_notes_never_reach_the_database_in_plaintext() {
     let wal = at_rest::WalMark::now();
     let app = spawn_app().await;
+    app.key_every_post();
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
     let case = open_case(&app, &worker, json!({})).await;
@@ -311,7 +312,20 @@ async fn note_bodies_and_record_notes_never_reach_the_database_in_plaintext() {
         json!({"body": "Spoke with Xanthippe Marlowgrove about the apartment"}),
     )
     .await;
-    created(&app, &worker, &format!("{base}/children"), json!({"given_name": "Ottoline"})).await;
+    created(&app, &worker, &format!("{base}/children"), json!({"given_name": "Ottoline", "notes": "Tamsworthy"})).await;
+    let now = chrono::Utc::now();
+    let service =
+        json!({"service_type": "vqrp_plus", "delivered_at": now, "amount_cents": 100, "notes": "Pellingrove"});
+    created(&app, &worker, &format!("{base}/services"), service).await;
+    let share = "share_with_community_organization";
+    let consent = json!({"scope": share, "granted": true, "notes": "Gravenhollow"});
+    created(&app, &worker, &format!("{base}/consents"), consent).await;
+    let org = json!({"name": "Harbour Shelter", "kind": "shelter"});
+    let org = created(&app, &agency.admin, "/api/v1/organizations", org).await;
+    let out = json!({"organization_id": org["id"], "service": "emergency shelter", "notes": "Ashcombe"});
+    created(&app, &worker, &format!("{base}/outbound-referrals"), out).await;
+    let risk = json!({"tool": "danger_assessment", "level": "extreme", "notes": "Wrenfield"});
+    created(&app, &worker, &format!("{base}/risk-assessments"), risk).await;
     let plan = json!({"steps": ["Stay at Brindlewood"], "emergency_contacts": [], "safe_places": []});
     app.client
         .put(app.url(&format!("{base}/safety-plan")))
@@ -326,7 +340,19 @@ async fn note_bodies_and_record_notes_never_reach_the_database_in_plaintext() {
         &json!({"reason": "Moved to Quaresfield"}),
     )
     .await;
-    let canaries = ["Xanthippe", "Marlowgrove", "Ottoline", "Brindlewood", "Quaresfield"];
+    let canaries = [
+        "Xanthippe",
+        "Marlowgrove",
+        "Ottoline",
+        "Tamsworthy",
+        "Pellingrove",
+        "Gravenhollow",
+        "Ashcombe",
+        "Wrenfield",
+        "Brindlewood",
+        "Quaresfield",
+        crate::helpers::KEY_CANARY,
+    ];
     at_rest::assert_no_canaries(&at_rest::sources(&app, &wal), "case.created", &canaries);
 }
 

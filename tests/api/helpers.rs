@@ -28,7 +28,17 @@ pub struct TestApp {
     /// Keeps the SQLite file and generated keys alive for the test's duration (shared by apps
     /// started with [`spawn_app_sharing`]).
     pub data_dir: std::sync::Arc<tempfile::TempDir>,
+    /// When set, [`TestApp::post_json`] sends a fresh `Idempotency-Key` (starting with
+    /// [`KEY_CANARY`]) with every request, so a test sees every create through the stored-answer path.
+    keyed_posts: std::sync::atomic::AtomicBool,
 }
+
+/// The start of every key [`TestApp::key_every_post`] sends: a client may put anything in a key,
+/// so the canary tests look for it at rest too.
+pub const KEY_CANARY: &str = "Quillfeather";
+
+/// The master key of every test service on the suite's PostgreSQL database (32 bytes of 0x5a).
+const SUITE_MASTER_KEY: &str = "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=";
 
 /// True when the suite runs on PostgreSQL.
 pub fn on_postgres() -> bool {
@@ -51,6 +61,10 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
     };
     if let Ok(url) = std::env::var("DATABASE_URL") {
         settings.database_url = Some(SecretString::from(url));
+        // The tests' services share one database, and so the platform tenant and its data key,
+        // as a deployment's replicas do: they share its master key too. (On SQLite each test has
+        // a database, and its generated key, of its own.)
+        settings.master_key = Some(SecretString::from(SUITE_MASTER_KEY.to_owned()));
     }
     if let Ok(url) = std::env::var("REDIS_URL") {
         settings.redis_url = Some(SecretString::from(url));
@@ -123,7 +137,7 @@ async fn spawn_in(data_dir: std::sync::Arc<tempfile::TempDir>, adjust: impl FnOn
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    TestApp { address, client, state, redis_namespace, data_dir }
+    TestApp { address, client, state, redis_namespace, data_dir, keyed_posts: false.into() }
 }
 
 /// A signed-in user.
@@ -153,8 +167,16 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// From now on every [`TestApp::post_json`] carries a fresh `Idempotency-Key`.
+    pub fn key_every_post(&self) {
+        self.keyed_posts.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         let mut request = self.client.post(self.url(path)).json(body);
+        if self.keyed_posts.load(std::sync::atomic::Ordering::Relaxed) {
+            request = request.header("Idempotency-Key", format!("{KEY_CANARY}-{}", Uuid::new_v4()));
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, problem, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, problem, spawn_app};
 
 fn user(email: &str) -> Value {
     json!({"email": email, "display_name": "Retry Me", "roles": ["case_manager"], "password": PASSWORD})
@@ -182,4 +182,95 @@ async fn the_same_key_on_another_case_is_refused_not_replayed() {
         .await
         .unwrap();
     assert_eq!(services["items"], json!([]));
+}
+
+/// A POST with `key`, as `token`.
+async fn keyed(app: &TestApp, token: &str, key: &str, path: &str, body: &Value) -> reqwest::Response {
+    let request = app.client.post(app.url(path)).bearer_auth(token).header("Idempotency-Key", key).json(body);
+    request.send().await.unwrap()
+}
+
+/// The audit events of `kind` `id`, as the agency admin sees them, by action.
+async fn audited(app: &TestApp, admin: &str, kind: &str, id: &str) -> Vec<Value> {
+    let path = format!("/api/v1/audit-events?resource_type={kind}&resource_id={id}&limit=200");
+    let page: Value = app.get(&path, Some(admin)).await.json().await.unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_replay_is_a_read_and_is_audited_as_one() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let body = json!({"given_name": "Replayed", "family_name": "Person"});
+    let first = keyed(&app, &worker.access_token, "audit-me", "/api/v1/clients", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = keyed(&app, &worker.access_token, "audit-me", "/api/v1/clients", &body).await;
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let id = first["id"].as_str().unwrap();
+    let events = audited(&app, &agency.admin.access_token, "client", id).await;
+    let replays: Vec<&Value> = events.iter().filter(|e| e["action"] == "request.replayed").collect();
+    assert_eq!(replays.len(), 1, "one replay, one audit event: {events:?}");
+    assert_eq!(replays[0]["actor_id"], json!(worker.user_id));
+    assert_eq!(replays[0]["details"]["operation"], "create_client");
+}
+
+/// A replay shows what the first answer showed: when the caller may no longer see the record (its
+/// case was restricted to someone else since), it is refused exactly as a read would be.
+#[tokio::test]
+async fn a_replay_of_what_the_caller_may_no_longer_see_answers_404() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let colleague = app.create_user(&agency, &["case_manager"]).await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+
+    let client_body = json!({"given_name": "Soon", "family_name": "Hidden"});
+    let created = keyed(&app, &colleague.access_token, "client-then-hidden", "/api/v1/clients", &client_body).await;
+    let client: Value = created.json().await.unwrap();
+    let case_body = json!({"client_id": client["id"], "victimization_types": ["other"], "referral_source": "self"});
+    let created = keyed(&app, &colleague.access_token, "case-then-hidden", "/api/v1/cases", &case_body).await;
+    let case: Value = created.json().await.unwrap();
+    let notes = format!("/api/v1/cases/{}/notes", case["id"].as_str().unwrap());
+    let note = json!({"body": "Said where she is staying"});
+    assert_eq!(keyed(&app, &colleague.access_token, "note-then-hidden", &notes, &note).await.status(), 201);
+
+    // The supervisor restricts the case to the worker: the colleague no longer sees it, nor its client.
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let restrict = json!({"restricted": true, "assigned_to": worker.user_id});
+    let response = app.patch_json(&path, &supervisor.access_token, Some("\"1\""), &restrict).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let replays = [
+        ("client-then-hidden", "/api/v1/clients", &client_body),
+        ("case-then-hidden", "/api/v1/cases", &case_body),
+        ("note-then-hidden", notes.as_str(), &note),
+    ];
+    for (key, path, body) in replays {
+        let response = keyed(&app, &colleague.access_token, key, path, body).await;
+        let body = problem(response, StatusCode::NOT_FOUND).await;
+        assert!(!body.to_string().contains("staying") && !body.to_string().contains("Hidden"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn stored_answers_are_purged_after_the_replay_window() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let body = json!({"given_name": "Purged", "family_name": "Answer"});
+    let first: Value =
+        keyed(&app, &worker.access_token, "purge-me", "/api/v1/clients", &body).await.json().await.unwrap();
+    let tenant = domain::TenantId::from_uuid(agency.id);
+    let yesterday = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(api::background::prune_idempotency_keys(&app.state, tenant, yesterday).await.unwrap(), 0);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(api::background::prune_idempotency_keys(&app.state, tenant, later).await.unwrap(), 1);
+    // Gone: the same key now makes a new client rather than replaying the first.
+    let second = keyed(&app, &worker.access_token, "purge-me", "/api/v1/clients", &body).await;
+    assert_eq!(second.status(), StatusCode::CREATED);
+    assert!(second.headers().get("idempotent-replayed").is_none());
+    assert_ne!(second.json::<Value>().await.unwrap()["id"], first["id"]);
 }

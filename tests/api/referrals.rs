@@ -569,3 +569,27 @@ async fn the_event_pruner_deletes_one_tenants_old_events_and_nothing_else() {
     let path = format!("/api/v1/referrals/{}", referral["id"].as_str().unwrap());
     assert_eq!(app.get(&path, Some(&a.on_duty.access_token)).await.status(), StatusCode::OK, "the referral stays");
 }
+
+/// A referral's person, its notes and its contact attempts' notes are sealed at rest on every path,
+/// the stored answers of idempotent creates included (every create here sends a key).
+#[tokio::test]
+async fn referrals_in_never_reach_the_database_in_plaintext() {
+    use crate::at_rest;
+    let wal = at_rest::WalMark::now();
+    let app = spawn_app().await;
+    app.key_every_post();
+    let d = desk(&app).await;
+    let mut body = referral_body(d.division, true);
+    body["notes"] = json!("Met at Corvellan Station");
+    let referral = refer(&app, &d.liaison, &body).await;
+    let path = format!("/api/v1/referrals/{}", referral["id"].as_str().unwrap());
+    app.post_json(&format!("{path}/accept"), Some(&d.on_duty.access_token), &json!({})).await;
+    let attempt = json!({"outcome": "reached", "notes": "Sister Ysolde answered"});
+    let response = app.post_json(&format!("{path}/contact-attempts"), Some(&d.on_duty.access_token), &attempt).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = app.post_json(&format!("{path}/convert"), Some(&d.on_duty.access_token), &json!({})).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let canaries =
+        ["Marisol", "Vantongeren", "416-555-0177", "blocked number", "Corvellan", "Ysolde", crate::helpers::KEY_CANARY];
+    at_rest::assert_no_canaries(&at_rest::sources(&app, &wal), "case.created", &canaries);
+}

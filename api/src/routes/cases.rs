@@ -247,11 +247,15 @@ pub async fn create_case(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::WorkCases)?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_case", &*body);
+    let idempotent = Idempotent::new(idempotency, &actor, "create_case", &*body)?;
     // The key before the transaction: loading it takes a transaction of its own.
     let cipher = state.cipher(actor.tenant_id).await?;
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => {
+            // The case may have been restricted or reassigned away from the caller since.
+            cases::get(replay.tx(), replay.resource_id()?, CaseScope::of(&actor)).await?;
+            return replay.answer().await;
+        }
         Begun::Proceed(tx) => tx,
     };
     let new = body.try_into_domain(&tx, &cipher, &actor).await?;
@@ -263,7 +267,7 @@ pub async fn create_case(
     let version = case.version;
     let wake = case.assigned_to.is_some();
     let response =
-        idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location).with_etag(version)).await?;
+        idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location)?.with_etag(version)).await?;
     if wake {
         state.bus.publish(&super::referrals::events_topic(actor.tenant_id)).await;
     }

@@ -329,9 +329,13 @@ pub async fn create_client(
     authorize(&actor, Action::WorkCases)?;
     let fields = body.try_into_domain()?;
     let cipher = state.cipher(actor.tenant_id).await?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_client", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_client", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => {
+            // The client may have been hidden from the caller since (a restricted case).
+            clients::get(replay.tx(), &cipher, replay.resource_id()?, CaseScope::of(&actor)).await?;
+            return replay.answer().await;
+        }
         Begun::Proceed(tx) => tx,
     };
     let client = clients::insert(&tx, &cipher, &fields).await?;
@@ -339,8 +343,9 @@ pub async fn create_client(
         .await?;
     let location = format!("/api/v1/clients/{}", client.id);
     let version = client.version;
-    let response =
-        idempotent.finish(tx, &actor, Created::new(&ClientResponse::from(client), location).with_etag(version)).await?;
+    let response = idempotent
+        .finish(tx, &actor, Created::new(&ClientResponse::from(client), location)?.with_etag(version))
+        .await?;
     Ok(response)
 }
 

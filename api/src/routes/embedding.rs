@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Page, PageQuery, authorize};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IdempotencyHeader};
+use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
 use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
@@ -187,15 +187,16 @@ async fn check_worker_and_division(tx: &TenantTx, user: uuid::Uuid, division: uu
 pub async fn create_posting(
     state: web::Data<AppState>,
     caller: Authenticated,
+    meta: RequestMeta,
     idempotency: IdempotencyHeader,
     body: web::Json<CreatePostingRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::ManageEmbedding)?;
     check_posting(body.starts_on, body.ends_on).map_err(|e| ApiError::field("ends_on", e.to_string()))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_posting", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_posting", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     check_worker_and_division(&tx, body.user_id, body.division_id).await?;
@@ -208,7 +209,7 @@ pub async fn create_posting(
     )
     .await?;
     let location = format!("/api/v1/postings?division_id={}", posting.division_id);
-    idempotent.finish(tx, &actor, Created::new(&PostingResponse::from(posting), location)).await
+    idempotent.finish(tx, &actor, Created::new(&PostingResponse::from(posting), location)?).await
 }
 
 /// List postings.
@@ -263,15 +264,16 @@ pub async fn list_postings(
 pub async fn create_shift(
     state: web::Data<AppState>,
     caller: Authenticated,
+    meta: RequestMeta,
     idempotency: IdempotencyHeader,
     body: web::Json<CreateShiftRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::ManageEmbedding)?;
     check_shift(body.starts_at, body.ends_at).map_err(|e| ApiError::field("ends_at", e.to_string()))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_shift", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_shift", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     check_worker_and_division(&tx, body.user_id, body.division_id).await?;
@@ -290,7 +292,7 @@ pub async fn create_shift(
         other => other?,
     };
     let location = format!("/api/v1/shifts?division_id={}", shift.division_id);
-    idempotent.finish(tx, &actor, Created::new(&ShiftResponse::from(shift), location)).await
+    idempotent.finish(tx, &actor, Created::new(&ShiftResponse::from(shift), location)?).await
 }
 
 /// List shifts.

@@ -90,9 +90,9 @@ pub async fn create_organization(
     let phone = body.phone.as_deref().map(|p| e.check("phone", domain::person::phone(p)));
     let email = body.email.as_deref().map(|m| e.check("email", domain::person::email(m)));
     let (name, kind) = e.finish(|| Some((name?, kind?)))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_organization", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_organization", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let new = NewOrganization { name, kind, phone: phone.flatten(), email: email.flatten() };
@@ -107,7 +107,7 @@ pub async fn create_organization(
     );
     audit::record(&tx, event).await?;
     let location = format!("/api/v1/organizations/{}", organization.id);
-    idempotent.finish(tx, &actor, Created::new(&OrganizationResponse::from(organization), location)).await
+    idempotent.finish(tx, &actor, Created::new(&OrganizationResponse::from(organization), location)?).await
 }
 
 /// List community organisations.

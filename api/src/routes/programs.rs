@@ -92,9 +92,9 @@ pub async fn create_program(
     let name = e.check("name", bounded_text(&body.name, 200));
     let funder = body.funder.as_deref().map(|f| e.check("funder", bounded_text(f, 200)));
     let (code, name) = e.finish(|| Some((code?, name?)))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_program", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_program", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let program = programs::insert(&tx, code, name, funder.flatten()).await?;
@@ -104,7 +104,7 @@ pub async fn create_program(
     )
     .await?;
     let location = format!("/api/v1/programs/{}", program.id);
-    idempotent.finish(tx, &actor, Created::new(&ProgramResponse::from(program), location)).await
+    idempotent.finish(tx, &actor, Created::new(&ProgramResponse::from(program), location)?).await
 }
 
 /// List programs.

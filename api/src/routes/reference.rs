@@ -170,16 +170,16 @@ pub async fn create_police_service(
     let short = e.check("short_name", short_name(&body.short_name));
     let period = period(&mut e, body.effective_from, body.effective_to);
     let (name, short, period) = e.finish(|| Some((name?, short?, period?)))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_police_service", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_police_service", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let service = reference::insert_service(tx.raw(), name, short, period).await?;
     audit::record(&tx, entry(&actor, &meta, actions::POLICE_SERVICE_CREATED, service.id.as_uuid())).await?;
     // There is no single-service resource; the list shows it.
     let location = "/api/v1/police-services?include_all=true".to_owned();
-    idempotent.finish(tx, &actor, Created::new(&PoliceServiceResponse::from(service), location)).await
+    idempotent.finish(tx, &actor, Created::new(&PoliceServiceResponse::from(service), location)?).await
 }
 
 /// List police services.
@@ -246,9 +246,9 @@ pub async fn create_police_division(
     let code = e.check("code", DivisionCode::parse(&body.code));
     let period = period(&mut e, body.effective_from, body.effective_to);
     let (name, code, period) = e.finish(|| Some((name?, code?, period?)))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_police_division", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_police_division", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let service = PoliceServiceId::from_uuid(body.police_service_id);
@@ -261,7 +261,7 @@ pub async fn create_police_division(
     audit::record(&tx, entry(&actor, &meta, actions::POLICE_DIVISION_CREATED, division.id.as_uuid())).await?;
     let location =
         format!("/api/v1/police-divisions?police_service_id={}&include_all=true", division.police_service_id);
-    idempotent.finish(tx, &actor, Created::new(&PoliceDivisionResponse::from(division), location)).await
+    idempotent.finish(tx, &actor, Created::new(&PoliceDivisionResponse::from(division), location)?).await
 }
 
 /// List police divisions.

@@ -336,9 +336,9 @@ pub async fn create_referral(
     let ReferralParts { types, urgency, person, occurrence, notes } = body.try_into_parts()?;
     let division = PoliceDivisionId::from_uuid(body.division_id);
     let cipher = state.cipher(actor.tenant_id).await?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_referral", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_referral", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let now = infra::db::now();
@@ -383,7 +383,7 @@ pub async fn create_referral(
     let details = serde_json::json!({ "division_id": division, "assigned_to": assigned_to, "on_duty": on_duty.len() });
     audit::record(&tx, entry(&actor, &meta, "referral.created", "referral", Some(referral.id), details)).await?;
     let location = format!("/api/v1/referrals/{}", referral.id);
-    let response = idempotent.finish(tx, &actor, Created::new(&ReferralResponse::from(&referral), location)).await?;
+    let response = idempotent.finish(tx, &actor, Created::new(&ReferralResponse::from(&referral), location)?).await?;
     state.bus.publish(&events_topic(actor.tenant_id)).await;
     Ok(response)
 }
@@ -559,9 +559,9 @@ pub async fn create_contact_attempt(
     let cipher = state.cipher(actor.tenant_id).await?;
     let referral_id = path.into_inner();
     let fingerprint = serde_json::json!({ "referral_id": referral_id, "attempt": &*body });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_contact_attempt", &fingerprint);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_contact_attempt", &fingerprint)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let referral = referrals::get(&tx, None, referral_id).await?;
@@ -588,7 +588,7 @@ pub async fn create_contact_attempt(
         first_contact_at: updated.first_contact_at,
     };
     let location = format!("/api/v1/referrals/{}", referral.id);
-    idempotent.finish(tx, &actor, Created::new(&answer, location)).await
+    idempotent.finish(tx, &actor, Created::new(&answer, location)?).await
 }
 
 /// Convert a referral into a case.
@@ -620,9 +620,10 @@ pub async fn convert_referral(
     let referral_id = path.into_inner();
     let cipher = state.cipher(actor.tenant_id).await?;
     let idempotent =
-        Idempotent::new(idempotency, &actor, "convert_referral", &serde_json::json!({ "referral_id": referral_id }));
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+        Idempotent::new(idempotency, &actor, "convert_referral", &serde_json::json!({ "referral_id": referral_id }))?
+            .showing("referral", referral_id);
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let referral = referrals::get(&tx, Some(&cipher), referral_id).await?;
@@ -688,7 +689,7 @@ pub async fn convert_referral(
     .await?;
     let location = format!("/api/v1/cases/{}", case.id);
     let response = idempotent
-        .finish(tx, &actor, Created::new(&ConversionResponse { case_id: case.id, client_id: client.id }, location))
+        .finish(tx, &actor, Created::new(&ConversionResponse { case_id: case.id, client_id: client.id }, location)?)
         .await?;
     state.bus.publish(&events_topic(actor.tenant_id)).await;
     Ok(response)

@@ -281,9 +281,9 @@ pub async fn create_report(
         e.add("quarter", "has not begun yet");
     }
     e.finish(|| Some(()))?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_report", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_report", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let quarter = i32::from(body.quarter);
@@ -295,7 +295,7 @@ pub async fn create_report(
     audit::record(&tx, entry(&actor, &meta, actions::REPORT_DRAFTED, "report", Some(draft.id), details)).await?;
     let location = format!("/api/v1/reports/{}", draft.id);
     let body = respond(&state, &tx, Readers::OwnAgency, draft, true).await?;
-    idempotent.finish(tx, &actor, Created::new(&body, location)).await
+    idempotent.finish(tx, &actor, Created::new(&body, location)?).await
 }
 
 /// List quarterly reports.

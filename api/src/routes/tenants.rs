@@ -145,9 +145,9 @@ pub async fn create_tenant(
     let actor = caller.0;
     authorize(&actor, Action::ManageTenants)?;
     let new = body.try_into_domain()?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_tenant", &*body);
-    let mut tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_tenant", &*body)?;
+    let mut tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     let password_hash = password::hash(new.admin_password).await?;
@@ -183,7 +183,7 @@ pub async fn create_tenant(
     audit::record(&tx, first).await?;
     tx.switch_tenant(actor.tenant_id).await?;
     let location = format!("/api/v1/tenants/{tenant_id}");
-    idempotent.finish(tx, &actor, Created::new(&TenantResponse::from(tenant), location)).await
+    idempotent.finish(tx, &actor, Created::new(&TenantResponse::from(tenant), location)?).await
 }
 
 /// List tenants.

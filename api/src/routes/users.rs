@@ -201,9 +201,9 @@ pub async fn create_user(
     let actor = caller.0;
     authorize(&actor, Action::ManageUsers)?;
     let parsed = body.try_into_domain(&actor)?;
-    let idempotent = Idempotent::new(idempotency, &actor, "create_user", &*body);
-    let tx = match idempotent.begin(&state.db, &actor).await? {
-        Begun::Replay(response) => return Ok(response),
+    let idempotent = Idempotent::new(idempotency, &actor, "create_user", &*body)?;
+    let tx = match idempotent.begin(&state, &actor, &meta).await? {
+        Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
     check_division(&tx, parsed.division_id).await?;
@@ -230,7 +230,7 @@ pub async fn create_user(
     let location = format!("/api/v1/users/{}", user.id);
     let version = user.version;
     let response =
-        idempotent.finish(tx, &actor, Created::new(&UserResponse::from(user), location).with_etag(version)).await?;
+        idempotent.finish(tx, &actor, Created::new(&UserResponse::from(user), location)?.with_etag(version)).await?;
     Ok(response)
 }
 

@@ -13,7 +13,7 @@ pub struct Model {
     pub user_id: Uuid,
     pub request_hash: Vec<u8>,
     pub status_code: i32,
-    pub response_body: String,
+    pub response_sealed: Vec<u8>,
     pub location: Option<String>,
     pub created_at: DateTimeUtc,
 }

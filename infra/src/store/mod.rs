@@ -53,6 +53,11 @@ pub enum StoreError {
     /// A key or ciphertext problem (a missing master key, a tampered value).
     #[error("encryption: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    /// A stored value this code cannot read (an unknown status, scope or urgency, JSON that does
+    /// not parse): never replaced by a default, since a guess could reopen a closed referral or
+    /// widen a consent. The text names the column and value kind, never personal data.
+    #[error("stored value unreadable: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {

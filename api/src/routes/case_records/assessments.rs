@@ -108,8 +108,9 @@ pub async fn create_risk_assessment(
     let case_id = path.into_inner();
     // The case is part of the request: the same key on another case is another request.
     let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_risk_assessment", &fingerprint);
-    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
+    let idempotent = Idempotent::new(idempotency, &actor, "create_risk_assessment", &fingerprint)?;
+    let (idempotent, opened) = begin_record(&state, &actor, &meta, case_id, idempotent, "risk_assessment").await?;
+    let (tx, cipher, case) = match opened {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
@@ -126,7 +127,7 @@ pub async fn create_risk_assessment(
     .await?;
     audit_change(&tx, &actor, &meta, &case, "risk_assessment", assessment.id).await?;
     let location = format!("/api/v1/cases/{}/risk-assessments", case.id);
-    idempotent.finish(tx, &actor, Created::new(&RiskAssessmentResponse::from(assessment), location)).await
+    idempotent.finish(tx, &actor, Created::new(&RiskAssessmentResponse::from(assessment), location)?).await
 }
 
 /// List a case's risk assessments.

@@ -102,15 +102,16 @@ pub async fn create_child(
     let case_id = path.into_inner();
     // The case is part of the request: the same key on another case is another request.
     let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_child", &fingerprint);
-    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
+    let idempotent = Idempotent::new(idempotency, &actor, "create_child", &fingerprint)?;
+    let (idempotent, opened) = begin_record(&state, &actor, &meta, case_id, idempotent, "child").await?;
+    let (tx, cipher, case) = match opened {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
     let child = case_records::insert_child(&tx, &cipher, case.id, &name, body.year_of_birth, notes.as_deref()).await?;
     audit_change(&tx, &actor, &meta, &case, "child", child.id).await?;
     let location = format!("/api/v1/cases/{}/children", case.id);
-    idempotent.finish(tx, &actor, Created::new(&ChildResponse::from(child), location)).await
+    idempotent.finish(tx, &actor, Created::new(&ChildResponse::from(child), location)?).await
 }
 
 /// List a case's children.

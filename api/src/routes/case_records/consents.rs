@@ -113,8 +113,9 @@ pub async fn create_consent(
     let case_id = path.into_inner();
     // The case is part of the request: the same key on another case is another request.
     let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_consent", &fingerprint);
-    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
+    let idempotent = Idempotent::new(idempotency, &actor, "create_consent", &fingerprint)?;
+    let (idempotent, opened) = begin_record(&state, &actor, &meta, case_id, idempotent, "consent").await?;
+    let (tx, cipher, case) = match opened {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
@@ -124,7 +125,7 @@ pub async fn create_consent(
     audit_change(&tx, &actor, &meta, &case, "consent", consent.id).await?;
     let all = consents::records(&tx, case.id).await?;
     let location = format!("/api/v1/cases/{}/consents", case.id);
-    idempotent.finish(tx, &actor, Created::new(&response(consent, &all), location)).await
+    idempotent.finish(tx, &actor, Created::new(&response(consent, &all), location)?).await
 }
 
 /// List a case's consent decisions.
@@ -241,8 +242,9 @@ pub async fn create_outbound_referral(
     let case_id = path.into_inner();
     // The case is part of the request: the same key on another case is another request.
     let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_outbound_referral", &fingerprint);
-    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
+    let idempotent = Idempotent::new(idempotency, &actor, "create_outbound_referral", &fingerprint)?;
+    let (idempotent, opened) = begin_record(&state, &actor, &meta, case_id, idempotent, "outbound_referral").await?;
+    let (tx, cipher, case) = match opened {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
@@ -269,7 +271,7 @@ pub async fn create_outbound_referral(
     .await?;
     audit_change(&tx, &actor, &meta, &case, "outbound_referral", referral.id).await?;
     let location = format!("/api/v1/cases/{}/outbound-referrals", case.id);
-    idempotent.finish(tx, &actor, Created::new(&OutboundReferralResponse::from(referral), location)).await
+    idempotent.finish(tx, &actor, Created::new(&OutboundReferralResponse::from(referral), location)?).await
 }
 
 /// List a case's referrals out.

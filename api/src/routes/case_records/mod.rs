@@ -46,21 +46,24 @@ pub(crate) enum Opened {
     Proceed(TenantTx, Arc<TenantCipher>, Case),
 }
 
-/// [`open_case`] for a create that accepts an `Idempotency-Key`.
+/// [`open_case`] for a create that accepts an `Idempotency-Key`. The case is found as the caller
+/// may see it before the key is looked up, so a replay is refused (404) exactly when a first
+/// request would be, and audited on the case as `record`.
 pub(crate) async fn begin_record(
     state: &AppState,
     actor: &Actor,
+    meta: &RequestMeta,
     case_id: uuid::Uuid,
-    idempotent: &crate::idempotency::Idempotent,
-) -> Result<Opened, ApiError> {
-    authorize(actor, Action::WorkCases)?;
-    let cipher = state.cipher(actor.tenant_id).await?;
-    let tx = match idempotent.begin(&state.db, actor).await? {
-        crate::idempotency::Begun::Replay(response) => return Ok(Opened::Replay(response)),
-        crate::idempotency::Begun::Proceed(tx) => tx,
+    idempotent: crate::idempotency::Idempotent,
+    record: &'static str,
+) -> Result<(crate::idempotency::Idempotent, Opened), ApiError> {
+    let (tx, cipher, case) = open_case(state, actor, case_id).await?;
+    let idempotent = idempotent.on_case(case.id, record);
+    let opened = match idempotent.begin_in(tx, &cipher, actor, meta).await? {
+        crate::idempotency::Begun::Replay(replay) => Opened::Replay(replay.answer().await?),
+        crate::idempotency::Begun::Proceed(tx) => Opened::Proceed(tx, cipher, case),
     };
-    let case = cases::get(&tx, case_id, CaseScope::of(actor)).await?;
-    Ok(Opened::Proceed(tx, cipher, case))
+    Ok((idempotent, opened))
 }
 
 /// Audits a read of the case's `record` list.

@@ -66,15 +66,24 @@ async fn add(
     let actor = caller.0;
     let text = domain::case::note_text(body).map_err(|e| ApiError::field("body", e.to_string()))?;
     let fingerprint = serde_json::json!({ "case_id": case_id, "body": body, "amends": amends });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_note", &fingerprint);
-    let (tx, cipher, case) = match begin_record(state, &actor, case_id, &idempotent).await? {
+    let idempotent = Idempotent::new(idempotency, &actor, "create_note", &fingerprint)?;
+    let (idempotent, opened) = begin_record(
+        state,
+        &actor,
+        meta,
+        case_id,
+        idempotent,
+        if amends.is_some() { "note_amendment" } else { "note" },
+    )
+    .await?;
+    let (tx, cipher, case) = match opened {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
     let note = notes::insert(&tx, &cipher, case.id, &text, actor.user_id, amends).await?;
     audit_change(&tx, &actor, meta, &case, if amends.is_some() { "note_amendment" } else { "note" }, note.id).await?;
     let location = format!("/api/v1/cases/{}/notes", case.id);
-    idempotent.finish(tx, &actor, Created::new(&NoteResponse::from(note), location)).await
+    idempotent.finish(tx, &actor, Created::new(&NoteResponse::from(note), location)?).await
 }
 
 /// Add a note.

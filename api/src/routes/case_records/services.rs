@@ -137,15 +137,16 @@ pub async fn create_service(
     let case_id = path.into_inner();
     // The case is part of the request: the same key on another case is another request.
     let fingerprint = serde_json::json!({ "case_id": case_id, "body": &*body });
-    let idempotent = Idempotent::new(idempotency, &actor, "create_service", &fingerprint);
-    let (tx, cipher, case) = match begin_record(&state, &actor, case_id, &idempotent).await? {
+    let idempotent = Idempotent::new(idempotency, &actor, "create_service", &fingerprint)?;
+    let (idempotent, opened) = begin_record(&state, &actor, &meta, case_id, idempotent, "service").await?;
+    let (tx, cipher, case) = match opened {
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
     let service = case_records::insert_service(&tx, &cipher, case.id, new, actor.user_id).await?;
     audit_change(&tx, &actor, &meta, &case, "service", service.id).await?;
     let location = format!("/api/v1/cases/{}/services", case.id);
-    idempotent.finish(tx, &actor, Created::new(&ServiceResponse::from(service), location)).await
+    idempotent.finish(tx, &actor, Created::new(&ServiceResponse::from(service), location)?).await
 }
 
 /// List a case's services.
