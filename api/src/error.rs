@@ -265,7 +265,13 @@ impl From<ValidationErrors> for ApiError {
 
 impl From<infra::auth::password::HashError> for ApiError {
     fn from(e: infra::auth::password::HashError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            infra::auth::password::HashError::Busy => {
+                tracing::warn!("password hashing queue full; refused");
+                Self::Unavailable
+            }
+            infra::auth::password::HashError::Failed => Self::Internal(e.to_string()),
+        }
     }
 }
 

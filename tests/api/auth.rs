@@ -168,6 +168,78 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password_and_are_
     assert!(throttled["items"].as_array().unwrap().iter().any(|e| e["details"]["reason"] == "throttled"));
 }
 
+/// The throttle counts the account the look-up finds: spacing and case in the tenant or the
+/// email name the same account, and share its count.
+#[tokio::test]
+async fn spacing_and_case_variants_of_an_account_share_its_count() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let victim = app.create_user(&agency, &["case_manager"]).await;
+    let variants = [
+        (format!(" {}", agency.slug), victim.email.clone()),
+        (format!("{}\t", agency.slug), victim.email.to_uppercase()),
+        (agency.slug.to_uppercase(), format!(" {} ", victim.email)),
+        (format!("\n{}\r", agency.slug), victim.email.clone()),
+        (agency.slug.clone(), format!("{}\t", victim.email.to_uppercase())),
+    ];
+    for (tenant, email) in &variants {
+        problem(app.login_raw(tenant, email, "guess guess guess").await, StatusCode::UNAUTHORIZED).await;
+    }
+    for (tenant, email) in variants.iter().chain([&(agency.slug.clone(), victim.email.clone())]) {
+        let response = app.login_raw(tenant, email, PASSWORD).await;
+        problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    }
+}
+
+/// Each attempt is counted before its password is checked: of a burst of parallel guesses, at
+/// most the limit's worth are checked (401); the rest are refused (429).
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_at_most_the_limit_of_checks() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let victim = app.create_user(&agency, &["case_manager"]).await;
+    let guesses =
+        (0..60).map(|n| app.login_raw(&agency.slug, &victim.email, if n == 59 { PASSWORD } else { "guess guess!" }));
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(guesses).await.iter().map(reqwest::Response::status).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED || **s == StatusCode::OK).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 5, "at most 5 of 60 parallel attempts checked: {statuses:?}");
+    assert_eq!(checked + refused, 60, "{statuses:?}");
+    problem(app.login_raw(&agency.slug, &victim.email, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+/// An unauthenticated flood cannot grow the append-only log without bound: refused attempts are
+/// summarised (the 1st, 2nd, 4th, ... of a window), not written one row each.
+#[tokio::test]
+async fn refused_attempts_are_summarised_in_the_audit_log() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let victim = app.create_user(&agency, &["case_manager"]).await;
+    for _ in 0..5 {
+        problem(app.login_raw(&agency.slug, &victim.email, "guess guess guess").await, StatusCode::UNAUTHORIZED).await;
+    }
+    for _ in 0..100 {
+        problem(app.login_raw(&agency.slug, &victim.email, "guess guess guess").await, StatusCode::TOO_MANY_REQUESTS)
+            .await;
+    }
+    let events: Value = app
+        .get("/api/v1/audit-events?resource_type=session&limit=200", Some(&agency.admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let summaries: Vec<u64> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["reason"] == "throttled")
+        .filter_map(|e| e["details"]["refused_in_window"].as_u64())
+        .collect();
+    assert_eq!(summaries.len(), 7, "rows for the 1st, 2nd, 4th ... 64th refusal: {summaries:?}");
+    assert!(summaries.contains(&64) && summaries.contains(&1));
+}
+
 #[tokio::test]
 async fn repeated_failures_from_one_address_are_throttled_across_accounts() {
     let app = spawn_app_with(|s| s.login_max_failures_per_address = 3).await;

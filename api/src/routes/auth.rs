@@ -106,26 +106,39 @@ fn audit_entry(
     }
 }
 
-/// Keys of the failed-login counters: keyed pseudonyms of the account and of the address, so the
-/// keys in Redis hold neither, and a list of staff emails or of addresses cannot be hashed to find
-/// one there (an unkeyed hash could be). The same on every replica: the key comes from the master
-/// key. A new master key starts the counts afresh, which a window of minutes can bear.
-fn throttle_keys(state: &AppState, tenant: &str, email: &str, ip: Option<&str>) -> Result<(String, String), ApiError> {
+/// Keys of the sign-in counters: keyed pseudonyms of the account (its canonical form, as the
+/// look-up reads it) and of the address, so the keys in Redis hold neither, and a list of staff
+/// emails or of addresses cannot be hashed to find one there (an unkeyed hash could be). The same
+/// on every replica: the key comes from the master key. A new master key starts the counts
+/// afresh, which a window of minutes can bear.
+struct ThrottleKeys {
+    account: String,
+    address: String,
+    /// Attempts refused while throttled, for the summary in the audit log.
+    refused: String,
+}
+
+fn throttle_keys(state: &AppState, tenant: &str, email: &str, ip: Option<&str>) -> Result<ThrottleKeys, ApiError> {
     let master = state.keyring.current();
-    let account = format!("{}\0{}", tenant.to_lowercase(), email.trim().to_lowercase());
+    let account = domain::auth::canonical_account(tenant, email);
     let account =
         master.pseudonym(b"vcao:login-account:v1", &account).map_err(|e| ApiError::Internal(e.to_string()))?;
     let address = master
         .pseudonym(b"vcao:login-address:v1", ip.unwrap_or("unknown"))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((format!("login:acct:{account}"), format!("login:addr:{address}")))
+    Ok(ThrottleKeys {
+        refused: format!("login:refused:{account}"),
+        account: format!("login:acct:{account}"),
+        address: format!("login:addr:{address}"),
+    })
 }
 
 /// Sign in.
 ///
 /// Signs in with the tenant's slug, an email and a password, and returns a 15-minute access token (EdDSA JWT) and a
 /// refresh token. A wrong tenant, email or password all answer the same `401`. Repeated failures per account or per
-/// address answer `429` with `Retry-After`, even for the right password, until the window passes.
+/// address answer `429` with `Retry-After`, even for the right password, until the window passes; the tenant and
+/// email are counted as they are looked up (spacing and case do not make another account).
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
@@ -135,6 +148,7 @@ fn throttle_keys(state: &AppState, tenant: &str, email: &str, ip: Option<&str>) 
         (status = 401, description = "Wrong tenant, email or password (indistinguishable)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or malformed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this account or address", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached, or too many sign-ins are being checked at once (`unavailable`); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -145,20 +159,69 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (account_key, address_key) = throttle_keys(&state, &body.tenant, &body.email, meta.client_ip.as_deref())?;
-    let account_failures = state.login_failures.get(&account_key).await;
-    let address_failures = state.login_failures.get(&address_key).await;
-    #[expect(clippy::disallowed_methods, reason = "a sign-in: the login names its tenant")]
-    let tenant = tenants::find_by_slug(state.db.global(), &body.tenant.trim().to_lowercase()).await;
-    if !state.throttle.allows(account_failures, address_failures) {
+    let keys = throttle_keys(&state, &body.tenant, &body.email, meta.client_ip.as_deref())?;
+    // Counted before the password is checked, atomically, so a burst of parallel guesses gets at
+    // most the limit's worth of checks; given back below when the attempt succeeds.
+    let account_attempts = state.login_failures.add(&keys.account).await;
+    let address_attempts = state.login_failures.add(&keys.address).await;
+    let slug = domain::auth::canonical_slug(&body.tenant);
+    if !state.throttle.admits(account_attempts, address_attempts) {
+        // A refused attempt is no failure: it checked nothing. Only its summary is audited.
+        state.login_failures.refund(&keys.account).await;
+        state.login_failures.refund(&keys.address).await;
         state.metrics.login_throttled.fetch_add(1, Ordering::Relaxed);
-        if let Ok(tenant) = &tenant {
-            record_failure(&state, tenant.id, None, &meta, "throttled").await?;
+        let refused = state.login_failures.add(&keys.refused).await;
+        if domain::auth::audits_throttled_attempt(refused) {
+            #[expect(clippy::disallowed_methods, reason = "a sign-in: the login names its tenant")]
+            if let Ok(tenant) = tenants::find_by_slug(state.db.global(), &slug).await {
+                let details = serde_json::json!({ "reason": "throttled", "refused_in_window": refused });
+                record_failure(&state, tenant.id, None, &meta, details).await?;
+            }
         }
         return Err(ApiError::RateLimited(state.throttle.window_seconds));
     }
+    let outcome = check_credentials(&state, &slug, body.email, body.password, &meta).await;
+    if outcome.is_ok() {
+        state.login_failures.refund(&keys.account).await;
+        state.login_failures.refund(&keys.address).await;
+    } else if let Err(ApiError::Unauthorized) = &outcome {
+        state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+    } else {
+        // Not a failure of the caller's (the database or the hasher): not held against them.
+        state.login_failures.refund(&keys.account).await;
+        state.login_failures.refund(&keys.address).await;
+    }
+    let (user, tenant) = outcome?;
+    #[expect(clippy::disallowed_methods, reason = "a sign-in: the session starts here")]
+    let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
+    let session = sessions::start(&tx, user.id, Duration::seconds(REFRESH_TOKEN_TTL_SECONDS)).await?;
+    let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
+    audit::record(
+        &tx,
+        audit_entry(
+            actions::LOGIN_SUCCEEDED,
+            Some(user.id.as_uuid()),
+            &meta,
+            serde_json::json!({ "session_id": session }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    token_response(&state, &user, &tenant, session, refresh_token)
+}
 
-    let email = EmailAddress::parse(&body.email).ok();
+/// The user and tenant a sign-in names, when the password is theirs and the user active;
+/// otherwise 401 (the failure audited in the tenant, when there is one).
+async fn check_credentials(
+    state: &AppState,
+    slug: &str,
+    email: String,
+    password: String,
+    meta: &RequestMeta,
+) -> Result<(users::User, tenants::Tenant), ApiError> {
+    #[expect(clippy::disallowed_methods, reason = "a sign-in: the login names its tenant")]
+    let tenant = tenants::find_by_slug(state.db.global(), slug).await;
+    let email = EmailAddress::parse(&email).ok();
     let found = match (&tenant, &email) {
         (Ok(tenant), Some(email)) => {
             #[expect(clippy::disallowed_methods, reason = "a sign-in: the tenant is the one the login names")]
@@ -180,41 +243,22 @@ pub async fn login(
         Some((user, phc)) => (Some(user), Some(phc)),
         None => (None, None),
     };
-    let password_ok = password::verify(body.password, phc).await?;
-    let user = match user {
-        Some(user) if password_ok && user.active => user,
-        other => {
-            state.login_failures.add(&account_key).await;
-            state.login_failures.add(&address_key).await;
-            state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+    let password_ok = password::verify(password, phc).await?;
+    match (user, tenant) {
+        (Some(user), Ok(tenant)) if password_ok && user.active => Ok((user, tenant)),
+        (other, tenant) => {
             if let Ok(tenant) = &tenant {
                 let reason = match &other {
                     None => "unknown_account",
                     Some(u) if !u.active => "inactive",
                     Some(_) => "bad_password",
                 };
-                record_failure(&state, tenant.id, other.map(|u| u.id.as_uuid()), &meta, reason).await?;
+                let details = serde_json::json!({ "reason": reason });
+                record_failure(state, tenant.id, other.map(|u| u.id.as_uuid()), meta, details).await?;
             }
-            return Err(ApiError::Unauthorized);
+            Err(ApiError::Unauthorized)
         }
-    };
-    let tenant = tenant.map_err(|_| ApiError::Unauthorized)?;
-    #[expect(clippy::disallowed_methods, reason = "a sign-in: the session starts here")]
-    let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
-    let session = sessions::start(&tx, user.id, Duration::seconds(REFRESH_TOKEN_TTL_SECONDS)).await?;
-    let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
-    audit::record(
-        &tx,
-        audit_entry(
-            actions::LOGIN_SUCCEEDED,
-            Some(user.id.as_uuid()),
-            &meta,
-            serde_json::json!({ "session_id": session }),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    token_response(&state, &user, &tenant, session, refresh_token)
+    }
 }
 
 /// Signs an access token for `user` and answers with it and the new refresh token.
@@ -242,11 +286,11 @@ async fn record_failure(
     tenant: TenantId,
     user: Option<uuid::Uuid>,
     meta: &RequestMeta,
-    reason: &'static str,
+    details: serde_json::Value,
 ) -> Result<(), ApiError> {
     #[expect(clippy::disallowed_methods, reason = "a failed sign-in's audit event: there is no session")]
     let tx = begin_tenant_tx_for(&state.db, tenant).await?;
-    audit::record(&tx, audit_entry(actions::LOGIN_FAILED, user, meta, serde_json::json!({ "reason": reason }))).await?;
+    audit::record(&tx, audit_entry(actions::LOGIN_FAILED, user, meta, details)).await?;
     tx.commit().await?;
     Ok(())
 }

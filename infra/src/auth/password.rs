@@ -4,8 +4,12 @@
 //! thread per core, never on an async worker. A burst of sign-ins queues there instead of
 //! spreading 19 MiB buffers over ever-new blocking threads (measured: 950 MiB to 1.2 GiB RSS under
 //! 8 concurrent sign-ins on tokio's blocking pool, as each thread's allocator arena kept its own
-//! buffer), and a login flood cannot take every core from other requests.
+//! buffer), and a login flood cannot take every core from other requests. The queue is bounded
+//! too ([`QUEUE_PER_THREAD`] jobs a thread): beyond it a request is refused at once
+//! ([`HashError::Busy`], answered 503 with `Retry-After`) rather than waiting in an ever longer
+//! line that holds its memory and connection and answers after the client gave up.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -14,9 +18,59 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use domain::user::NewPassword;
 
 /// Hashing could not be done.
-#[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError;
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// The hasher or its threads failed.
+    #[error("password hashing failed")]
+    Failed,
+    /// The queue is full: retry shortly.
+    #[error("password hashing queue full")]
+    Busy,
+}
+
+/// Jobs that may wait or run per hashing thread: 16 at about 20 ms each is a wait of at most a
+/// third of a second, well inside any client's timeout; a flood beyond it is refused at once.
+pub const QUEUE_PER_THREAD: usize = 16;
+
+/// A bound on jobs queued or running.
+struct Gate {
+    in_queue: AtomicUsize,
+    capacity: usize,
+}
+
+/// The gate of the hashing pool, sized on first use.
+fn gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| Gate { in_queue: AtomicUsize::new(0), capacity: capacity() })
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+/// How many jobs the queue holds at most.
+#[must_use]
+pub fn capacity() -> usize {
+    threads() * QUEUE_PER_THREAD
+}
+
+/// A place in the queue, given back when the job ends (or is dropped unrun).
+struct Place(&'static Gate);
+
+impl Gate {
+    fn enter(&'static self) -> Result<Place, HashError> {
+        self.in_queue
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.capacity).then_some(n + 1))
+            .map(|_| Place(self))
+            .map_err(|_| HashError::Busy)
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.in_queue.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -26,8 +80,7 @@ fn pool() -> Option<&'static Mutex<mpsc::Sender<Job>>> {
     POOL.get_or_init(|| {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        for n in 0..threads {
+        for n in 0..threads() {
             let receiver = Arc::clone(&receiver);
             let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
                 loop {
@@ -55,16 +108,28 @@ fn pool() -> Option<&'static Mutex<mpsc::Sender<Job>>> {
 async fn run_limited<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
 ) -> Result<T, HashError> {
+    run_gated(gate(), work).await
+}
+
+/// [`run_limited`], through `gate`.
+async fn run_gated<T: Send + 'static>(
+    gate: &'static Gate,
+    work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+) -> Result<T, HashError> {
+    let place = gate.enter()?;
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _ = done.send(work());
+        let result = work();
+        // Given back before the answer, so a caller that has its answer sees its place free.
+        drop(place);
+        let _ = done.send(result);
     });
-    pool().ok_or(HashError)?.lock().map_err(|_| HashError)?.send(job).map_err(|_| HashError)?;
-    result.await.map_err(|_| HashError)?
+    pool().ok_or(HashError::Failed)?.lock().map_err(|_| HashError::Failed)?.send(job).map_err(|_| HashError::Failed)?;
+    result.await.map_err(|_| HashError::Failed)?
 }
 
 fn hasher() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|_| HashError)?;
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|_| HashError::Failed)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -75,7 +140,7 @@ fn hasher() -> Result<Argon2<'static>, HashError> {
 pub async fn hash(password: NewPassword) -> Result<String, HashError> {
     run_limited(move || {
         let argon2 = hasher()?;
-        argon2.hash_password(password.expose().as_bytes()).map(|h| h.to_string()).map_err(|_| HashError)
+        argon2.hash_password(password.expose().as_bytes()).map(|h| h.to_string()).map_err(|_| HashError::Failed)
     })
     .await
 }
@@ -109,12 +174,12 @@ thread_local! {
 fn verify_with_reused_memory(password: &[u8], phc: &str) -> Result<bool, HashError> {
     let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(phc) else { return Ok(false) };
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return Ok(false) };
-    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| HashError)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| HashError::Failed)?;
     let version = match parsed.version {
-        Some(v) => Version::try_from(v).map_err(|_| HashError)?,
+        Some(v) => Version::try_from(v).map_err(|_| HashError::Failed)?,
         None => Version::default(),
     };
-    let params = Params::try_from(&parsed).map_err(|_| HashError)?;
+    let params = Params::try_from(&parsed).map_err(|_| HashError::Failed)?;
     let blocks = params.block_count();
     let argon2 = Argon2::new(algorithm, version, params);
     let mut out = vec![0_u8; expected.len()];
@@ -125,7 +190,7 @@ fn verify_with_reused_memory(password: &[u8], phc: &str) -> Result<bool, HashErr
         }
         argon2
             .hash_password_into_with_memory(password, salt.as_ref(), &mut out, &mut area[..blocks])
-            .map_err(|_| HashError)
+            .map_err(|_| HashError::Failed)
     })?;
     let difference = out.iter().zip(expected.as_bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b));
     Ok(difference == 0)
@@ -137,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_password() -> Result<(), HashError> {
-        let password = NewPassword::parse("correct horse battery").map_err(|_| HashError)?;
+        let password = NewPassword::parse("correct horse battery").map_err(|_| HashError::Failed)?;
         let phc = hash(password).await?;
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify("correct horse battery".to_owned(), Some(phc.clone())).await?);
@@ -151,14 +216,32 @@ mod tests {
     #[tokio::test]
     async fn the_decoy_has_a_real_hashs_parameters_so_unknown_accounts_cost_full_time() -> Result<(), HashError> {
         use argon2::password_hash::phc::PasswordHash;
-        let phc = hash(NewPassword::parse("correct horse battery").map_err(|_| HashError)?).await?;
-        let real = PasswordHash::new(&phc).map_err(|_| HashError)?;
-        let decoy = PasswordHash::new(DECOY_HASH).map_err(|_| HashError)?;
+        let phc = hash(NewPassword::parse("correct horse battery").map_err(|_| HashError::Failed)?).await?;
+        let real = PasswordHash::new(&phc).map_err(|_| HashError::Failed)?;
+        let decoy = PasswordHash::new(DECOY_HASH).map_err(|_| HashError::Failed)?;
         assert_eq!(decoy.algorithm, real.algorithm);
         assert_eq!(decoy.version, real.version);
-        assert_eq!(Params::try_from(&decoy).map_err(|_| HashError)?, Params::try_from(&real).map_err(|_| HashError)?);
+        assert_eq!(
+            Params::try_from(&decoy).map_err(|_| HashError::Failed)?,
+            Params::try_from(&real).map_err(|_| HashError::Failed)?
+        );
         assert_eq!(decoy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
         assert_eq!(decoy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
         Ok(())
+    }
+
+    /// A flood beyond the queue is refused at once, not queued: of many verifications started
+    /// together, at most the queue's capacity is accepted.
+    #[tokio::test]
+    async fn a_full_queue_refuses_rather_than_waits() {
+        // A gate of its own, so the other tests' hashing does not share its places.
+        static GATE: Gate = Gate { in_queue: AtomicUsize::new(0), capacity: 4 };
+        let started: Vec<_> =
+            (0..12).map(|_| run_gated(&GATE, || verify_with_reused_memory(b"a guess at it", DECOY_HASH))).collect();
+        let results = futures_util::future::join_all(started).await;
+        let busy = results.iter().filter(|r| **r == Err(HashError::Busy)).count();
+        let done = results.iter().filter(|r| **r == Ok(false)).count();
+        assert_eq!((done, busy), (4, 8), "{results:?}");
+        assert_eq!(GATE.in_queue.load(Ordering::Acquire), 0, "every place was given back");
     }
 }
