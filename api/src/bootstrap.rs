@@ -87,6 +87,7 @@ async fn create_tenant_with_user(
     users::insert(
         &tx,
         users::NewUser {
+            supervisor_requested_by: None,
             email,
             display_name: DisplayName::parse(display_name).map_err(|e| anyhow::anyhow!("name: {e}"))?,
             roles: RoleSet::one(role),
@@ -145,6 +146,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         users::insert(
             &tx,
             users::NewUser {
+                supervisor_requested_by: None,
                 email: email(local, "demo-agency.example")?,
                 display_name: DisplayName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?,
                 roles: RoleSet::one(role),

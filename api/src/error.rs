@@ -24,6 +24,10 @@ pub enum ApiError {
     /// 403: the caller's roles do not allow this endpoint.
     #[error("forbidden")]
     Forbidden,
+    /// 403: the caller may use the endpoint, but not for this (their own roles, say); the detail
+    /// says why.
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(String),
     /// 404: absent, or another tenant's (indistinguishable on purpose).
     #[error("not found")]
     NotFound,
@@ -109,7 +113,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -131,6 +135,7 @@ impl ApiError {
             Self::BadRequest(why) => ("Bad request", why.clone()),
             Self::Unauthorized => ("Unauthorized", "A valid access token is required.".to_owned()),
             Self::Forbidden => ("Forbidden", "Your roles do not allow this.".to_owned()),
+            Self::ForbiddenBecause(why) => ("Forbidden", why.clone()),
             Self::NotFound => ("Not found", "No such resource.".to_owned()),
             Self::MethodNotAllowed(allow) => {
                 ("Method not allowed", format!("This path does not support this method; it allows {allow}."))
@@ -179,7 +184,7 @@ impl ResponseError for ApiError {
             Self::Validation(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::ConsentRequired => StatusCode::CONFLICT,

@@ -1,5 +1,5 @@
 //! The `vcao` binary: `serve [--demo]`, `migrate`, `openapi`, `rotate-signing-key`,
-//! `rotate-master-key`, `aggregates-sql`.
+//! `rotate-master-key`, `confirm-supervisor`, `aggregates-sql`.
 
 use clap::{Parser, Subcommand};
 use infra::config::Settings;
@@ -27,6 +27,16 @@ enum Command {
     RotateSigningKey,
     /// Re-wrap every tenant's data key under the current master key (see README).
     RotateMasterKey,
+    /// Confirm the `supervisor` role an agency admin requested for a user: the second person for
+    /// an agency that has no supervisor yet to confirm it (see README, "Who grants supervisor").
+    ConfirmSupervisor {
+        /// The agency's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The user's sign-in email.
+        #[arg(long)]
+        email: String,
+    },
     /// Print the SQL `GET /aggregates` runs for a ministry question, values inlined, to run in
     /// `psql` or `sqlite3` (the benchmark compares the two).
     AggregatesSql {
@@ -98,6 +108,11 @@ async fn main() -> anyhow::Result<()> {
                     report.unknown_master.len()
                 );
             }
+            Ok(())
+        }
+        Command::ConfirmSupervisor { tenant, email } => {
+            api::maintenance::confirm_supervisor(&settings, &tenant, &email).await?;
+            println!("supervisor confirmed for {email} at {tenant}; their sessions were ended");
             Ok(())
         }
         Command::Serve { demo } => {

@@ -1,4 +1,5 @@
-//! Operator commands that change keys: `vcao rotate-master-key`.
+//! Operator commands: `vcao rotate-master-key`, and `vcao confirm-supervisor`, the operator's
+//! confirmation of an agency's first supervisor (`domain::grants`).
 
 use infra::Db;
 use infra::config::Settings;
@@ -42,4 +43,59 @@ pub async fn rotate_master_key(settings: &Settings) -> anyhow::Result<Rewrapped>
     };
     db.close().await?;
     Ok(report)
+}
+
+/// Confirms the `supervisor` grant an agency admin requested for `email` at the tenant `slug`: the
+/// second person for an agency with no supervisor yet to confirm it. Audited in the tenant, with
+/// no actor and `confirmed_by: operator`; ends the user's sessions.
+///
+/// # Errors
+/// When the tenant or user is unknown, nothing waits for confirmation, or the database fails.
+pub async fn confirm_supervisor(settings: &Settings, slug: &str, email: &str) -> anyhow::Result<()> {
+    let db = Db::open(settings).await?;
+    let confirmed = confirm_supervisor_in(&db, slug, email).await;
+    db.close().await?;
+    confirmed
+}
+
+/// [`confirm_supervisor`] on an open database.
+///
+/// # Errors
+/// As [`confirm_supervisor`].
+#[expect(clippy::disallowed_methods, reason = "an operator command, for no signed-in caller")]
+pub async fn confirm_supervisor_in(db: &Db, slug: &str, email: &str) -> anyhow::Result<()> {
+    use infra::store::{audit, sessions, tenants, users};
+    let email = domain::user::EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("email: {e}"))?;
+    let tenant = tenants::find_by_slug(db.global(), &domain::auth::canonical_slug(slug))
+        .await
+        .map_err(|e| anyhow::anyhow!("tenant {slug}: {e}"))?;
+    let tx = infra::db::begin_tenant_tx_for(db, tenant.id).await?;
+    let (user, _) = users::find_credentials(&tx, &email).await.map_err(|e| anyhow::anyhow!("user: {e}"))?;
+    if !user.grants.supervisor_pending {
+        anyhow::bail!("no supervisor grant waits for this user; an agency admin requests it first");
+    }
+    let requested_by = user.grants.requested_by;
+    let confirmed = domain::grants::StoredRoles { supervisor_pending: false, requested_by: None, ..user.grants };
+    let changes = users::UserChanges { roles: Some(confirmed), ..users::UserChanges::default() };
+    let updated = users::update(&tx, user.id, user.version, changes).await?;
+    let ended = sessions::revoke_all_for_user(&tx, user.id, "user_changed").await?;
+    let details = serde_json::json!({
+        "role": "supervisor",
+        "requested_by": requested_by,
+        "confirmed_by": "operator",
+        "version": updated.version,
+        "sessions_ended": ended.len(),
+    });
+    let event = audit::AuditEntry {
+        actor_id: None,
+        action: domain::audit::actions::USER_ROLE_CONFIRMED,
+        resource_type: "user",
+        resource_id: Some(user.id.as_uuid()),
+        client_ip: None,
+        request_id: None,
+        details,
+    };
+    audit::record(&tx, event).await?;
+    tx.commit().await?;
+    Ok(())
 }

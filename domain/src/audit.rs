@@ -26,6 +26,8 @@ pub mod actions {
     pub const USER_CREATED: &str = "user.created";
     /// A user was changed.
     pub const USER_UPDATED: &str = "user.updated";
+    /// A second person confirmed a grant of `supervisor` (`domain::grants`).
+    pub const USER_ROLE_CONFIRMED: &str = "user.role_confirmed";
     /// A police service was created.
     pub const POLICE_SERVICE_CREATED: &str = "police_service.created";
     /// A police division was created.

@@ -55,6 +55,10 @@ pub enum Action {
     WorkCases,
     /// Close and reopen cases.
     CloseCases,
+    /// Lift `restricted` from a case: a supervisor's decision, not the worker's.
+    LiftRestriction,
+    /// Confirm another user's requested `supervisor` role (`crate::grants`).
+    ConfirmSupervisors,
     /// Read who read or changed a case.
     ReadAccessLog,
     /// Create postings and shifts.
@@ -135,7 +139,8 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
         }
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
-        Action::CloseCases => actor.has(Role::Supervisor),
+        Action::CloseCases | Action::LiftRestriction => actor.has(Role::Supervisor),
+        Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
         Action::ReadAccessLog => actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin),
         Action::ManageEmbedding | Action::ManageSettings => actor.has(Role::AgencyAdmin),
         Action::ReadEmbedding => {

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod authz;
 pub mod case;
 pub mod dispatch;
+pub mod grants;
 pub mod idempotency;
 pub mod ids;
 pub mod paging;

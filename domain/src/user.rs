@@ -226,6 +226,14 @@ impl RoleSet {
         Self(BTreeSet::from([role]))
     }
 
+    /// The set less `role` (possibly empty: a user whose only role waits for confirmation).
+    #[must_use]
+    pub fn without(&self, role: Role) -> Self {
+        let mut roles = self.0.clone();
+        roles.remove(&role);
+        Self(roles)
+    }
+
     /// True when `role` is in the set.
     #[must_use]
     pub fn contains(&self, role: Role) -> bool {

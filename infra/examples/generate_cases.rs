@@ -491,6 +491,7 @@ async fn provision(db: &Db, number: usize, cases: u64, password_hash: &str) -> R
         let user = users::insert(
             &tx,
             users::NewUser {
+                supervisor_requested_by: None,
                 email: EmailAddress::parse(&format!("{who}@agency-{number:02}.example"))?,
                 display_name: DisplayName::parse(&format!("{who} {number:02}"))?,
                 roles: RoleSet::one(role),

@@ -21,6 +21,7 @@ mod m20261129_000007_session_check;
 mod m20261129_000008_session_check_in_transaction;
 mod m20261129_000009_background_work_queries;
 mod m20261203_000010_idempotency_sealed;
+mod m20261203_000011_supervisor_confirmation;
 mod rls;
 mod tables;
 
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_session_check_in_transaction::Migration),
             Box::new(m20261129_000009_background_work_queries::Migration),
             Box::new(m20261203_000010_idempotency_sealed::Migration),
+            Box::new(m20261203_000011_supervisor_confirmation::Migration),
         ]
     }
 }

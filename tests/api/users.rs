@@ -23,7 +23,9 @@ async fn an_agency_admin_creates_reads_and_lists_users() {
     let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap().to_owned();
     let user: Value = response.json().await.unwrap();
     assert_eq!(user["email"], "ana@agency.example", "emails are normalised");
-    assert_eq!(user["roles"], json!(["supervisor", "case_manager"]));
+    // An admin's grant of supervisor waits for a second person (see `grants.rs`).
+    assert_eq!(user["roles"], json!(["case_manager"]));
+    assert_eq!(user["pending_roles"], json!(["supervisor"]));
     assert_eq!(user["profession"], "social_worker");
     assert_eq!(user["active"], true);
     assert_eq!(user["version"], 1);
@@ -177,7 +179,7 @@ async fn updates_need_if_match_and_refuse_stale_versions() {
     assert_eq!(updated.headers().get("etag").and_then(|v| v.to_str().ok()), Some("\"2\""));
     let body: Value = updated.json().await.unwrap();
     assert_eq!((body["display_name"].as_str(), body["version"].as_i64()), (Some("New Name"), Some(2)));
-    assert_eq!(body["roles"], json!(["supervisor"]));
+    assert_eq!((body["roles"].clone(), body["pending_roles"].clone()), (json!([]), json!(["supervisor"])));
 
     let stale = app.patch_json(&path, token, Some("\"1\""), &json!({"display_name": "Lost Update"})).await;
     assert_eq!(problem(stale, StatusCode::PRECONDITION_FAILED).await["code"], "precondition_failed");

@@ -365,7 +365,7 @@ pub async fn get_case(
     params(("id" = uuid::Uuid, Path, description = "Case id"), ("If-Match" = String, Header, description = "The ETag last read")),
     responses(
         (status = 200, description = "Updated", body = CaseResponse, headers(("ETag" = String, description = "New version"))),
-        (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor or case manager, or a case manager lifting `restricted` (a supervisor's decision)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The case changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -395,6 +395,9 @@ pub async fn update_case(
     e.finish(|| Some(()))?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
     let current = cases::get(&tx, path.into_inner(), CaseScope::of(&actor)).await?;
+    if current.restricted && body.restricted == Some(false) && authorize(&actor, Action::LiftRestriction).is_err() {
+        return Err(ApiError::ForbiddenBecause("Only a supervisor may lift a case's restriction.".to_owned()));
+    }
     if let Some(Some(worker)) = body.assigned_to {
         check_assignee(&tx, UserId::from_uuid(worker)).await?;
     }

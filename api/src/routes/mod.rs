@@ -43,6 +43,7 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(users::list_users)
         .service(users::get_user)
         .service(users::update_user)
+        .service(users::confirm_supervisor)
         .service(audit::list_audit_events)
         .service(audit::verify_audit_events)
         .service(programs::create_program)

@@ -169,6 +169,7 @@ pub async fn create_tenant(
     let admin = users::insert(
         &tx,
         NewUser {
+            supervisor_requested_by: None,
             email: new.admin_email,
             display_name: new.admin_name,
             roles: RoleSet::one(admin_role),

@@ -73,8 +73,11 @@ pub struct UserResponse {
     pub email: String,
     /// Display name.
     pub display_name: String,
-    /// Roles.
+    /// Roles in effect.
     pub roles: Vec<String>,
+    /// Roles granted but waiting for a second person's confirmation (`supervisor`: see
+    /// `POST /users/{id}/supervisor-confirmation`); not in effect until then.
+    pub pending_roles: Vec<String>,
     /// Police division.
     pub division_id: Option<uuid::Uuid>,
     /// Profession.
@@ -92,6 +95,11 @@ impl From<User> for UserResponse {
             email: u.email,
             display_name: u.display_name,
             roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            pending_roles: if u.grants.supervisor_pending {
+                vec![domain::user::Role::Supervisor.as_str().to_owned()]
+            } else {
+                Vec::new()
+            },
             division_id: u.division_id.map(|d| d.as_uuid()),
             profession: u.profession.map(|p| p.as_str().to_owned()),
             active: u.active,
@@ -168,6 +176,19 @@ fn entry(
     }
 }
 
+/// A refused change of roles: 403, saying why.
+fn grant_error(e: domain::grants::GrantError) -> ApiError {
+    match e {
+        domain::grants::GrantError::NothingPending => ApiError::Conflict(e.to_string()),
+        _ => ApiError::ForbiddenBecause(e.to_string()),
+    }
+}
+
+/// The user's roles waiting for confirmation, as stored.
+fn pending(user: &User) -> String {
+    if user.grants.supervisor_pending { domain::user::Role::Supervisor.as_str().to_owned() } else { String::new() }
+}
+
 fn with_etag(mut response: actix_web::HttpResponseBuilder, user: User) -> HttpResponse {
     response.insert_header((actix_web::http::header::ETAG, etag(user.version)));
     response.json(UserResponse::from(user))
@@ -209,24 +230,23 @@ pub async fn create_user(
     check_division(&tx, parsed.division_id).await?;
     // Hashed once the transaction has checked the caller's session and the key is not a replay,
     // as creating a tenant does: a rare request, so holding the transaction for it costs little.
+    let grants = domain::grants::request_roles(&actor, UserId::new(), None, parsed.roles).map_err(grant_error)?;
     let password_hash = password::hash(parsed.password).await?;
     let user = users::insert(
         &tx,
         NewUser {
             email: parsed.email,
             display_name: parsed.display_name,
-            roles: parsed.roles,
+            roles: grants.named.clone(),
+            supervisor_requested_by: grants.requested_by,
             division_id: parsed.division_id,
             profession: parsed.profession,
             password_hash,
         },
     )
     .await?;
-    audit::record(
-        &tx,
-        entry(&actor, &meta, actions::USER_CREATED, user.id, serde_json::json!({ "roles": user.roles.to_storage() })),
-    )
-    .await?;
+    let details = serde_json::json!({ "roles": user.roles.to_storage(), "pending_roles": pending(&user) });
+    audit::record(&tx, entry(&actor, &meta, actions::USER_CREATED, user.id, details)).await?;
     let location = format!("/api/v1/users/{}", user.id);
     let version = user.version;
     let response =
@@ -332,36 +352,88 @@ pub async fn update_user(
     if !e.is_empty() {
         return Err(e.into());
     }
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let before = users::get(&tx, id).await?;
+    let grants = match roles.flatten() {
+        None => None,
+        Some(requested) => {
+            Some(domain::grants::request_roles(&actor, id, Some(&before.grants), requested).map_err(grant_error)?)
+        }
+    };
     let changes = UserChanges {
         display_name: display_name.flatten(),
-        roles: roles.flatten(),
+        roles: grants,
         division_id: body.division_id.map(|d| d.map(PoliceDivisionId::from_uuid)),
         active: body.active,
     };
-    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
     if let Some(Some(division)) = changes.division_id {
         check_division(&tx, Some(division)).await?;
     }
-    let before = users::get(&tx, id).await?;
-    let roles_after = changes.roles.clone().unwrap_or_else(|| before.roles.clone());
+    let named_after = changes.roles.as_ref().map_or_else(|| before.grants.named.clone(), |g| g.named.clone());
     let division_after = changes.division_id.unwrap_or(before.division_id);
-    if let Err(message) = check_division_requirement(&roles_after, division_after.is_some()) {
+    if let Err(message) = check_division_requirement(&named_after, division_after.is_some()) {
         return Err(ApiError::field("division_id", message));
     }
-    let ends_sessions = changes.roles.as_ref().is_some_and(|r| *r != before.roles) || changes.active == Some(false);
+    let ends_sessions = changes.roles.as_ref().is_some_and(|r| *r != before.grants) || changes.active == Some(false);
     let user = users::update(&tx, id, if_match.version()?, changes).await?;
     let ended = if ends_sessions { sessions::revoke_all_for_user(&tx, id, "user_changed").await? } else { Vec::new() };
-    audit::record(
-        &tx,
-        entry(
-            &actor,
-            &meta,
-            actions::USER_UPDATED,
-            id,
-            serde_json::json!({ "version": user.version, "sessions_ended": ended.len() }),
-        ),
-    )
-    .await?;
+    let mut details = serde_json::json!({ "version": user.version, "sessions_ended": ended.len() });
+    if user.grants != before.grants {
+        // Every grant and removal is on the record, with what was and what is.
+        details["roles_before"] = before.roles.to_storage().into();
+        details["roles"] = user.roles.to_storage().into();
+        details["pending_roles"] = pending(&user).into();
+    }
+    audit::record(&tx, entry(&actor, &meta, actions::USER_UPDATED, id, details)).await?;
+    tx.commit().await?;
+    for session in ended {
+        state.revocations.revoke(session, std::time::Duration::from_secs(900));
+    }
+    Ok(with_etag(HttpResponse::Ok(), user))
+}
+
+/// Confirm a supervisor.
+///
+/// An agency admin's grant of `supervisor` takes effect only when a second person confirms it: a supervisor of the
+/// agency who is neither the admin who asked nor the user who receives it (`403` otherwise; `409` when nothing
+/// waits). For an agency with no supervisor yet, the operator confirms with `vcao confirm-supervisor`. Ends the
+/// user's sessions, so their next sign-in carries the role. Audited.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "confirm_supervisor",
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Confirmed: `supervisor` is in effect", body = UserResponse, headers(("ETag" = String, description = "New version"))),
+        (status = 403, description = "Not a supervisor, or the requester or grantee", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No supervisor grant waits for this user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/users/{id}/supervisor-confirmation")]
+pub async fn confirm_supervisor(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ConfirmSupervisors)?;
+    let id = UserId::from_uuid(path.into_inner());
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let before = users::get(&tx, id).await?;
+    let confirmed = domain::grants::confirm_supervisor(&actor, id, &before.grants).map_err(grant_error)?;
+    let requested_by = before.grants.requested_by;
+    let changes = UserChanges { roles: Some(confirmed), ..UserChanges::default() };
+    let user = users::update(&tx, id, before.version, changes).await?;
+    let ended = sessions::revoke_all_for_user(&tx, id, "user_changed").await?;
+    let details = serde_json::json!({
+        "role": "supervisor",
+        "requested_by": requested_by,
+        "version": user.version,
+        "sessions_ended": ended.len(),
+    });
+    audit::record(&tx, entry(&actor, &meta, actions::USER_ROLE_CONFIRMED, id, details)).await?;
     tx.commit().await?;
     for session in ended {
         state.revocations.revoke(session, std::time::Duration::from_secs(900));

@@ -17,6 +17,8 @@ pub struct Model {
     pub division_id: Option<Uuid>,
     pub profession: Option<String>,
     pub active: bool,
+    pub supervisor_pending: bool,
+    pub supervisor_requested_by: Option<Uuid>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -19,8 +19,10 @@ pub struct User {
     pub email: String,
     /// Name shown to colleagues.
     pub display_name: String,
-    /// What the user may do.
+    /// What the user may do now: the roles in effect.
     pub roles: RoleSet,
+    /// The roles as stored, a requested `supervisor` not yet confirmed included.
+    pub grants: domain::grants::StoredRoles,
     /// The police division a liaison or embedded worker belongs to.
     pub division_id: Option<PoliceDivisionId>,
     /// What the person is.
@@ -33,13 +35,24 @@ pub struct User {
     pub created_at: chrono::DateTime<Utc>,
 }
 
+/// The roles a row names, and whether its `supervisor` waits for confirmation.
+fn stored_roles(m: &user::Model) -> domain::grants::StoredRoles {
+    domain::grants::StoredRoles {
+        named: RoleSet::from_storage(&m.roles),
+        supervisor_pending: m.supervisor_pending,
+        requested_by: m.supervisor_requested_by.map(UserId::from_uuid),
+    }
+}
+
 impl From<user::Model> for User {
     fn from(m: user::Model) -> Self {
+        let grants = stored_roles(&m);
         Self {
             id: UserId::from_uuid(m.id),
             email: m.email,
             display_name: m.display_name,
-            roles: RoleSet::from_storage(&m.roles),
+            roles: grants.effective(),
+            grants,
             division_id: m.division_id.map(PoliceDivisionId::from_uuid),
             profession: m.profession.as_deref().and_then(|p| Profession::parse(p).ok()),
             active: m.active,
@@ -56,8 +69,11 @@ pub struct NewUser {
     pub email: EmailAddress,
     /// Display name.
     pub display_name: DisplayName,
-    /// Roles.
+    /// Roles named.
     pub roles: RoleSet,
+    /// Who asked for the `supervisor` among `roles`, when it waits for confirmation
+    /// (`domain::grants`); `None` when every role is in effect.
+    pub supervisor_requested_by: Option<UserId>,
     /// Division, required for police liaisons.
     pub division_id: Option<PoliceDivisionId>,
     /// Profession.
@@ -71,8 +87,8 @@ pub struct NewUser {
 pub struct UserChanges {
     /// New display name.
     pub display_name: Option<DisplayName>,
-    /// New roles.
-    pub roles: Option<RoleSet>,
+    /// New roles, with whether `supervisor` waits for confirmation (`domain::grants`).
+    pub roles: Option<domain::grants::StoredRoles>,
     /// New division (`Some(None)` clears it).
     pub division_id: Option<Option<PoliceDivisionId>>,
     /// Activate or deactivate.
@@ -93,6 +109,8 @@ pub async fn insert(tx: &TenantTx, new: NewUser) -> Result<User, StoreError> {
         display_name: Set(new.display_name.as_str().to_owned()),
         password_hash: Set(new.password_hash),
         roles: Set(new.roles.to_storage()),
+        supervisor_pending: Set(new.supervisor_requested_by.is_some()),
+        supervisor_requested_by: Set(new.supervisor_requested_by.map(|u| u.as_uuid())),
         division_id: Set(new.division_id.map(|d| d.as_uuid())),
         profession: Set(new.profession.map(|p| p.as_str().to_owned())),
         active: Set(true),
@@ -168,7 +186,10 @@ pub async fn update(
         update = update.col_expr(user::Column::DisplayName, Expr::value(name.as_str().to_owned()));
     }
     if let Some(roles) = changes.roles {
-        update = update.col_expr(user::Column::Roles, Expr::value(roles.to_storage()));
+        update = update
+            .col_expr(user::Column::Roles, Expr::value(roles.named.to_storage()))
+            .col_expr(user::Column::SupervisorPending, Expr::value(roles.supervisor_pending))
+            .col_expr(user::Column::SupervisorRequestedBy, Expr::value(roles.requested_by.map(|u| u.as_uuid())));
     }
     if let Some(division) = changes.division_id {
         update = update.col_expr(user::Column::DivisionId, Expr::value(division.map(|d| d.as_uuid())));
@@ -200,7 +221,7 @@ pub async fn active_with_role(tx: &TenantTx, role: domain::user::Role) -> Result
     // `contains` is a substring match on the stored list; parse to be exact.
     Ok(rows
         .into_iter()
-        .filter(|u| RoleSet::from_storage(&u.roles).contains(role))
+        .filter(|u| stored_roles(u).effective().contains(role))
         .map(|u| UserId::from_uuid(u.id))
         .collect())
 }
