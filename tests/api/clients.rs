@@ -244,3 +244,34 @@ async fn redis_holds_no_personal_information() {
     let canaries = [CANARY_NAME, CANARY_FAMILY, CANARY_PHONE, "zephyrine", "mail.example", "127.0.0.1", &unkeyed];
     at_rest::assert_no_canaries(&[redis], "login:acct:", &canaries);
 }
+
+/// Visibility is decided before the page is cut: a hidden client neither ends a page (its id in
+/// the cursor) nor makes the caller think more rows follow.
+#[tokio::test]
+async fn search_pages_and_cursors_carry_nothing_of_a_hidden_client() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let colleague = app.create_user(&agency, &["case_manager"]).await;
+    let same = json!({"given_name": "Oriel", "family_name": "Samename"});
+    let hidden = create_client(&app, &worker.access_token, &same).await;
+    let body = json!({"client_id": hidden["id"], "victimization_types": ["other"], "referral_source": "self",
+                      "assigned_to": worker.user_id, "restricted": true});
+    assert_eq!(app.post_json("/api/v1/cases", Some(&worker.access_token), &body).await.status(), StatusCode::CREATED);
+    let visible = create_client(&app, &worker.access_token, &same).await;
+    let hidden_id: uuid::Uuid = hidden["id"].as_str().unwrap().parse().unwrap();
+
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    loop {
+        let after = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let path = format!("/api/v1/clients?family_name=samename&limit=1{after}");
+        let page: Value = app.get(&path, Some(&colleague.access_token)).await.json().await.unwrap();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|c| c["id"].clone()));
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        let Some(raw) = &cursor else { break };
+        let decoded = domain::paging::Cursor::decode(raw).expect("a cursor of ours");
+        assert_ne!(decoded.after, hidden_id, "the cursor names the hidden client");
+    }
+    assert_eq!(seen, [visible["id"].clone()]);
+}

@@ -386,7 +386,7 @@ pub async fn search_clients(
     let search = ClientSearch { given_name: given, family_name: family, date_of_birth: query.date_of_birth };
     let cipher = state.cipher(actor.tenant_id).await?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
-    let (found, last, more) = clients::search(&tx, &cipher, &search, CaseScope::of(&actor), after, limit.get()).await?;
+    let (found, more) = clients::search(&tx, &cipher, &search, CaseScope::of(&actor), after, limit.get()).await?;
     let reads = found
         .iter()
         .map(|c| {
@@ -395,7 +395,8 @@ pub async fn search_clients(
         .collect();
     audit::record_many(&tx, reads).await?;
     tx.commit().await?;
-    let next_cursor = if more { last.map(|id| domain::paging::Cursor { after: id }.encode()) } else { None };
+    // The cursor names the last client of this page, which the caller has just been shown.
+    let next_cursor = if more { found.last().map(|c| domain::paging::Cursor { after: c.id }.encode()) } else { None };
     Ok(HttpResponse::Ok().json(Page { items: found.into_iter().map(ClientResponse::from).collect(), next_cursor }))
 }
 

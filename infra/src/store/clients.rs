@@ -202,7 +202,7 @@ impl std::fmt::Debug for ClientSearch {
 }
 
 /// A page of clients matching `search` exactly (case-insensitively for names), through the blind
-/// indexes. Returns the visible clients and the last id scanned (for the next cursor).
+/// indexes, of those `scope` may see. Returns them and whether more follow.
 ///
 /// # Errors
 /// [`StoreError`] on database or decryption failure.
@@ -213,9 +213,13 @@ pub async fn search(
     scope: CaseScope,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<(Vec<Client>, Option<Uuid>, bool), StoreError> {
+) -> Result<(Vec<Client>, bool), StoreError> {
+    let tenant = tx.tenant_id().as_uuid();
+    // Visibility is part of the query, before LIMIT: filtering after it let a hidden client's
+    // row end a page and become its cursor, and told the caller more rows existed than they see.
     let mut query = client::Entity::find()
-        .filter(client::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(client::Column::TenantId.eq(tenant))
+        .filter(seen_in(tenant, scope))
         .order_by_asc(client::Column::Id)
         .limit(limit + 1);
     if let Some(name) = &search.given_name {
@@ -235,12 +239,8 @@ pub async fn search(
     let mut rows = query.all(tx.raw()).await.store()?;
     let more = rows.len() as u64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let last = rows.last().map(|r| r.id);
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let hidden = hidden(tx, &ids, scope).await?;
-    let clients =
-        rows.into_iter().filter(|r| !hidden.contains(&r.id)).map(|r| open(cipher, r)).collect::<Result<Vec<_>, _>>()?;
-    Ok((clients, last, more))
+    let clients = rows.into_iter().map(|r| open(cipher, r)).collect::<Result<Vec<_>, _>>()?;
+    Ok((clients, more))
 }
 
 /// Replaces a client's details if the stored version is still `expected_version`.
