@@ -28,5 +28,6 @@ mod reference;
 mod referrals;
 mod reporting;
 mod reports;
+mod stored_values;
 mod tenants;
 mod users;

@@ -13,7 +13,7 @@ use crate::helpers::{Agency, Session, TestApp, problem, spawn_app, spawn_app_sha
 
 const SOON: Duration = Duration::from_secs(1);
 
-fn referral_body(division: Uuid, consent: bool) -> Value {
+pub fn referral_body(division: Uuid, consent: bool) -> Value {
     json!({"division_id": division, "victimization_types": ["human_trafficking_sexual"], "urgency": "immediate",
            "occurrence_number": "TPS-2026-4471", "consent_to_contact": consent, "children_involved": false,
            "person": {"given_name": "Marisol", "family_name": "Vantongeren", "phone": "416-555-0177",

@@ -259,7 +259,7 @@ pub async fn create_case(
         Begun::Proceed(tx) => tx,
     };
     let new = body.try_into_domain(&tx, &cipher, &actor).await?;
-    let case = cases::insert(&tx, &cipher, new);
+    let case = cases::insert(&tx, &cipher, new)?;
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });
     audit::record(&tx, entry(&actor, &meta, actions::CASE_CREATED, "case", Some(case.id), details)).await?;

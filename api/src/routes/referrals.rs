@@ -659,7 +659,7 @@ pub async fn convert_referral(
             assigned_to: worker,
             restricted: false,
         },
-    );
+    )?;
     match referrals::mark_converted(&tx, referral.id, referral.status, case.id, client.id).await {
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyConverted)),
         other => other?,

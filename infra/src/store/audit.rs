@@ -151,20 +151,21 @@ pub async fn list(
         query = query.filter(audit_event::Column::ActorId.eq(actor));
     }
     let rows = query.all(tx.raw()).await.store()?;
-    Ok(rows
-        .into_iter()
-        .map(|m| AuditEvent {
-            id: m.id,
-            occurred_at: m.occurred_at,
-            actor_id: m.actor_id,
-            action: m.action,
-            resource_type: m.resource_type,
-            resource_id: m.resource_id,
-            client_ip: m.client_ip,
-            request_id: m.request_id,
-            details: serde_json::from_str(&m.details).unwrap_or(serde_json::Value::Null),
+    rows.into_iter()
+        .map(|m| {
+            Ok(AuditEvent {
+                id: m.id,
+                occurred_at: m.occurred_at,
+                actor_id: m.actor_id,
+                action: m.action,
+                resource_type: m.resource_type,
+                resource_id: m.resource_id,
+                client_ip: m.client_ip,
+                request_id: m.request_id,
+                details: super::decode_json("audit_events.details", &m.details)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// How far back (ms) a late-commit pass looks for events committed out of id order: a
@@ -338,7 +339,15 @@ async fn seal(db: &Db, tenant_id: TenantId, pick: Pick) -> Result<(u64, Option<U
         .store()?;
     let (mut seq, mut previous) = match &last {
         None => (0_i64, GENESIS),
-        Some(link) => (link.seq, link.hash.as_slice().try_into().unwrap_or(GENESIS)),
+        // A link whose hash is not 32 bytes would restart the chain at the genesis hash and hide
+        // whatever came before; refuse to seal past it instead.
+        Some(link) => (
+            link.seq,
+            link.hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("audit_seals.hash of link {} is not 32 bytes", link.seq)))?,
+        ),
     };
     let mut next = None;
     let candidates = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id.as_uuid()));

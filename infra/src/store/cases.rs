@@ -49,31 +49,33 @@ pub struct Case {
     pub version: i32,
 }
 
-fn types_from_storage(stored: &str) -> Vec<VictimizationType> {
-    stored.split(',').filter_map(|t| VictimizationType::parse(t).ok()).collect()
+fn types_from_storage(stored: &str) -> Result<Vec<VictimizationType>, StoreError> {
+    stored.split(',').map(|t| super::decode("cases.victimization_types", t, VictimizationType::parse)).collect()
 }
 
 fn types_to_storage(types: &[VictimizationType]) -> String {
     types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
 }
 
-impl From<case::Model> for Case {
-    fn from(m: case::Model) -> Self {
-        Self {
+impl TryFrom<case::Model> for Case {
+    type Error = StoreError;
+
+    fn try_from(m: case::Model) -> Result<Self, StoreError> {
+        Ok(Self {
             id: m.id,
             client_id: m.client_id,
-            status: CaseStatus::parse(&m.status).unwrap_or(CaseStatus::Open),
-            victimization_types: types_from_storage(&m.victimization_types),
-            referral_source: ReferralSource::parse(&m.referral_source).unwrap_or(ReferralSource::Other),
+            status: super::decode("cases.status", &m.status, CaseStatus::parse)?,
+            victimization_types: types_from_storage(&m.victimization_types)?,
+            referral_source: super::decode("cases.referral_source", &m.referral_source, ReferralSource::parse)?,
             program_id: m.program_id,
             division_id: m.division_id.map(PoliceDivisionId::from_uuid),
             assigned_to: m.assigned_to.map(UserId::from_uuid),
             restricted: m.restricted,
-            risk_level: m.risk_level.as_deref().and_then(|l| RiskLevel::parse(l).ok()),
+            risk_level: super::decode_opt("cases.risk_level", m.risk_level.as_deref(), RiskLevel::parse)?,
             opened_at: m.opened_at,
             closed_at: m.closed_at,
             version: m.version,
-        }
+        })
     }
 }
 
@@ -125,7 +127,10 @@ fn insert_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) {
 /// Opens a case and records its de-identified fact. All three (the case, its types, the fact) are
 /// appended (`TenantTx::append`): written with the transaction's next statement or its commit,
 /// which answers [`StoreError::Conflict`] on `reference` if a referenced row has gone meanwhile.
-pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Case {
+///
+/// # Errors
+/// [`StoreError::Corrupt`] only if the case it made does not read back (a bug, never a guess).
+pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Result<Case, StoreError> {
     let id = Uuid::now_v7();
     let now = crate::db::now();
     let model = case::Model {
@@ -150,7 +155,7 @@ pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Case {
     insert_types(tx, id, &new.victimization_types);
     let codes = super::facts::Codes { program: new.program.map(|p| p.code), division: new.division.map(|d| d.code) };
     super::facts::case_opened(tx, cipher, &model, &new.client, codes);
-    Case::from(model)
+    Case::try_from(model)
 }
 
 /// The SQL form of `CaseScope::sees`: restricted cases only for the assigned worker (or everything).
@@ -175,8 +180,8 @@ pub async fn get(tx: &TenantTx, id: Uuid, scope: CaseScope) -> Result<Case, Stor
         .one(tx.raw())
         .await
         .store()?
-        .map(Case::from)
-        .ok_or(StoreError::NotFound)
+        .map(Case::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// Filters of the case list.
@@ -230,7 +235,7 @@ pub async fn list(
             .to_owned();
         query = query.filter(case::Column::Id.in_subquery(with_type));
     }
-    Ok(query.all(tx.raw()).await.store()?.into_iter().map(Case::from).collect())
+    query.all(tx.raw()).await.store()?.into_iter().map(Case::try_from).collect()
 }
 
 /// What a PATCH may change; `None` leaves a field alone.

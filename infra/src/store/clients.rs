@@ -67,7 +67,7 @@ const BIRTH: &str = "date_of_birth";
 fn sealed_columns(cipher: &TenantCipher, id: Uuid, f: &ClientFields) -> Result<client::ActiveModel, StoreError> {
     let seal = |col: &str, v: Option<&str>| cipher.seal_opt(&format!("clients.{col}"), id, v);
     let dob = f.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string());
-    let safe = f.safe_contact.as_ref().map(|s| serde_json::to_string(s).unwrap_or_default());
+    let safe = f.safe_contact.as_ref().map(|s| super::encode_json("clients.safe_contact", s)).transpose()?;
     Ok(client::ActiveModel {
         given_name_sealed: Set(cipher.seal(&format!("clients.{GIVEN}"), id, &f.given_name)?),
         family_name_sealed: Set(seal(FAMILY, f.family_name.as_deref())?),
@@ -87,23 +87,29 @@ fn sealed_columns(cipher: &TenantCipher, id: Uuid, f: &ClientFields) -> Result<c
 
 /// The client's date of birth, opened.
 fn birth_date(cipher: &TenantCipher, m: &client::Model) -> Result<Option<NaiveDate>, StoreError> {
-    Ok(cipher
-        .open_opt(&format!("clients.{BIRTH}"), m.id, m.date_of_birth_sealed.as_deref())?
-        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    let text = cipher.open_opt(&format!("clients.{BIRTH}"), m.id, m.date_of_birth_sealed.as_deref())?;
+    // The error names the column only: the text is a date of birth.
+    text.map(|d| {
+        NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+            .map_err(|_| StoreError::Corrupt("clients.date_of_birth: not a date".to_owned()))
+    })
+    .transpose()
 }
 
 fn open(cipher: &TenantCipher, m: client::Model) -> Result<Client, StoreError> {
     let id = m.id;
     let open = |col: &str, v: Option<&[u8]>| cipher.open_opt(&format!("clients.{col}"), id, v);
     let dob = birth_date(cipher, &m)?;
-    let safe = open("safe_contact", m.safe_contact_sealed.as_deref())?.and_then(|s| serde_json::from_str(&s).ok());
+    let safe = open("safe_contact", m.safe_contact_sealed.as_deref())?
+        .map(|s| super::decode_json("clients.safe_contact", &s))
+        .transpose()?;
     Ok(Client {
         id,
         fields: ClientFields {
             given_name: cipher.open(&format!("clients.{GIVEN}"), id, &m.given_name_sealed)?,
             family_name: open(FAMILY, m.family_name_sealed.as_deref())?,
             date_of_birth: dob,
-            gender: m.gender.as_deref().and_then(|g| Gender::parse(g).ok()),
+            gender: super::decode_opt("clients.gender", m.gender.as_deref(), Gender::parse)?,
             phone: open("phone", m.phone_sealed.as_deref())?,
             email: open("email", m.email_sealed.as_deref())?,
             preferred_language: open("preferred_language", m.preferred_language_sealed.as_deref())?,

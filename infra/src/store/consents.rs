@@ -50,7 +50,7 @@ fn open_consent(cipher: &TenantCipher, m: consent::Model) -> Result<Consent, Sto
         notes: cipher.open_opt("consents.notes", m.id, m.notes_sealed.as_deref())?,
         id: m.id,
         case_id: m.case_id,
-        scope: ConsentScope::parse(&m.scope).unwrap_or(ConsentScope::ShareWithOtherAgency),
+        scope: super::decode("consents.scope", &m.scope, ConsentScope::parse)?,
         granted: m.granted,
         expires_at: m.expires_at,
         recorded_by: UserId::from_uuid(m.recorded_by),
@@ -119,17 +119,16 @@ pub async fn records(tx: &TenantTx, case_id: Uuid) -> Result<Vec<ConsentRecord>,
         .all(tx.raw())
         .await
         .store()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|m| {
-            Some(ConsentRecord {
-                scope: ConsentScope::parse(&m.scope).ok()?,
+    rows.into_iter()
+        .map(|m| {
+            Ok(ConsentRecord {
+                scope: super::decode("consents.scope", &m.scope, ConsentScope::parse)?,
                 granted: m.granted,
                 recorded_at: m.created_at,
                 expires_at: m.expires_at,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// A referral out to a community organisation.

@@ -137,3 +137,38 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
         self.map_err(StoreError::from_db)
     }
 }
+
+/// Reads the stored value `raw` of `column` with `parse`, or fails: a value this code does not
+/// know is never read as a default (an unknown consent scope as the widest, an unreadable referral
+/// status as `pending`, acceptable again). The error names the column and the value: these are
+/// enumerations and codes, never personal data.
+pub(crate) fn decode<T, E>(
+    column: &'static str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    parse(raw).map_err(|_| StoreError::Corrupt(format!("{column} holds {raw:?}, which this version does not know")))
+}
+
+/// [`decode`] for a nullable column.
+pub(crate) fn decode_opt<T, E>(
+    column: &'static str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    raw.map(|raw| decode(column, raw, parse)).transpose()
+}
+
+/// Reads JSON stored (sealed) in `column`, or fails naming the column only: the text may be
+/// personal, so it is never put in the error.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Corrupt(format!("{column}: JSON unreadable at line {}, column {}", e.line(), e.column()))
+    })
+}
+
+/// Serialises a value to store as JSON, or fails: a value that does not serialise is never
+/// sealed as an empty string.
+pub(crate) fn encode_json<T: serde::Serialize>(column: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Corrupt(format!("{column}: value does not serialise")))
+}

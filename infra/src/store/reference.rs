@@ -38,31 +38,37 @@ pub struct PoliceDivision {
     pub period: EffectivePeriod,
 }
 
-fn period(from: NaiveDate, to: Option<NaiveDate>) -> EffectivePeriod {
-    // Stored rows were validated on the way in; a bad end date reads as open-ended.
-    EffectivePeriod::new(from, to).unwrap_or(EffectivePeriod { from, to: None })
+fn period(from: NaiveDate, to: Option<NaiveDate>) -> Result<EffectivePeriod, StoreError> {
+    // Stored rows were validated on the way in; one that ends before it starts is not read as
+    // open-ended (in force for ever), it is refused.
+    EffectivePeriod::new(from, to)
+        .map_err(|_| StoreError::Corrupt(format!("effective period {from} to {to:?} ends before it starts")))
 }
 
-impl From<police_service::Model> for PoliceService {
-    fn from(m: police_service::Model) -> Self {
-        Self {
+impl TryFrom<police_service::Model> for PoliceService {
+    type Error = StoreError;
+
+    fn try_from(m: police_service::Model) -> Result<Self, StoreError> {
+        Ok(Self {
             id: PoliceServiceId::from_uuid(m.id),
             name: m.name,
             short_name: m.short_name,
-            period: period(m.effective_from, m.effective_to),
-        }
+            period: period(m.effective_from, m.effective_to)?,
+        })
     }
 }
 
-impl From<police_division::Model> for PoliceDivision {
-    fn from(m: police_division::Model) -> Self {
-        Self {
+impl TryFrom<police_division::Model> for PoliceDivision {
+    type Error = StoreError;
+
+    fn try_from(m: police_division::Model) -> Result<Self, StoreError> {
+        Ok(Self {
             id: PoliceDivisionId::from_uuid(m.id),
             police_service_id: PoliceServiceId::from_uuid(m.police_service_id),
             name: m.name,
             code: m.code,
-            period: period(m.effective_from, m.effective_to),
-        }
+            period: period(m.effective_from, m.effective_to)?,
+        })
     }
 }
 
@@ -93,7 +99,7 @@ pub async fn insert_service(
     .insert(conn)
     .await
     .store()
-    .map(PoliceService::from)
+    .and_then(PoliceService::try_from)
 }
 
 /// Inserts a division of an existing service.
@@ -121,7 +127,7 @@ pub async fn insert_division(
     .insert(conn)
     .await
     .store()
-    .map(PoliceDivision::from)
+    .and_then(PoliceDivision::try_from)
 }
 
 /// One service.
@@ -133,8 +139,8 @@ pub async fn get_service(conn: &impl ConnectionTrait, id: PoliceServiceId) -> Re
         .one(conn)
         .await
         .store()?
-        .map(PoliceService::from)
-        .ok_or(StoreError::NotFound)
+        .map(PoliceService::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// One division.
@@ -146,8 +152,8 @@ pub async fn get_division(conn: &impl ConnectionTrait, id: PoliceDivisionId) -> 
         .one(conn)
         .await
         .store()?
-        .map(PoliceDivision::from)
-        .ok_or(StoreError::NotFound)
+        .map(PoliceDivision::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// Services in force on `on` (all of them when `None`), a page after `after`.
@@ -167,7 +173,7 @@ pub async fn list_services(
     if let Some(day) = on {
         query = query.filter(in_force(police_service::Column::EffectiveFrom, police_service::Column::EffectiveTo, day));
     }
-    Ok(query.all(conn).await.store()?.into_iter().map(PoliceService::from).collect())
+    query.all(conn).await.store()?.into_iter().map(PoliceService::try_from).collect()
 }
 
 /// Divisions in force on `on` (all when `None`), optionally of one service, a page after `after`.
@@ -192,5 +198,5 @@ pub async fn list_divisions(
         query =
             query.filter(in_force(police_division::Column::EffectiveFrom, police_division::Column::EffectiveTo, day));
     }
-    Ok(query.all(conn).await.store()?.into_iter().map(PoliceDivision::from).collect())
+    query.all(conn).await.store()?.into_iter().map(PoliceDivision::try_from).collect()
 }

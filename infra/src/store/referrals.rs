@@ -100,7 +100,7 @@ const PERSON: &str = "referrals.person";
 fn from_model(m: referral::Model, cipher: Option<&TenantCipher>) -> Result<Referral, StoreError> {
     let (person, occurrence_number, notes) = match cipher {
         Some(c) => (
-            serde_json::from_str(&c.open(PERSON, m.id, &m.person_sealed)?).ok(),
+            Some(super::decode_json(PERSON, &c.open(PERSON, m.id, &m.person_sealed)?)?),
             c.open_opt("referrals.occurrence_number", m.id, m.occurrence_number_sealed.as_deref())?,
             c.open_opt("referrals.notes", m.id, m.notes_sealed.as_deref())?,
         ),
@@ -115,14 +115,14 @@ fn from_model(m: referral::Model, cipher: Option<&TenantCipher>) -> Result<Refer
         victimization_types: m
             .victimization_types
             .split(',')
-            .filter_map(|t| VictimizationType::parse(t).ok())
-            .collect(),
-        urgency: Urgency::parse(&m.urgency).unwrap_or(Urgency::Routine),
+            .map(|t| super::decode("referrals.victimization_types", t, VictimizationType::parse))
+            .collect::<Result<_, _>>()?,
+        urgency: super::decode("referrals.urgency", &m.urgency, Urgency::parse)?,
         person,
         consent_to_contact: m.consent_to_contact,
         children_involved: m.children_involved,
         notes,
-        status: ReferralStatus::parse(&m.status).unwrap_or(ReferralStatus::Pending),
+        status: super::decode("referrals.status", &m.status, ReferralStatus::parse)?,
         assigned_to: m.assigned_to.map(UserId::from_uuid),
         accepted_by: m.accepted_by.map(UserId::from_uuid),
         accepted_at: m.accepted_at,
@@ -182,7 +182,7 @@ pub(super) fn open_statuses() -> [&'static str; 2] {
 /// [`StoreError`] on encryption failure.
 pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> Result<Referral, StoreError> {
     let id = Uuid::now_v7();
-    let person = serde_json::to_string(&new.person).unwrap_or_default();
+    let person = super::encode_json(PERSON, &new.person)?;
     let model = referral::Model {
         tenant_id: tx.tenant_id().as_uuid(),
         id,

@@ -52,15 +52,17 @@ pub struct Report {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<report::Model> for Report {
-    fn from(m: report::Model) -> Self {
-        Self {
+impl TryFrom<report::Model> for Report {
+    type Error = StoreError;
+
+    fn try_from(m: report::Model) -> Result<Self, StoreError> {
+        Ok(Self {
             tenant_id: TenantId::from_uuid(m.tenant_id),
             id: m.id,
             fiscal_year: m.fiscal_year,
             quarter: m.quarter,
             report_version: m.report_version,
-            status: ReportStatus::parse(&m.status).unwrap_or(ReportStatus::Draft),
+            status: super::decode("reports.status", &m.status, ReportStatus::parse)?,
             figures: m.figures,
             content_hash: m.content_hash,
             prepared_by: UserId::from_uuid(m.prepared_by),
@@ -71,7 +73,7 @@ impl From<report::Model> for Report {
             return_reason: m.return_reason,
             version: m.version,
             created_at: m.created_at,
-        }
+        })
     }
 }
 
@@ -96,7 +98,7 @@ fn visible(tx: &TenantTx, readers: Readers) -> Condition {
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn newest_of_quarter(tx: &TenantTx, fiscal_year: i32, quarter: i32) -> Result<Option<Report>, StoreError> {
-    Ok(report::Entity::find()
+    report::Entity::find()
         .filter(report::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(report::Column::FiscalYear.eq(fiscal_year))
         .filter(report::Column::Quarter.eq(quarter))
@@ -104,7 +106,8 @@ pub async fn newest_of_quarter(tx: &TenantTx, fiscal_year: i32, quarter: i32) ->
         .one(tx.raw())
         .await
         .store()?
-        .map(Report::from))
+        .map(Report::try_from)
+        .transpose()
 }
 
 /// Drafts a report.
@@ -144,7 +147,7 @@ pub async fn insert_draft(
         StoreError::Conflict { .. } => StoreError::Conflict { constraint: "reports.quarter" },
         other => other,
     })?;
-    Ok(model.into())
+    Report::try_from(model)
 }
 
 /// One report the reader may see.
@@ -158,8 +161,8 @@ pub async fn get(tx: &TenantTx, readers: Readers, id: Uuid) -> Result<Report, St
         .one(tx.raw())
         .await
         .store()?
-        .map(Report::from)
-        .ok_or(StoreError::NotFound)
+        .map(Report::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// Filters of the report list.
@@ -198,7 +201,7 @@ pub async fn list(
         query = query.filter(report::Column::Id.gt(after));
     }
     let rows = query.order_by_asc(report::Column::Id).limit(limit).all(tx.raw()).await.store()?;
-    Ok(rows.into_iter().map(Report::from).collect())
+    rows.into_iter().map(Report::try_from).collect()
 }
 
 /// Freezes a draft's figures and marks it submitted; only a draft matches.

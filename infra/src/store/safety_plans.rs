@@ -54,7 +54,7 @@ const FIELD: &str = "safety_plans.content";
 fn open(cipher: &TenantCipher, m: safety_plan::Model) -> Result<SafetyPlan, StoreError> {
     let json = cipher.open(FIELD, m.case_id, &m.content_sealed)?;
     Ok(SafetyPlan {
-        content: serde_json::from_str(&json).unwrap_or_default(),
+        content: super::decode_json(FIELD, &json)?,
         case_id: m.case_id,
         version: m.version,
         updated_by: UserId::from_uuid(m.updated_by),
@@ -89,7 +89,7 @@ pub async fn save(
     expected_version: Option<i32>,
     by: UserId,
 ) -> Result<SafetyPlan, StoreError> {
-    let sealed = cipher.seal(FIELD, case_id, &serde_json::to_string(content).unwrap_or_default())?;
+    let sealed = cipher.seal(FIELD, case_id, &super::encode_json(FIELD, content)?)?;
     let now = crate::db::now();
     match expected_version {
         None => {

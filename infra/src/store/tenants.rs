@@ -25,16 +25,17 @@ pub struct Tenant {
     pub created_at: chrono::DateTime<Utc>,
 }
 
-impl From<tenant::Model> for Tenant {
-    fn from(m: tenant::Model) -> Self {
-        Self {
+impl TryFrom<tenant::Model> for Tenant {
+    type Error = StoreError;
+
+    fn try_from(m: tenant::Model) -> Result<Self, StoreError> {
+        Ok(Self {
             id: TenantId::from_uuid(m.id),
             slug: m.slug,
             name: m.name,
-            // A kind this binary does not know reads as an agency with no special powers.
-            kind: TenantKind::parse(&m.kind).unwrap_or(TenantKind::Agency),
+            kind: super::decode("tenants.kind", &m.kind, TenantKind::parse)?,
             created_at: m.created_at,
-        }
+        })
     }
 }
 
@@ -56,7 +57,7 @@ pub async fn insert(
         kind: Set(kind.as_str().to_owned()),
         created_at: Set(crate::db::now()),
     };
-    row.insert(conn).await.store().map(Tenant::from)
+    row.insert(conn).await.store().and_then(Tenant::try_from)
 }
 
 /// The tenant with this slug.
@@ -69,8 +70,8 @@ pub async fn find_by_slug(conn: &impl ConnectionTrait, slug: &str) -> Result<Ten
         .one(conn)
         .await
         .store()?
-        .map(Tenant::from)
-        .ok_or(StoreError::NotFound)
+        .map(Tenant::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// The tenant with this id.
@@ -78,7 +79,12 @@ pub async fn find_by_slug(conn: &impl ConnectionTrait, slug: &str) -> Result<Ten
 /// # Errors
 /// [`StoreError::NotFound`] when there is none.
 pub async fn get(conn: &impl ConnectionTrait, id: TenantId) -> Result<Tenant, StoreError> {
-    tenant::Entity::find_by_id(id.as_uuid()).one(conn).await.store()?.map(Tenant::from).ok_or(StoreError::NotFound)
+    tenant::Entity::find_by_id(id.as_uuid())
+        .one(conn)
+        .await
+        .store()?
+        .map(Tenant::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// Every tenant's slug by its id, in one statement of fixed text (the tenants are some fifty
@@ -111,7 +117,7 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(tenant::Column::Id.gt(after));
     }
-    Ok(query.all(conn).await.store()?.into_iter().map(Tenant::from).collect())
+    query.all(conn).await.store()?.into_iter().map(Tenant::try_from).collect()
 }
 
 /// Every tenant id, for background work that visits each tenant (the audit sealer).

@@ -44,21 +44,23 @@ fn stored_roles(m: &user::Model) -> domain::grants::StoredRoles {
     }
 }
 
-impl From<user::Model> for User {
-    fn from(m: user::Model) -> Self {
+impl TryFrom<user::Model> for User {
+    type Error = StoreError;
+
+    fn try_from(m: user::Model) -> Result<Self, StoreError> {
         let grants = stored_roles(&m);
-        Self {
+        Ok(Self {
             id: UserId::from_uuid(m.id),
             email: m.email,
             display_name: m.display_name,
             roles: grants.effective(),
             grants,
             division_id: m.division_id.map(PoliceDivisionId::from_uuid),
-            profession: m.profession.as_deref().and_then(|p| Profession::parse(p).ok()),
+            profession: super::decode_opt("users.profession", m.profession.as_deref(), Profession::parse)?,
             active: m.active,
             version: m.version,
             created_at: m.created_at,
-        }
+        })
     }
 }
 
@@ -118,7 +120,7 @@ pub async fn insert(tx: &TenantTx, new: NewUser) -> Result<User, StoreError> {
         created_at: Set(now),
         updated_at: Set(now),
     };
-    row.insert(tx.raw()).await.store().map(User::from)
+    row.insert(tx.raw()).await.store().and_then(User::try_from)
 }
 
 /// The user with this id in the transaction's tenant.
@@ -130,8 +132,8 @@ pub async fn get(tx: &TenantTx, id: UserId) -> Result<User, StoreError> {
         .one(tx.raw())
         .await
         .store()?
-        .map(User::from)
-        .ok_or(StoreError::NotFound)
+        .map(User::try_from)
+        .ok_or(StoreError::NotFound)?
 }
 
 /// The user and password hash for a sign-in email.
@@ -147,7 +149,7 @@ pub async fn find_credentials(tx: &TenantTx, email: &EmailAddress) -> Result<(Us
         .store()?
         .ok_or(StoreError::NotFound)?;
     let hash = row.password_hash.clone();
-    Ok((User::from(row), hash))
+    Ok((User::try_from(row)?, hash))
 }
 
 /// A page of users after `after`, in creation order.
@@ -162,7 +164,7 @@ pub async fn list(tx: &TenantTx, after: Option<uuid::Uuid>, limit: u64) -> Resul
     if let Some(after) = after {
         query = query.filter(user::Column::Id.gt(after));
     }
-    Ok(query.all(tx.raw()).await.store()?.into_iter().map(User::from).collect())
+    query.all(tx.raw()).await.store()?.into_iter().map(User::try_from).collect()
 }
 
 /// Applies `changes` if the stored version is still `expected_version`, bumping it. One
