@@ -339,6 +339,18 @@ impl TestApp {
 }
 
 impl EventStream {
+    /// Everything the stream sends until the server ends it, within `wait`; `None` if it is still
+    /// open then.
+    pub async fn end_within(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()? {
+                Ok(Some(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(None) | Err(_) => return Some(std::mem::take(&mut self.buffer)),
+            }
+        }
+    }
+
     /// The next event within `wait`, skipping comments and the retry hint; `None` on timeout.
     pub async fn next_within(&mut self, wait: Duration) -> Option<StreamEvent> {
         let deadline = tokio::time::Instant::now() + wait;

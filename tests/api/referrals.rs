@@ -593,3 +593,33 @@ async fn referrals_in_never_reach_the_database_in_plaintext() {
         ["Marisol", "Vantongeren", "416-555-0177", "blocked number", "Corvellan", "Ysolde", crate::helpers::KEY_CANARY];
     at_rest::assert_no_canaries(&at_rest::sources(&app, &wal), "case.created", &canaries);
 }
+
+/// A stream holds no more rights than the token it was opened with: it ends when that token
+/// expires (after a `token_expired` event), and the client comes back with a fresh one.
+#[tokio::test]
+async fn an_event_stream_ends_when_its_access_token_expires() {
+    use domain::{SessionId, TenantId, UserId};
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let claims = app.state.tokens.verify(&worker.access_token).unwrap();
+    let roles = domain::user::RoleSet::from_storage(&claims.roles.join(","));
+    let (short, _) = app
+        .state
+        .tokens
+        .issue_lasting(
+            UserId::from_uuid(claims.sub),
+            TenantId::from_uuid(claims.tid),
+            claims.tkind,
+            &roles,
+            SessionId::from_uuid(claims.sid),
+            2,
+        )
+        .unwrap();
+    let mut stream = app.events(&short, None).await;
+    let rest = stream.end_within(Duration::from_secs(10)).await.expect("the stream ended with its token");
+    assert!(rest.contains("event: token_expired"), "{rest:?}");
+    // A fresh token opens it again.
+    let mut again = app.events(&worker.access_token, None).await;
+    assert!(again.end_within(Duration::from_secs(1)).await.is_none(), "a live token's stream stays open");
+}

@@ -20,10 +20,16 @@ use domain::{SessionId, TenantId, UserId};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The caller a verified access token names. Its session's liveness is checked by the first
-/// message of its transaction (`infra::db::begin_tenant_tx`), before anything is read or changed.
+/// The caller a verified access token names, and when that token expires. Its session's liveness
+/// is checked by the first message of its transaction (`infra::db::begin_tenant_tx`), before
+/// anything is read or changed.
 #[derive(Clone, Debug)]
-pub struct Authenticated(pub Actor);
+pub struct Authenticated(pub Actor, pub AccessExpiry);
+
+/// When the caller's access token expires: an answer that outlives the request (the event
+/// stream) ends then, so the client must come back with a fresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessExpiry(pub chrono::DateTime<chrono::Utc>);
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
@@ -63,5 +69,6 @@ fn authenticate(state: &AppState, header: Option<&str>) -> Result<Authenticated,
     let span = tracing::Span::current();
     span.record("tenant_id", tracing::field::display(actor.tenant_id));
     span.record("user_id", tracing::field::display(actor.user_id));
-    Ok(Authenticated(actor))
+    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).ok_or(ApiError::Unauthorized)?;
+    Ok(Authenticated(actor, AccessExpiry(expires)))
 }

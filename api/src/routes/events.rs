@@ -25,6 +25,9 @@ use crate::state::AppState;
 /// session.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// The last message of a stream whose access token expired.
+const TOKEN_EXPIRED: &[u8] = b"event: token_expired\ndata: {}\n\n";
+
 struct Stream {
     state: web::Data<AppState>,
     actor: Actor,
@@ -36,6 +39,9 @@ struct Stream {
     /// When the next heartbeat is due: a fixed beat, so wake-ups (ours or other tenants') never
     /// postpone the session re-check.
     next_heartbeat: tokio::time::Instant,
+    /// When the access token the stream was opened with expires: the stream ends then, and the
+    /// client reconnects with a fresh token (it holds no more rights than its token did).
+    token_expires: tokio::time::Instant,
 }
 
 fn format_event(event: &events::Event) -> String {
@@ -52,6 +58,11 @@ impl Stream {
             return Some(Ok(Bytes::from_static(b"retry: 2000\n\n")));
         }
         loop {
+            // Checked before every read too, so a busy stream (never idle) ends on time as well.
+            if tokio::time::Instant::now() >= self.token_expires {
+                self.done = true;
+                return Some(Ok(Bytes::from_static(TOKEN_EXPIRED)));
+            }
             match self.fetch().await {
                 Ok(chunk) if !chunk.is_empty() => return Some(Ok(Bytes::from(chunk))),
                 Ok(_) => {}
@@ -78,6 +89,10 @@ impl Stream {
                             return None;
                         }
                     },
+                    () = tokio::time::sleep_until(self.token_expires) => {
+                        self.done = true;
+                        return Some(Ok(Bytes::from_static(TOKEN_EXPIRED)));
+                    }
                     () = tokio::time::sleep_until(self.next_heartbeat) => {
                         self.next_heartbeat = tokio::time::Instant::now() + HEARTBEAT;
                         if !self.session_live().await {
@@ -113,7 +128,9 @@ impl Stream {
 /// Server-Sent Events for the signed-in user: `referral.created` (workers on duty at the division),
 /// `referral.accepted`, `referral.escalated` (supervisors) and `case.assigned`. Payloads hold ids and fixed words
 /// only. Send `Last-Event-ID` to replay what was missed (events are kept `VCAO_EVENT_RETENTION_DAYS`, 30 days by
-/// default; the referrals and cases they announce stay); a comment heartbeat arrives every 15 seconds.
+/// default; the referrals and cases they announce stay); a comment heartbeat arrives every 15 seconds. The stream
+/// ends when the access token it was opened with expires, after an `event: token_expired`: reconnect with a fresh
+/// token (and `Last-Event-ID`) to go on.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "stream_events",
@@ -130,7 +147,7 @@ pub async fn stream_events(
     caller: Authenticated,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
+    let Authenticated(actor, expiry) = caller;
     let last = match request.headers().get("Last-Event-ID") {
         None => None,
         Some(value) => Some(
@@ -153,7 +170,9 @@ pub async fn stream_events(
     tx.commit().await?;
     let topic = events_topic(actor.tenant_id);
     let next_heartbeat = tokio::time::Instant::now() + HEARTBEAT;
-    let stream = Stream { state, actor, last, wake, topic, started: false, done: false, next_heartbeat };
+    let left = (expiry.0 - chrono::Utc::now()).to_std().unwrap_or_default();
+    let token_expires = tokio::time::Instant::now() + left;
+    let stream = Stream { state, actor, last, wake, topic, started: false, done: false, next_heartbeat, token_expires };
     let body =
         futures_util::stream::unfold(stream, |mut s| async move { s.next_chunk().await.map(|chunk| (chunk, s)) });
     Ok(HttpResponse::Ok()

@@ -68,11 +68,21 @@ struct SigningKey {
     encoding: EncodingKey,
 }
 
-/// The keys in use: one signs, all live ones verify.
+/// A key that verifies, until its cut-off when it was retired.
+struct VerifyingKey {
+    decoding: DecodingKey,
+    /// The public key, as the JWKS lists it.
+    x: String,
+    /// Past this moment nothing it signed is still valid (retired + token lifetime + a minute).
+    cut_off: Option<DateTime<Utc>>,
+}
+
+/// The keys in use: one signs, all live ones verify. Whether a retired key is still live is
+/// decided at every verification, not once at start: a process started just after a retirement
+/// would otherwise accept the retired key's tokens for as long as it runs.
 pub struct KeyRing {
     signing: SigningKey,
-    verifying: HashMap<String, DecodingKey>,
-    jwks: serde_json::Value,
+    verifying: HashMap<String, VerifyingKey>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -98,7 +108,6 @@ impl KeyRing {
     pub fn from_set(set: &KeySetFile, token_ttl: Duration, now: DateTime<Utc>) -> Result<Self, KeyError> {
         let mut signing = None;
         let mut verifying = HashMap::new();
-        let mut jwks = Vec::new();
         for key in &set.keys {
             let seed: [u8; 32] = URL_SAFE_NO_PAD
                 .decode(&key.private_key)
@@ -108,18 +117,15 @@ impl KeyRing {
             if key.kid.is_empty() || key.kid.len() > 64 {
                 return Err(KeyError::Invalid("kid must be 1 to 64 characters".to_owned()));
             }
-            let live = key.retired_at.is_none_or(|retired| retired + token_ttl + Duration::minutes(1) > now);
-            if !live {
+            let cut_off = key.retired_at.map(|retired| retired + token_ttl + Duration::minutes(1));
+            if cut_off.is_some_and(|cut_off| cut_off <= now) {
                 continue;
             }
             let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
             let x = URL_SAFE_NO_PAD.encode(public);
             let decoding =
                 DecodingKey::from_ed_components(&x).map_err(|e| KeyError::Invalid(format!("key {}: {e}", key.kid)))?;
-            verifying.insert(key.kid.clone(), decoding);
-            jwks.push(serde_json::json!({
-                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": key.kid, "x": x,
-            }));
+            verifying.insert(key.kid.clone(), VerifyingKey { decoding, x, cut_off });
             let newer =
                 signing.as_ref().is_none_or(|(created, _): &(DateTime<Utc>, SigningKey)| key.created_at >= *created);
             if key.retired_at.is_none() && newer {
@@ -129,7 +135,7 @@ impl KeyRing {
             }
         }
         let (_, signing) = signing.ok_or_else(|| KeyError::Invalid("no unretired key to sign with".to_owned()))?;
-        Ok(Self { signing, verifying, jwks: serde_json::json!({ "keys": jwks }) })
+        Ok(Self { signing, verifying })
     }
 
     /// The signing key's id and key.
@@ -137,15 +143,25 @@ impl KeyRing {
         (&self.signing.kid, &self.signing.encoding)
     }
 
-    /// The verifying key for `kid`, if live.
-    pub(crate) fn verifier(&self, kid: &str) -> Option<&DecodingKey> {
-        self.verifying.get(kid)
+    /// The verifying key for `kid` and its cut-off, if live `now`.
+    pub(crate) fn verifier(&self, kid: &str, now: DateTime<Utc>) -> Option<(&DecodingKey, Option<DateTime<Utc>>)> {
+        let key = self.verifying.get(kid)?;
+        key.cut_off.is_none_or(|cut_off| now < cut_off).then_some((&key.decoding, key.cut_off))
     }
 
-    /// The public keys as a JWKS document.
+    /// The public keys live `now`, as a JWKS document (sorted by `kid`, so it reads the same each time).
     #[must_use]
-    pub fn jwks(&self) -> &serde_json::Value {
-        &self.jwks
+    pub fn jwks(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let mut live: Vec<(&String, &VerifyingKey)> =
+            self.verifying.iter().filter(|(_, k)| k.cut_off.is_none_or(|cut_off| now < cut_off)).collect();
+        live.sort_by_key(|(kid, _)| *kid);
+        let keys: Vec<serde_json::Value> = live
+            .into_iter()
+            .map(|(kid, k)| {
+                serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": k.x })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -250,9 +266,25 @@ mod tests {
         let set = KeySetFile { keys: vec![ancient.clone(), old.clone(), new.clone()] };
         let ring = KeyRing::from_set(&set, Duration::minutes(15), now)?;
         assert_eq!(ring.signer().0, new.kid);
-        assert!(ring.verifier(&old.kid).is_some());
-        assert!(ring.verifier(&ancient.kid).is_none());
-        assert_eq!(ring.jwks()["keys"].as_array().map(Vec::len), Some(2));
+        assert!(ring.verifier(&old.kid, now).is_some());
+        assert!(ring.verifier(&ancient.kid, now).is_none());
+        assert_eq!(ring.jwks(now)["keys"].as_array().map(Vec::len), Some(2));
+        Ok(())
+    }
+
+    /// The ring was built while the old key was live; past its cut-off the same ring refuses it
+    /// and stops listing it, without a restart.
+    #[test]
+    fn a_retired_key_stops_verifying_at_its_cut_off_in_a_running_process() -> Result<(), KeyError> {
+        let now = Utc::now();
+        let mut old = generate_key(now - Duration::hours(1))?;
+        old.retired_at = Some(now - Duration::minutes(1));
+        let new = generate_key(now)?;
+        let ring = KeyRing::from_set(&KeySetFile { keys: vec![old.clone(), new] }, Duration::minutes(15), now)?;
+        assert!(ring.verifier(&old.kid, now).is_some());
+        let later = now + Duration::minutes(16);
+        assert!(ring.verifier(&old.kid, later).is_none(), "15 min of tokens + 1 min after retirement");
+        assert_eq!(ring.jwks(later)["keys"].as_array().map(Vec::len), Some(1));
         Ok(())
     }
 

@@ -87,26 +87,29 @@ pub struct TokenService {
 /// the database about the session). Bounded: when full, expired entries go, and if that frees
 /// nothing the whole map is dropped (it refills at one verification per token).
 #[derive(Debug, Default)]
-struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, Claims>>);
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, (Claims, Option<i64>)>>);
 
 /// The most tokens remembered: a few megabytes at most.
 const VERIFIED_CAPACITY: usize = 4096;
 
 impl VerifiedTokens {
+    /// The claims of a token verified before, while it and its key's cut-off (if retired) hold.
     fn get(&self, token: &str, now: i64) -> Option<Claims> {
         let map = self.0.lock().ok()?;
-        map.get(token).filter(|claims| claims.exp + CLOCK_LEEWAY_I64 > now).cloned()
+        map.get(token)
+            .filter(|(claims, cut_off)| claims.exp + CLOCK_LEEWAY_I64 > now && cut_off.is_none_or(|c| now < c))
+            .map(|(claims, _)| claims.clone())
     }
 
-    fn remember(&self, token: &str, claims: &Claims, now: i64) {
+    fn remember(&self, token: &str, claims: &Claims, cut_off: Option<i64>, now: i64) {
         let Ok(mut map) = self.0.lock() else { return };
         if map.len() >= VERIFIED_CAPACITY {
-            map.retain(|_, c| c.exp + CLOCK_LEEWAY_I64 > now);
+            map.retain(|_, (c, _)| c.exp + CLOCK_LEEWAY_I64 > now);
             if map.len() >= VERIFIED_CAPACITY {
                 map.clear();
             }
         }
-        map.insert(token.to_owned(), claims.clone());
+        map.insert(token.to_owned(), (claims.clone(), cut_off));
     }
 }
 
@@ -119,8 +122,8 @@ impl TokenService {
 
     /// The public keys.
     #[must_use]
-    pub fn jwks(&self) -> &serde_json::Value {
-        self.keys.jwks()
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks(Utc::now())
     }
 
     /// Signs an access token; returns it with its lifetime in seconds.
@@ -135,6 +138,24 @@ impl TokenService {
         roles: &RoleSet,
         session: SessionId,
     ) -> Result<(String, i64), TokenError> {
+        self.issue_lasting(user, tenant, kind, roles, session, ACCESS_TOKEN_TTL_SECONDS)
+    }
+
+    /// [`Self::issue`] with another lifetime (the tests' short-lived tokens; never longer than
+    /// the access token's, which the key cut-off assumes).
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] when signing fails.
+    pub fn issue_lasting(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        kind: TenantKind,
+        roles: &RoleSet,
+        session: SessionId,
+        ttl_seconds: i64,
+    ) -> Result<(String, i64), TokenError> {
+        let ttl_seconds = ttl_seconds.min(ACCESS_TOKEN_TTL_SECONDS);
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user.as_uuid(),
@@ -144,7 +165,7 @@ impl TokenService {
             sid: session.as_uuid(),
             jti: uuid::Uuid::now_v7(),
             iat: now,
-            exp: now + ACCESS_TOKEN_TTL_SECONDS,
+            exp: now + ttl_seconds,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
@@ -152,7 +173,7 @@ impl TokenService {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.to_owned());
         let token = jsonwebtoken::encode(&header, &claims, key).map_err(|_| TokenError::Signing)?;
-        Ok((token, ACCESS_TOKEN_TTL_SECONDS))
+        Ok((token, ttl_seconds))
     }
 
     /// Verifies a token and returns its claims.
@@ -163,17 +184,24 @@ impl TokenService {
         if token.len() > 4096 {
             return Err(TokenError::Malformed);
         }
-        let now = Utc::now().timestamp();
+        let at = Utc::now();
+        let now = at.timestamp();
         if let Some(claims) = self.verified.get(token, now) {
             return Ok(claims);
         }
-        let claims = self.verify_signed(token, now)?;
-        self.verified.remember(token, &claims, now);
+        let (claims, cut_off) = self.verify_signed(token, at)?;
+        self.verified.remember(token, &claims, cut_off.map(|c| c.timestamp()), now);
         Ok(claims)
     }
 
-    /// The full check of [`Self::verify`], without the memory of earlier verdicts.
-    fn verify_signed(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+    /// The full check of [`Self::verify`], without the memory of earlier verdicts; with the
+    /// claims, the signing key's cut-off when it is retired.
+    fn verify_signed(
+        &self,
+        token: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<(Claims, Option<chrono::DateTime<Utc>>), TokenError> {
+        let now = at.timestamp();
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         // Pin the algorithm before touching keys: never let the token choose how it is checked.
         if header.alg != Algorithm::EdDSA {
@@ -183,7 +211,8 @@ impl TokenService {
             return Err(TokenError::Header);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let key = self.keys.verifier(&kid).ok_or(TokenError::UnknownKey)?;
+        // Decided now, at every verification: a key past its cut-off no longer verifies.
+        let (key, cut_off) = self.keys.verifier(&kid, at).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
@@ -197,7 +226,7 @@ impl TokenService {
         if claims.iat > now + CLOCK_LEEWAY_I64 {
             return Err(TokenError::Invalid);
         }
-        Ok(claims)
+        Ok((claims, cut_off))
     }
 }
 
@@ -268,10 +297,14 @@ mod tests {
         let remembered = VerifiedTokens::default();
         let now = Utc::now().timestamp();
         let claims = Claims { exp: now + 60, ..first };
-        remembered.remember("token", &claims, now);
+        remembered.remember("token", &claims, None, now);
         assert!(remembered.get("token", now + 60 + CLOCK_LEEWAY_I64 - 1).is_some());
         assert!(remembered.get("token", now + 60 + CLOCK_LEEWAY_I64).is_none(), "expired, so checked in full again");
         assert!(remembered.get("other", now).is_none());
+        // A token of a retired key is remembered only until the key's cut-off.
+        remembered.remember("retired", &claims, Some(now + 10), now);
+        assert!(remembered.get("retired", now + 9).is_some());
+        assert!(remembered.get("retired", now + 10).is_none(), "past the key's cut-off, checked in full again");
         Ok(())
     }
 
@@ -292,7 +325,7 @@ mod tests {
             aud: String::new(),
         };
         for n in 0..(VERIFIED_CAPACITY * 2 + 1) {
-            remembered.remember(&n.to_string(), &claims, now);
+            remembered.remember(&n.to_string(), &claims, None, now);
         }
         let size = remembered.0.lock().map(|m| m.len()).unwrap_or(usize::MAX);
         assert!(size <= VERIFIED_CAPACITY, "{size} entries");
