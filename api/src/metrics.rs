@@ -6,6 +6,12 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The label of a request method: a standard one, or `other`.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
 /// Latency buckets in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
@@ -32,8 +38,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Records one request.
+    /// Records one request. The method label is one of the methods HTTP defines or `other`, so
+    /// `curl -X ANYTHING` cannot add a series; routes are patterns (or `unmatched`) and statuses
+    /// are numbers, so every label is from a fixed set.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         if let Ok(mut map) = self.requests.lock() {
             *map.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
         }
@@ -110,5 +119,23 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_series() {
+        let metrics = Metrics::default();
+        for method in ["ANYTHING", "BREW", "get", "X-1", "GET"] {
+            metrics.observe(method, "unmatched", 404, 0.001);
+        }
+        let text = metrics.render(0, None, 0);
+        let series: Vec<&str> = text.lines().filter(|l| l.starts_with("vcao_http_requests_total{")).collect();
+        assert_eq!(series.len(), 2, "{series:?}");
+        assert!(text.contains("method=\"other\",route=\"unmatched\",status=\"404\"} 4"), "{text}");
+        assert!(!text.contains("ANYTHING") && !text.contains("BREW"));
     }
 }

@@ -54,8 +54,14 @@ pub struct Settings {
     pub login_max_failures_per_address: u32,
     /// The failed-login window in seconds.
     pub login_failure_window_seconds: u64,
-    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    /// Take the client address from `Forwarded`/`X-Forwarded-For` (only behind proxies that set it).
     pub trust_forwarded_for: bool,
+    /// How many proxies in front of the service append to those headers: the client address is
+    /// the entry this many from the right (1 to 5).
+    pub trusted_proxy_hops: u8,
+    /// The bearer token `/metrics` requires; without one, `/metrics` answers only to a scraper
+    /// on this machine (a loopback connection carrying no forwarding header).
+    pub metrics_token: Option<SecretString>,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// How often, in milliseconds, the audit sealer links new events into the chain.
@@ -108,6 +114,8 @@ impl Default for Settings {
             login_max_failures_per_address: 30,
             login_failure_window_seconds: 900,
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
+            metrics_token: None,
             log_format: LogFormat::Text,
             audit_seal_interval_ms: 1000,
             escalation_sweep_interval_ms: 1000,
@@ -187,6 +195,12 @@ impl Settings {
         }
         if !(1..=1000).contains(&self.database_max_connections) {
             return Err(invalid("VCAO_DATABASE_MAX_CONNECTIONS", "must be 1 to 1000"));
+        }
+        if !(1..=5).contains(&self.trusted_proxy_hops) {
+            return Err(invalid("VCAO_TRUSTED_PROXY_HOPS", "must be 1 to 5"));
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| secrecy::ExposeSecret::expose_secret(t).len() < 16) {
+            return Err(invalid("VCAO_METRICS_TOKEN", "must be at least 16 characters"));
         }
         if domain::user::EmailAddress::parse(&self.bootstrap_admin_email).is_err() {
             return Err(invalid("VCAO_BOOTSTRAP_ADMIN_EMAIL", "must be an email address"));

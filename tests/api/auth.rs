@@ -286,3 +286,40 @@ async fn deactivating_a_user_ends_their_sessions_and_blocks_sign_in() {
     problem(app.get("/api/v1/me", Some(&worker.access_token)).await, StatusCode::UNAUTHORIZED).await;
     problem(app.login_raw(&agency.slug, &worker.email, PASSWORD).await, StatusCode::UNAUTHORIZED).await;
 }
+
+/// Behind a trusted proxy, the address it appended is the client's, not what the client put in
+/// front of it; `Forwarded` is read too, and a junk entry gives the connection's address.
+#[tokio::test]
+async fn the_client_address_is_the_one_the_trusted_proxy_saw() {
+    let app = spawn_app_with(|s| s.trust_forwarded_for = true).await;
+    let agency = app.create_agency().await;
+    let sends = [
+        ("x-forwarded-for", "6.6.6.6, 203.0.113.7", "203.0.113.7"),
+        ("forwarded", "for=6.6.6.6, for=\"[2001:db8::17]:4711\";proto=https", "2001:db8::17"),
+        ("x-forwarded-for", "<script>alert(1)</script>", "127.0.0.1"),
+    ];
+    for (n, (header, value, _)) in sends.iter().enumerate() {
+        let body =
+            json!({"tenant": agency.slug, "email": format!("nobody{n}@x.example"), "password": "wrong password!"});
+        let response =
+            app.client.post(app.url("/api/v1/auth/login")).header(*header, *value).json(&body).send().await.unwrap();
+        problem(response, StatusCode::UNAUTHORIZED).await;
+    }
+    let events: Value = app
+        .get("/api/v1/audit-events?resource_type=session&limit=200", Some(&agency.admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut addresses: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["reason"] == "unknown_account")
+        .filter_map(|e| e["client_ip"].as_str())
+        .collect();
+    addresses.sort_unstable();
+    let mut expected: Vec<&str> = sends.iter().map(|(_, _, ip)| *ip).collect();
+    expected.sort_unstable();
+    assert_eq!(addresses, expected);
+}
