@@ -328,11 +328,16 @@ pub(crate) async fn reporting_read_tx(
     Ok(tx)
 }
 
+/// One label cell. A label that a spreadsheet would read as a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return: an agency or program name someone typed) is prefixed
+/// with `'`, as OWASP advises for CSV injection, so it shows as text and never runs.
 fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
+    let neutral =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    if neutral.contains([',', '"', '\n', '\r', '\t']) || neutral != value {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        neutral
     }
 }
 
@@ -439,6 +444,23 @@ pub async fn get_aggregates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_a_spreadsheet_would_run_are_neutralised() {
+        for (label, cell) in [
+            ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
+            ("+1", "\"'+1\""),
+            ("-2+3", "\"'-2+3\""),
+            ("@SUM(A1)", "\"'@SUM(A1)\""),
+            ("\tcmd", "\"'\tcmd\""),
+            ("\rcmd", "\"'\rcmd\""),
+        ] {
+            assert_eq!(csv_field(label), cell, "{label:?}");
+        }
+        assert_eq!(csv_field("Victim Services Toronto"), "Victim Services Toronto");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("under-25"), "under-25", "a dash inside is no formula");
+    }
 
     #[test]
     fn csv_quotes_what_needs_quoting_and_leaves_withheld_values_empty() {
