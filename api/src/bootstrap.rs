@@ -11,6 +11,41 @@ use infra::db::begin_tenant_tx_for;
 use infra::store::{reference, tenants, users};
 use secrecy::ExposeSecret as _;
 
+/// Where a generated platform-admin password is written (in the data directory, owner-only).
+pub const BOOTSTRAP_PASSWORD_FILE: &str = "bootstrap-admin-password.txt";
+
+/// Where the demo users' generated passwords are written (in the data directory, owner-only).
+pub const DEMO_PASSWORDS_FILE: &str = "demo-passwords.txt";
+
+/// Hands generated credentials to the operator without a log ever holding them. Standard output
+/// of a service is usually a log (a container's is kept by the engine for as long as the
+/// container), so the text goes to a file only its owner can read (created anew, mode 0600), and
+/// to the screen only when standard output is a terminal; otherwise one line says where the file
+/// is.
+///
+/// # Errors
+/// When the file exists already or cannot be written.
+pub fn reveal_once(data_dir: &std::path::Path, file: &str, text: &str) -> anyhow::Result<()> {
+    use std::io::{IsTerminal as _, Write as _};
+    let path = data_dir.join(file);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut out = options.open(&path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    out.write_all(text.as_bytes())?;
+    out.sync_all()?;
+    if std::io::stdout().is_terminal() {
+        println!("\n{text}(also in {}, readable by you only; delete it once noted)\n", path.display());
+    } else {
+        println!("Generated credentials written to {} (owner-only); read and delete it.", path.display());
+    }
+    Ok(())
+}
+
 /// A password for a generated account: 24 characters from an unambiguous alphabet (~137 bits).
 ///
 /// # Errors
@@ -56,11 +91,11 @@ pub async fn ensure_platform(db: &Db, settings: &Settings) -> anyhow::Result<()>
         Err(e) => return Err(e),
     }
     if generated {
-        // Printed once, to the operator's terminal, never to the log.
-        println!(
-            "\n  Platform admin created: tenant `platform`, email {}, password {password}\n  (shown once; set VCAO_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n",
+        let text = format!(
+            "Platform admin created: tenant `platform`, email {}, password {password}\n(set VCAO_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n",
             settings.bootstrap_admin_email
         );
+        reveal_once(&settings.data_dir, BOOTSTRAP_PASSWORD_FILE, &text)?;
     } else {
         tracing::info!("platform admin created from the bootstrap settings");
     }
@@ -102,14 +137,15 @@ async fn create_tenant_with_user(
 }
 
 /// Seeds a demo agency (admin, supervisor, case manager, police liaison at 51 Division) and a demo
-/// ministry (analyst), and prints their passwords once. Does nothing if they exist.
+/// ministry (analyst), and hands their passwords over once (`reveal_once`). Does nothing if they exist.
 ///
 /// # Errors
 /// When the database or the hasher fails.
-pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
+pub async fn seed_demo(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<()> {
     if tenants::find_by_slug(db.global(), "demo-agency").await.is_ok() {
         println!(
-            "\n  Demo tenants already exist (demo-agency, demo-ministry); their passwords were printed when they were made.\n"
+            "Demo tenants already exist (demo-agency, demo-ministry); their passwords were written to {} when they were made.",
+            data_dir.join(DEMO_PASSWORDS_FILE).display()
         );
         return Ok(());
     }
@@ -172,10 +208,10 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
     )
     .await?;
     lines.push(("demo-ministry", "analyst@demo-ministry.example".to_owned(), "ministry_analyst", analyst_password));
-    println!("\n  Demo users (passwords shown once):");
+    let mut text = String::from("Demo users:\n");
     for (tenant, email, role, password) in lines {
-        println!("    tenant {tenant:<14} {email:<34} {role:<17} {password}");
+        text.push_str(&format!("  tenant {tenant:<14} {email:<34} {role:<17} {password}\n"));
     }
-    println!();
+    reveal_once(data_dir, DEMO_PASSWORDS_FILE, &text)?;
     Ok(())
 }

@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { demo } => {
             let app = api::Application::build(settings).await?;
             if demo {
-                api::bootstrap::seed_demo(&app.state().db).await?;
+                api::bootstrap::seed_demo(&app.state().db, &app.state().settings.data_dir).await?;
             }
             tracing::info!(port = app.port(), "serving");
             app.run_until_stopped().await?;

@@ -141,3 +141,52 @@ async fn trace_logs_hold_no_personal_information() {
 fn uuid_suffix() -> String {
     format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
 }
+
+/// A generated platform-admin password never reaches standard output when that is not a terminal
+/// (a container's log keeps it for ever): it is written to an owner-only file in the data
+/// directory, and the output only says where.
+#[tokio::test]
+async fn the_generated_admin_password_goes_to_an_owner_only_file_not_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log_path = dir.path().join("service.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    // On SQLite, in a directory of its own: a fresh platform tenant, so a password is generated.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vcao"))
+        .arg("serve")
+        .env("VCAO_DATA_DIR", dir.path())
+        .env("VCAO_BIND", format!("127.0.0.1:{port}"))
+        .env_remove("VCAO_BOOTSTRAP_ADMIN_PASSWORD")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..300 {
+        if client.get(format!("{base}/health/live")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let file = dir.path().join("bootstrap-admin-password.txt");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "the service started");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "owner-only");
+    }
+    let password = text.split("password ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap();
+    assert_eq!(password.len(), 24, "{text}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.contains(password), "the password is in the service's output:\n{log}");
+    assert!(log.contains("bootstrap-admin-password.txt"), "the output says where it is:\n{log}");
+}
