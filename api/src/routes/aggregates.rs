@@ -213,6 +213,14 @@ pub(crate) async fn compute_table(
     tx: &TenantTx,
     question: &Question,
 ) -> Result<AggregateTable, ApiError> {
+    // Computed and protected with the dimensions in one canonical order and each dimension's values
+    // coded in sorted order, so the rules (whose ties fall by position) withhold the same cells
+    // whatever order the caller names them in: two orders of one question could otherwise be
+    // subtracted to recover a cell one of them withheld. Shown in the order asked.
+    let requested = question.group_by.clone();
+    let mut canonical = question.clone();
+    canonical.group_by.sort_unstable();
+    let question = &canonical;
     let raw = aggregates::compute(tx, question).await?;
     let interior = raw.iter().filter(|c| c.key.iter().all(Option::is_some)).count();
     if interior > domain::reporting::MAX_TABLE_CELLS {
@@ -240,23 +248,30 @@ pub(crate) async fn compute_table(
         let slug = || uuid::Uuid::parse_str(v).ok().and_then(|id| slugs.get(&id).cloned());
         if dims[d] == Dimension::Agency { slug().unwrap_or_else(|| v.to_owned()) } else { v.to_owned() }
     };
-    // Intern each dimension's values as small codes for the suppression rules.
+    // Intern each dimension's values as small codes for the suppression rules, in sorted order (not
+    // the order the database returned them in), so the codes depend on the values alone.
     let mut codes: Vec<BTreeMap<String, u32>> = vec![BTreeMap::new(); dims.len()];
     for cell in &raw {
         for (d, value) in cell.key.iter().enumerate() {
             if let Some(v) = value {
-                let next = u32::try_from(codes[d].len()).unwrap_or(u32::MAX);
-                codes[d].entry(v.clone()).or_insert(next);
+                codes[d].insert(v.clone(), 0);
             }
         }
     }
+    for dimension in &mut codes {
+        for (n, code) in dimension.values_mut().enumerate() {
+            *code = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+    }
+    let coded = |c: &aggregates::RawCell| -> Vec<Option<u32>> {
+        c.key.iter().enumerate().map(|(d, v)| v.as_ref().map(|v| codes[d][v])).collect()
+    };
+    // In key order, not the database's: the rules see the same list for the same facts.
+    let mut raw = raw;
+    raw.sort_by_cached_key(|c| coded(c));
     let cells: Vec<domain::reporting::Cell> = raw
         .iter()
-        .map(|c| domain::reporting::Cell {
-            key: c.key.iter().enumerate().map(|(d, v)| v.as_ref().map(|v| codes[d][v])).collect(),
-            value: c.value.unwrap_or(0),
-            people: c.people,
-        })
+        .map(|c| domain::reporting::Cell { key: coded(c), value: c.value.unwrap_or(0), people: c.people })
         .collect();
     let threshold = state.settings.suppression_threshold;
     let withheld = protect(&cells, threshold, question.metric.additivity());
@@ -275,7 +290,7 @@ pub(crate) async fn compute_table(
         }
         if cell.key.iter().all(Option::is_some) { rows.push(row) } else { totals.push(row) }
     }
-    let order = |row: &AggregateRow| dims.iter().map(|&d| row.get(d).map(str::to_owned)).collect::<Vec<_>>();
+    let order = |row: &AggregateRow| requested.iter().map(|&d| row.get(d).map(str::to_owned)).collect::<Vec<_>>();
     rows.sort_by_key(order);
     // Totals: finest first, then by value; the grand total last.
     totals.sort_by_key(|row| {
@@ -296,7 +311,7 @@ pub(crate) async fn compute_table(
         .to_owned(),
         from: question.from,
         to: question.to,
-        group_by: dims.iter().map(|d| d.as_str().to_owned()).collect(),
+        group_by: requested.iter().map(|d| d.as_str().to_owned()).collect(),
         scope: match question.agencies {
             Agencies::All => "all_agencies",
             Agencies::One(_) => "agency",
