@@ -49,6 +49,10 @@ pub enum ApiError {
     /// 422: an idempotency key was reused with a different request.
     #[error("idempotency key reused")]
     IdempotencyKeyReused,
+    /// 422: figures are released for fiscal months, quarters and years only; `from` and `to`
+    /// span none of them.
+    #[error("period not releasable")]
+    PeriodNotReleasable,
     /// 413: the body is over 1 MiB.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -81,7 +85,8 @@ pub struct Problem {
     /// Stable machine-readable code.
     #[schema(example = "not_found")]
     pub code: String,
-    /// For `validation_failed`: each invalid field and what is wrong with it.
+    /// For `validation_failed` (and `period_not_releasable`, naming `from` and `to`): each invalid
+    /// field and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ProblemField>>,
 }
@@ -121,6 +126,7 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::PreconditionRequired => "precondition_required",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::PeriodNotReleasable => "period_not_releasable",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited(_) => "rate_limited",
@@ -151,6 +157,10 @@ impl ApiError {
             Self::IdempotencyKeyReused => {
                 ("Idempotency key reused", "This Idempotency-Key was used for a different request.".to_owned())
             }
+            Self::PeriodNotReleasable => (
+                "Period not releasable",
+                format!("Figures are released per period: {}.", domain::reporting::NotAReleasePeriod),
+            ),
             Self::PayloadTooLarge => ("Payload too large", "Request bodies are limited to 1 MiB.".to_owned()),
             Self::UnsupportedMediaType => ("Unsupported media type", "Send the body as application/json.".to_owned()),
             Self::RateLimited(seconds) => ("Too many requests", format!("Try again in {seconds} seconds.")),
@@ -165,6 +175,15 @@ impl ApiError {
         let (title, detail) = self.title_and_detail();
         let errors = match self {
             Self::Validation(fields) => Some(fields.0.iter().cloned().map(ProblemField::from).collect()),
+            Self::PeriodNotReleasable => Some(
+                ["from", "to"]
+                    .into_iter()
+                    .map(|field| ProblemField {
+                        field: field.to_owned(),
+                        message: domain::reporting::NotAReleasePeriod.to_string(),
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
         Problem {
@@ -181,7 +200,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::IdempotencyKeyReused | Self::PeriodNotReleasable => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,

@@ -2,7 +2,7 @@
 //! data (each metric and dimension, on SQLite and PostgreSQL), suppression as published, CSV,
 //! who sees which agencies, and bad questions.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike as _, Duration, NaiveDate, Utc};
 use domain::TenantId;
 use domain::reporting::{Dimension, FactKind, Metric};
 use infra::entities::reporting_fact;
@@ -328,9 +328,11 @@ async fn shop(app: &TestApp) -> Shop {
     Shop { agency, supervisor, worker, program_code, program_id: program["id"].clone() }
 }
 
+/// The fiscal month (a release period) the test's casework falls in: today's, in Ontario.
 fn period() -> String {
-    let today = Utc::now().date_naive();
-    format!("from={}&to={}", today - Duration::days(2), today + Duration::days(2))
+    let today = domain::reporting::ontario_date(Utc::now());
+    let month = domain::reporting::ReleasePeriod::Month { year: today.year(), month: today.month() };
+    format!("from={}&to={}", month.first_day(), month.last_day())
 }
 
 async fn aggregates(app: &TestApp, who: &Session, query: &str) -> Value {
@@ -534,6 +536,10 @@ async fn bad_questions_get_a_problem_naming_the_parameter() {
         ("metric=services&from=2026-04-01&to=2026-06-30&group_by=client_name", "group_by"),
         ("metric=services&from=2026-04-01&to=2026-06-30&group_by=agency,agency", "group_by"),
         ("metric=services&from=2026-04-01&to=2026-06-30&group_by=agency,month,gender,urgency", "group_by"),
+        // Not a release period: the overlapping ranges of the attack, and a calendar year.
+        ("metric=services&from=2026-04-10&to=2026-04-10", "from"),
+        ("metric=services&from=2026-04-10&to=2026-05-11", "to"),
+        ("metric=services&from=2026-01-01&to=2026-12-31", "from"),
     ] {
         let body = problem(
             app.get(&format!("/api/v1/aggregates?{query}"), Some(token)).await,
@@ -542,6 +548,10 @@ async fn bad_questions_get_a_problem_naming_the_parameter() {
         .await;
         let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
         assert!(fields.contains(&field), "{query}: {body}");
+        if query.contains("04-10") || query.contains("12-31") || query.contains("2000-01-01") {
+            assert_eq!(body["code"], "period_not_releasable", "{query}: {body}");
+            assert!(body["detail"].as_str().unwrap().contains("fiscal month"), "{body}");
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::ValidationErrors;
 use domain::authz::{Action, Actor};
-use domain::reporting::{Dimension, Metric, Unit, parse_group_by, protect};
+use domain::reporting::{Dimension, Metric, ReleasePeriod, Unit, parse_group_by, protect};
 use domain::tenant::TenantKind;
 use infra::TenantTx;
 use infra::cache::AnswerScope;
@@ -21,9 +21,6 @@ use crate::error::{ApiError, Problem};
 use crate::extract::Authenticated;
 use crate::state::AppState;
 
-/// The longest period one question may cover.
-const MAX_DAYS: i64 = 3_700;
-
 /// `?metric=&from=&to=&group_by=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -33,10 +30,12 @@ pub struct AggregateQuery {
     /// `minutes_to_first_contact_p50`, `minutes_to_first_contact_p90`.
     #[param(required = true)]
     pub metric: Option<String>,
-    /// First day (Ontario date, inclusive), `YYYY-MM-DD`.
+    /// First day (Ontario date, inclusive), `YYYY-MM-DD`: the first day of an Ontario fiscal month, quarter or year
+    /// (the fiscal year starts on 1 April).
     #[param(required = true)]
     pub from: Option<String>,
-    /// Last day (inclusive), `YYYY-MM-DD`; at most about ten years after `from`.
+    /// Last day (inclusive), `YYYY-MM-DD`: the last day of the same month, quarter or fiscal year. Any other range
+    /// answers `422 period_not_releasable`.
     #[param(required = true)]
     pub to: Option<String>,
     /// Comma list of at most three of `agency`, `program`, `fiscal_quarter`, `month`,
@@ -66,15 +65,16 @@ impl AggregateQuery {
         };
         let from = date(&mut e, "from", &self.from);
         let to = date(&mut e, "to", &self.to);
-        if let (Some(from), Some(to)) = (from, to) {
-            if to < from {
-                e.add("to", "must not be before from");
-            } else if (to - from).num_days() > MAX_DAYS {
-                e.add("to", "must be within about ten years of from");
-            }
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            e.add("to", "must not be before from");
         }
         let group_by = e.check("group_by", parse_group_by(self.group_by.as_deref().unwrap_or("")));
-        e.finish(|| Some((metric?, from?, to?, group_by?))).map_err(ApiError::from)
+        let (metric, from, to, group_by) = e.finish(|| Some((metric?, from?, to?, group_by?)))?;
+        // Only a release period: arbitrary ranges could be subtracted from one another.
+        ReleasePeriod::spanning(from, to).map_err(|_| ApiError::PeriodNotReleasable)?;
+        Ok((metric, from, to, group_by))
     }
 }
 
@@ -396,7 +396,9 @@ fn wants_csv(request: &HttpRequest) -> bool {
 /// dimensions, with every margin in `totals`. Ministry analysts see every agency; an agency's supervisors and
 /// admins see their own. Figures resting on fewer people than the suppression threshold (default 5) are withheld
 /// (`value: null, suppressed: true`), and further cells are withheld so no withheld value can be worked out from
-/// the totals. Send `Accept: text/csv` for the same table as CSV. Answers may come from a cache for up to
+/// the totals. Periods are Ontario fiscal months, quarters and years only (`from` the first day, `to` the last), so
+/// no two answers differ by a few days; the same question in any order of its dimensions withholds the same cells.
+/// Send `Accept: text/csv` for the same table as CSV. Answers may come from a cache for up to
 /// `VCAO_AGGREGATE_CACHE_SECONDS` (see `computed_at`).
 #[utoipa::path(
     tag = "reporting",
@@ -409,7 +411,7 @@ fn wants_csv(request: &HttpRequest) -> bool {
                 (String = "text/csv"),
             )),
         (status = 403, description = "Not a ministry analyst, or an agency's supervisor or admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A missing or unknown metric, a bad period or group_by, or a table of more than 5,000 cells", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown metric, a bad group_by, a table of more than 5,000 cells, or a period that is not an Ontario fiscal month, quarter or year (`period_not_releasable`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

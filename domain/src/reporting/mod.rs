@@ -281,6 +281,80 @@ impl FiscalQuarter {
     }
 }
 
+/// A period figures are released for: an Ontario fiscal month, quarter or year (the fiscal year
+/// starts on 1 April and is named for the calendar year it starts in). Only these may be asked:
+/// arbitrary ranges let an analyst subtract two overlapping answers (10 April against 10 April to
+/// 11 May) and recover what one of them withheld.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReleasePeriod {
+    /// A calendar month: the fiscal year's months are April to March.
+    Month {
+        /// The calendar year.
+        year: i32,
+        /// 1 to 12.
+        month: u32,
+    },
+    /// A fiscal quarter.
+    Quarter(FiscalQuarter),
+    /// A fiscal year, April to March.
+    Year(i32),
+}
+
+/// A range that is not a release period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "from and to must span one Ontario fiscal month (e.g. 2026-04-01 to 2026-04-30), quarter (2026-04-01 to \
+     2026-06-30 for 2026-Q1) or year (2026-04-01 to 2027-03-31), fiscal years 2000 to 2100"
+)]
+pub struct NotAReleasePeriod;
+
+impl ReleasePeriod {
+    /// The period exactly spanning `from` to `to` (both inclusive), if there is one.
+    ///
+    /// # Errors
+    /// [`NotAReleasePeriod`] for any other range.
+    pub fn spanning(from: NaiveDate, to: NaiveDate) -> Result<Self, NotAReleasePeriod> {
+        let quarter = FiscalQuarter::of(from);
+        if !(2000..=2100).contains(&quarter.year()) || from.day() != 1 {
+            return Err(NotAReleasePeriod);
+        }
+        let month = Self::Month { year: from.year(), month: from.month() };
+        let candidates = [month, Self::Quarter(quarter), Self::Year(quarter.year())];
+        candidates.into_iter().find(|p| p.first_day() == from && p.last_day() == to).ok_or(NotAReleasePeriod)
+    }
+
+    /// The first day.
+    #[must_use]
+    pub fn first_day(self) -> NaiveDate {
+        match self {
+            Self::Month { year, month } => NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN),
+            Self::Quarter(q) => q.range().0,
+            Self::Year(year) => NaiveDate::from_ymd_opt(year, 4, 1).unwrap_or(NaiveDate::MIN),
+        }
+    }
+
+    /// The last day (inclusive).
+    #[must_use]
+    pub fn last_day(self) -> NaiveDate {
+        let after = match self {
+            Self::Month { .. } => self.first_day().checked_add_months(chrono::Months::new(1)),
+            Self::Quarter(q) => Some(q.range().1),
+            Self::Year(_) => self.first_day().checked_add_months(chrono::Months::new(12)),
+        };
+        after.and_then(|d| d.pred_opt()).unwrap_or(NaiveDate::MAX)
+    }
+
+    /// `2026-04`, `2026-Q1` or `FY2026`.
+    #[must_use]
+    pub fn label(self) -> String {
+        match self {
+            Self::Month { year, month } => format!("{year}-{month:02}"),
+            Self::Quarter(q) => q.label(),
+            Self::Year(year) => format!("FY{year}"),
+        }
+    }
+}
+
 /// The `p`-th percentile (0 < p ≤ 100) of `values` by the nearest-rank method: the smallest value
 /// with at least p % of values at or below it. `None` for no values.
 #[must_use]
@@ -296,6 +370,38 @@ pub fn percentile(values: &mut [i64], p: u8) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_fiscal_months_quarters_and_years_are_release_periods() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap_or(NaiveDate::MIN);
+        let q1 = FiscalQuarter::new(2026, 1).unwrap_or_else(|e| panic!("{e}"));
+        let q4 = FiscalQuarter::new(2026, 4).unwrap_or_else(|e| panic!("{e}"));
+        for (from, to, period) in [
+            (d(2026, 4, 1), d(2026, 4, 30), ReleasePeriod::Month { year: 2026, month: 4 }),
+            (d(2027, 2, 1), d(2027, 2, 28), ReleasePeriod::Month { year: 2027, month: 2 }),
+            (d(2028, 2, 1), d(2028, 2, 29), ReleasePeriod::Month { year: 2028, month: 2 }),
+            (d(2026, 4, 1), d(2026, 6, 30), ReleasePeriod::Quarter(q1)),
+            (d(2027, 1, 1), d(2027, 3, 31), ReleasePeriod::Quarter(q4)),
+            (d(2026, 4, 1), d(2027, 3, 31), ReleasePeriod::Year(2026)),
+        ] {
+            assert_eq!(ReleasePeriod::spanning(from, to), Ok(period), "{from} {to}");
+            assert_eq!((period.first_day(), period.last_day()), (from, to));
+        }
+        // The overlapping ranges of the attack, and other shapes.
+        for (from, to) in [
+            (d(2026, 4, 10), d(2026, 4, 10)),
+            (d(2026, 4, 10), d(2026, 5, 11)),
+            (d(2026, 4, 1), d(2026, 5, 31)),
+            (d(2026, 1, 1), d(2026, 12, 31)),
+            (d(2026, 4, 1), d(2026, 4, 29)),
+            (d(2026, 5, 1), d(2026, 7, 31)),
+            (d(1999, 4, 1), d(2000, 3, 31)),
+        ] {
+            assert_eq!(ReleasePeriod::spanning(from, to), Err(NotAReleasePeriod), "{from} {to}");
+        }
+        assert_eq!(ReleasePeriod::Year(2026).label(), "FY2026");
+        assert_eq!(ReleasePeriod::Month { year: 2027, month: 1 }.label(), "2027-01");
+    }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
