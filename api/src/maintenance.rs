@@ -71,11 +71,9 @@ pub async fn confirm_supervisor_in(db: &Db, slug: &str, email: &str) -> anyhow::
         .map_err(|e| anyhow::anyhow!("tenant {slug}: {e}"))?;
     let tx = infra::db::begin_tenant_tx_for(db, tenant.id).await?;
     let (user, _) = users::find_credentials(&tx, &email).await.map_err(|e| anyhow::anyhow!("user: {e}"))?;
-    if !user.grants.supervisor_pending {
-        anyhow::bail!("no supervisor grant waits for this user; an agency admin requests it first");
-    }
     let requested_by = user.grants.requested_by;
-    let confirmed = domain::grants::StoredRoles { supervisor_pending: false, requested_by: None, ..user.grants };
+    let confirmed = domain::grants::confirm_supervisor_by_operator(&user.grants)
+        .map_err(|e| anyhow::anyhow!("{e}; an agency admin requests it first"))?;
     let changes = users::UserChanges { roles: Some(confirmed), ..users::UserChanges::default() };
     let updated = users::update(&tx, user.id, user.version, changes).await?;
     let ended = sessions::revoke_all_for_user(&tx, user.id, "user_changed").await?;

@@ -90,6 +90,18 @@ pub fn confirm_supervisor(actor: &Actor, target: UserId, current: &StoredRoles) 
     if actor.user_id == target || current.requested_by == Some(actor.user_id) {
         return Err(GrantError::SamePerson);
     }
+    confirm_supervisor_by_operator(current)
+}
+
+/// The operator's confirmation (`vcao confirm-supervisor`), the second person for an agency that
+/// has no supervisor yet: the operator is neither requester nor grantee by construction.
+///
+/// # Errors
+/// [`GrantError::NothingPending`] when no grant waits.
+pub fn confirm_supervisor_by_operator(current: &StoredRoles) -> Result<StoredRoles, GrantError> {
+    if !current.supervisor_pending {
+        return Err(GrantError::NothingPending);
+    }
     Ok(StoredRoles { named: current.named.clone(), supervisor_pending: false, requested_by: None })
 }
 
