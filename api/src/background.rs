@@ -19,6 +19,7 @@ pub fn spawn_all(state: &AppState) {
     spawn_audit_sealer(state.clone());
     spawn_escalation_sweeper(state.clone());
     spawn_pruner(state.clone());
+    crate::releases::spawn(state);
 }
 
 /// Every tenant's id, or `None` (logged as `task`'s) when the database does not answer: the

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod openapi_conventions;
 pub mod openapi_examples;
+pub mod releases;
 pub mod routes;
 pub mod schema_enums;
 pub mod schema_text;

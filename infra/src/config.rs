@@ -73,6 +73,9 @@ pub struct Settings {
     /// How long, in seconds, an aggregate answer may be served from Redis (0: never cached).
     /// Figures are never staler than this.
     pub aggregate_cache_seconds: u64,
+    /// How often, in seconds, the release builder looks for new facts and rebuilds the releases
+    /// they land in (`api::releases`): the figures are at most this plus one build old.
+    pub release_refresh_seconds: u64,
     /// How many days the event outbox keeps an event for streams to replay.
     pub event_retention_days: u32,
     /// Web origins (`https://app.example`, comma-separated) whose browser frontends may call the
@@ -121,6 +124,7 @@ impl Default for Settings {
             escalation_sweep_interval_ms: 1000,
             suppression_threshold: domain::reporting::DEFAULT_THRESHOLD,
             aggregate_cache_seconds: 60,
+            release_refresh_seconds: 60,
             event_retention_days: 30,
             cors_allowed_origins: String::new(),
         }
@@ -238,6 +242,12 @@ impl Settings {
         }
         if self.aggregate_cache_seconds > 3600 {
             return Err(invalid("VCAO_AGGREGATE_CACHE_SECONDS", "must be 0 to 3600"));
+        }
+        if !(1..=240).contains(&self.release_refresh_seconds) {
+            return Err(invalid(
+                "VCAO_RELEASE_REFRESH_SECONDS",
+                "must be 1 to 240: figures are promised within 5 minutes",
+            ));
         }
         if !(10..=60_000).contains(&self.audit_seal_interval_ms) {
             return Err(invalid("VCAO_AUDIT_SEAL_INTERVAL_MS", "must be 10 to 60000"));

@@ -22,6 +22,7 @@ mod m20261129_000008_session_check_in_transaction;
 mod m20261129_000009_background_work_queries;
 mod m20261203_000010_idempotency_sealed;
 mod m20261203_000011_supervisor_confirmation;
+mod m20261203_000012_aggregate_releases;
 mod rls;
 mod tables;
 
@@ -55,6 +56,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "events",
     "reporting_facts",
     "reports",
+    "aggregate_releases",
+    "aggregate_release_chunks",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -85,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_background_work_queries::Migration),
             Box::new(m20261203_000010_idempotency_sealed::Migration),
             Box::new(m20261203_000011_supervisor_confirmation::Migration),
+            Box::new(m20261203_000012_aggregate_releases::Migration),
         ]
     }
 }

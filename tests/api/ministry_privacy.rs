@@ -179,6 +179,7 @@ async fn aggregates_hold_codes_and_figures_only() {
     let app = spawn_app().await;
     let seeded = seed(&app).await;
     let ministry = app.create_tenant("ministry").await;
+    app.refresh_figures().await;
     // The fiscal year of today's casework (figures are released per fiscal month, quarter or year).
     let today = domain::reporting::ontario_date(chrono::Utc::now());
     let year = domain::reporting::ReleasePeriod::Year(domain::reporting::FiscalQuarter::of(today).year());

@@ -31,6 +31,7 @@ async fn parties(app: &TestApp) -> Parties {
 }
 
 async fn draft(app: &TestApp, who: &Session) -> Value {
+    app.refresh_figures().await;
     let (fiscal_year, quarter) = this_quarter();
     let response = app
         .post_json("/api/v1/reports", Some(&who.access_token), &json!({"fiscal_year": fiscal_year, "quarter": quarter}))
@@ -40,11 +41,13 @@ async fn draft(app: &TestApp, who: &Session) -> Value {
 }
 
 async fn act(app: &TestApp, who: &Session, report: &Value, step: &str, body: &Value) -> reqwest::Response {
+    app.refresh_figures().await;
     app.post_json(&format!("/api/v1/reports/{}/{step}", report["id"].as_str().unwrap()), Some(&who.access_token), body)
         .await
 }
 
 async fn read(app: &TestApp, who: &Session, report: &Value) -> reqwest::Response {
+    app.refresh_figures().await;
     app.get(&format!("/api/v1/reports/{}", report["id"].as_str().unwrap()), Some(&who.access_token)).await
 }
 

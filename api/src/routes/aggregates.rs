@@ -2,17 +2,20 @@
 //! supervisors and admins (their own), computed in SQL from the reporting facts, with small cells
 //! withheld (see `domain::reporting::suppression`), as JSON or CSV.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::ValidationErrors;
 use domain::authz::{Action, Actor};
-use domain::reporting::{Dimension, Metric, ReleasePeriod, Unit, parse_group_by, protect};
+use domain::reporting::release::answer::{self, ChunkCell};
+use domain::reporting::release::{Figure, Level};
+use domain::reporting::{Dimension, Metric, ReleasePeriod, Unit, parse_group_by};
 use domain::tenant::TenantKind;
 use infra::TenantTx;
 use infra::cache::AnswerScope;
-use infra::store::aggregates::{self, Agencies, Question};
+use infra::store::aggregates::Agencies;
+use infra::store::releases;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -45,7 +48,7 @@ pub struct AggregateQuery {
 }
 
 impl AggregateQuery {
-    fn parse(&self) -> Result<(Metric, NaiveDate, NaiveDate, Vec<Dimension>), ApiError> {
+    fn parse(&self) -> Result<(Metric, ReleasePeriod, Vec<Dimension>), ApiError> {
         let mut e = ValidationErrors::default();
         let date = |e: &mut ValidationErrors, name: &str, raw: &Option<String>| match raw {
             None => {
@@ -73,8 +76,8 @@ impl AggregateQuery {
         let group_by = e.check("group_by", parse_group_by(self.group_by.as_deref().unwrap_or("")));
         let (metric, from, to, group_by) = e.finish(|| Some((metric?, from?, to?, group_by?)))?;
         // Only a release period: arbitrary ranges could be subtracted from one another.
-        ReleasePeriod::spanning(from, to).map_err(|_| ApiError::PeriodNotReleasable)?;
-        Ok((metric, from, to, group_by))
+        let period = ReleasePeriod::spanning(from, to).map_err(|_| ApiError::PeriodNotReleasable)?;
+        Ok((metric, period, group_by))
     }
 }
 
@@ -195,7 +198,8 @@ pub struct AggregateResponse {
     /// The table.
     #[serde(flatten)]
     pub table: AggregateTable,
-    /// When the figures were computed.
+    /// When the release the figures are read from was built (they include every fact recorded
+    /// before then).
     pub computed_at: DateTime<Utc>,
 }
 
@@ -204,25 +208,50 @@ fn agencies_of(actor: &Actor) -> Agencies {
     if actor.tenant_kind == TenantKind::Ministry { Agencies::All } else { Agencies::One(actor.tenant_id) }
 }
 
-/// Computes a table in `tx` (widened to every agency for the ministry), with suppression.
+/// A question for the release: a metric by some dimensions over a release period, for the
+/// ministry (every agency) or one agency's leads.
+#[derive(Clone, Debug)]
+pub(crate) struct Asked {
+    pub metric: Metric,
+    pub period: ReleasePeriod,
+    pub group_by: Vec<Dimension>,
+    pub agencies: Agencies,
+}
+
+/// Reads the table answering `asked` from its fiscal year's protected release, in `tx` (widened
+/// to every agency for the ministry). Nothing is computed: the cells, their figures and which are
+/// withheld were decided once, when the release was built (`crate::releases`), so the same cell
+/// reads the same in every answer, whatever the order of the dimensions, the grouping or the
+/// metric. `None` when the year's release has not been built yet (see
+/// [`crate::releases::ensure_built`]).
 ///
 /// # Errors
-/// Database failures.
-pub(crate) async fn compute_table(
+/// A question finer than the release holds (422), database failures.
+pub(crate) async fn release_table(
     state: &AppState,
     tx: &TenantTx,
-    question: &Question,
-) -> Result<AggregateTable, ApiError> {
-    // Computed and protected with the dimensions in one canonical order and each dimension's values
-    // coded in sorted order, so the rules (whose ties fall by position) withhold the same cells
-    // whatever order the caller names them in: two orders of one question could otherwise be
-    // subtracted to recover a cell one of them withheld. Shown in the order asked.
-    let requested = question.group_by.clone();
-    let mut canonical = question.clone();
-    canonical.group_by.sort_unstable();
-    let question = &canonical;
-    let raw = aggregates::compute(tx, question).await?;
-    let interior = raw.iter().filter(|c| c.key.iter().all(Option::is_some)).count();
+    asked: &Asked,
+) -> Result<Option<(AggregateTable, DateTime<Utc>)>, ApiError> {
+    let (fiscal_year, node) = answer::node_of(asked.period);
+    let (slices, agency) = match asked.agencies {
+        Agencies::All => (answer::plan(node, &asked.group_by), None),
+        Agencies::One(tenant) => (answer::plan_fixing(node, &asked.group_by, answer::AGENCY_BIT), Some(tenant)),
+    };
+    let slices = slices.map_err(|e| {
+        let mut errors = ValidationErrors::default();
+        errors.add("group_by", e.to_string());
+        ApiError::from(errors)
+    })?;
+    let mut shapes: Vec<(Level, u8)> = slices.iter().map(|s| (s.level, s.mask)).collect();
+    shapes.sort_unstable();
+    shapes.dedup();
+    let Some(loaded) = releases::load(tx, fiscal_year, &shapes, agency).await? else { return Ok(None) };
+    let empty: Vec<ChunkCell> = Vec::new();
+    let rows =
+        answer::rows(&slices, &asked.group_by, asked.metric, fiscal_year, &loaded.dictionaries, |level, mask| {
+            loaded.chunks.get(&(level, mask)).unwrap_or(&empty).as_slice()
+        });
+    let interior = rows.iter().filter(|r| r.interior).count();
     if interior > domain::reporting::MAX_TABLE_CELLS {
         let mut e = ValidationErrors::default();
         e.add(
@@ -234,100 +263,95 @@ pub(crate) async fn compute_table(
         );
         return Err(e.into());
     }
-    let dims = &question.group_by;
-    // Agencies appear by slug (every other value is already a code), read in one statement. A
-    // cell names its agency by tenant id, in the backend's text form of a uuid. Facts are only
-    // written by existing agencies; should one ever be missing, its figures still count, under its
-    // tenant id (never a person's).
+    let dims = &asked.group_by;
+    // Agencies appear by slug (a cell names its agency by tenant id). Facts are only written by
+    // existing agencies; should one ever be missing, its figures still show, under its tenant id
+    // (never a person's).
     let slugs = if dims.contains(&Dimension::Agency) {
         infra::store::tenants::slugs_by_id(tx.raw()).await?
     } else {
         HashMap::new()
     };
-    let label = |d: usize, v: &str| -> String {
-        let slug = || uuid::Uuid::parse_str(v).ok().and_then(|id| slugs.get(&id).cloned());
-        if dims[d] == Dimension::Agency { slug().unwrap_or_else(|| v.to_owned()) } else { v.to_owned() }
-    };
-    // Intern each dimension's values as small codes for the suppression rules, in sorted order (not
-    // the order the database returned them in), so the codes depend on the values alone.
-    let mut codes: Vec<BTreeMap<String, u32>> = vec![BTreeMap::new(); dims.len()];
-    for cell in &raw {
-        for (d, value) in cell.key.iter().enumerate() {
-            if let Some(v) = value {
-                codes[d].insert(v.clone(), 0);
-            }
-        }
-    }
-    for dimension in &mut codes {
-        for (n, code) in dimension.values_mut().enumerate() {
-            *code = u32::try_from(n).unwrap_or(u32::MAX);
-        }
-    }
-    let coded = |c: &aggregates::RawCell| -> Vec<Option<u32>> {
-        c.key.iter().enumerate().map(|(d, v)| v.as_ref().map(|v| codes[d][v])).collect()
-    };
-    // In key order, not the database's: the rules see the same list for the same facts.
-    let mut raw = raw;
-    raw.sort_by_cached_key(|c| coded(c));
-    let cells: Vec<domain::reporting::Cell> = raw
-        .iter()
-        .map(|c| domain::reporting::Cell { key: coded(c), value: c.value.unwrap_or(0), people: c.people })
-        .collect();
     let threshold = state.settings.suppression_threshold;
-    let withheld = protect(&cells, threshold, question.metric.additivity());
-    let mut rows = Vec::new();
+    let mut table_rows = Vec::new();
     let mut totals = Vec::new();
-    for (cell, withheld) in raw.iter().zip(withheld) {
+    for answer_row in rows {
+        let withheld = answer_row.figure == Figure::Withheld;
         let mut row = AggregateRow {
-            value: if withheld { None } else { cell.value },
+            value: match answer_row.figure {
+                Figure::Value(v) => Some(v),
+                Figure::Withheld | Figure::Absent => None,
+            },
             suppressed: withheld,
             ..AggregateRow::default()
         };
-        for (d, value) in cell.key.iter().enumerate() {
-            if let Some(v) = value {
-                row.set(dims[d], label(d, v));
+        for (d, label) in answer_row.labels.into_iter().enumerate() {
+            if let Some(label) = label {
+                let shown = if dims[d] == Dimension::Agency {
+                    uuid::Uuid::parse_str(&label).ok().and_then(|id| slugs.get(&id).cloned()).unwrap_or(label)
+                } else {
+                    label
+                };
+                row.set(dims[d], shown);
             }
         }
-        if cell.key.iter().all(Option::is_some) { rows.push(row) } else { totals.push(row) }
+        if answer_row.interior { table_rows.push(row) } else { totals.push(row) }
     }
-    let order = |row: &AggregateRow| requested.iter().map(|&d| row.get(d).map(str::to_owned)).collect::<Vec<_>>();
-    rows.sort_by_key(order);
+    // A table of nothing still has its grand total: zero, which identifies no one (a percentile
+    // of nothing is null).
+    let has_grand_total =
+        if dims.is_empty() { !table_rows.is_empty() } else { totals.iter().any(|r| order_empty(r, dims)) };
+    if !has_grand_total {
+        let zero = AggregateRow {
+            value: (asked.metric.additivity() == domain::reporting::Additivity::Additive).then_some(0),
+            ..AggregateRow::default()
+        };
+        if dims.is_empty() { table_rows.push(zero) } else { totals.push(zero) }
+    }
+    let order = |row: &AggregateRow| dims.iter().map(|&d| row.get(d).map(str::to_owned)).collect::<Vec<_>>();
+    table_rows.sort_by_key(order);
     // Totals: finest first, then by value; the grand total last.
     totals.sort_by_key(|row| {
         let key = order(row);
         (std::cmp::Reverse(key.iter().filter(|v| v.is_some()).count()), key)
     });
-    Ok(AggregateTable {
-        metric: question.metric.as_str().to_owned(),
-        unit: match question.metric.unit() {
+    let table = AggregateTable {
+        metric: asked.metric.as_str().to_owned(),
+        unit: match asked.metric.unit() {
             // Pseudonyms differ between agencies, so across agencies a person served by two is
             // counted by each: service episodes, not people.
-            Unit::People if question.agencies == Agencies::All => "service_episodes",
+            Unit::People if asked.agencies == Agencies::All => "service_episodes",
             Unit::People => "people",
             Unit::Events => "events",
             Unit::Cents => "cents",
             Unit::Minutes => "minutes",
         }
         .to_owned(),
-        from: question.from,
-        to: question.to,
-        group_by: requested.iter().map(|d| d.as_str().to_owned()).collect(),
-        scope: match question.agencies {
+        from: asked.period.first_day(),
+        to: asked.period.last_day(),
+        group_by: dims.iter().map(|d| d.as_str().to_owned()).collect(),
+        scope: match asked.agencies {
             Agencies::All => "all_agencies",
             Agencies::One(_) => "agency",
         }
         .to_owned(),
-        rows,
+        rows: table_rows,
         totals,
         suppression: SuppressionInfo {
             threshold,
-            method: match question.metric.additivity() {
+            method: match asked.metric.additivity() {
                 domain::reporting::Additivity::Additive => "primary_and_complementary",
                 domain::reporting::Additivity::NotAdditive => "primary",
             }
             .to_owned(),
         },
-    })
+    };
+    Ok(Some((table, loaded.built_at.unwrap_or_else(infra::db::now))))
+}
+
+/// Whether `row` names none of `dims`: the grand total.
+fn order_empty(row: &AggregateRow, dims: &[Dimension]) -> bool {
+    dims.iter().all(|&d| row.get(d).is_none())
 }
 
 /// Opens a read transaction that sees the facts `agencies` names.
@@ -392,14 +416,17 @@ fn wants_csv(request: &HttpRequest) -> bool {
 
 /// De-identified figures for the ministry and agency leads.
 ///
-/// Counts, sums and response-time percentiles computed from de-identified reporting facts, grouped by up to three
+/// Counts, sums and response-time percentiles of de-identified reporting facts, grouped by up to three
 /// dimensions, with every margin in `totals`. Ministry analysts see every agency; an agency's supervisors and
-/// admins see their own. Figures resting on fewer people than the suppression threshold (default 5) are withheld
-/// (`value: null, suppressed: true`), and further cells are withheld so no withheld value can be worked out from
-/// the totals. Periods are Ontario fiscal months, quarters and years only (`from` the first day, `to` the last), so
-/// no two answers differ by a few days; the same question in any order of its dimensions withholds the same cells.
-/// Send `Accept: text/csv` for the same table as CSV. Answers may come from a cache for up to
-/// `VCAO_AGGREGATE_CACHE_SECONDS` (see `computed_at`).
+/// admins see their own. Periods are Ontario fiscal months, quarters and years only (`from` the first day, `to` the
+/// last); over a quarter or a month at most two dimensions besides `agency`, `month` and `fiscal_quarter`.
+/// Every answer is read from the fiscal year's protected release, built in the background from the facts (at most
+/// `VCAO_RELEASE_REFRESH_SECONDS` plus one build behind; `computed_at` says when): the same cell shows the same
+/// figure, or is withheld, in every answer, whatever the order of the dimensions or the grouping, and an agency's
+/// own figures are the same cells as the ministry's for that agency. A figure is published only when it is a sum of
+/// whole groups of at least the threshold's people (default 5), so no combination of answers leads back to fewer;
+/// withheld figures are `value: null, suppressed: true`. A percentile also needs that many values on each side of
+/// its rank. Send `Accept: text/csv` for the same table as CSV.
 #[utoipa::path(
     tag = "reporting",
     operation_id = "get_aggregates",
@@ -411,7 +438,8 @@ fn wants_csv(request: &HttpRequest) -> bool {
                 (String = "text/csv"),
             )),
         (status = 403, description = "Not a ministry analyst, or an agency's supervisor or admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A missing or unknown metric, a bad group_by, a table of more than 5,000 cells, or a period that is not an Ontario fiscal month, quarter or year (`period_not_releasable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown metric, a bad group_by (more dimensions than the period's release holds), a table of more than 5,000 cells, or a period that is not an Ontario fiscal month, quarter or year (`period_not_releasable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The year's release is being built for the first time by another replica; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -424,15 +452,18 @@ pub async fn get_aggregates(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::ReadAggregates)?;
-    let (metric, from, to, group_by) = query.parse()?;
+    let (metric, period, group_by) = query.parse()?;
     let agencies = agencies_of(&actor);
-    let question = Question { metric, group_by, from, to, agencies };
+    let asked = Asked { metric, period, group_by, agencies };
     let scope = match agencies {
         Agencies::All => AnswerScope::AllAgencies,
         Agencies::One(tenant) => AnswerScope::Tenant(tenant),
     };
     let threshold = state.settings.suppression_threshold;
-    let cache_key = format!("{}|{from}|{to}|{:?}|{threshold}", metric.as_str(), question.group_by);
+    // Canonical: the same question in any order of its dimensions is one cache entry too.
+    let mut canonical = asked.group_by.clone();
+    canonical.sort_unstable();
+    let cache_key = format!("{}|{}|{:?}|{:?}|{threshold}", metric.as_str(), period.label(), canonical, asked.group_by);
     // The transaction before the cache: beginning it checks the caller's session, which a cached
     // answer must not skip.
     let tx = reporting_read_tx(&state, &actor, agencies).await?;
@@ -443,9 +474,20 @@ pub async fn get_aggregates(
             hit
         }
         None => {
-            let table = compute_table(&state, &tx, &question).await?;
+            let read = release_table(&state, &tx, &asked).await?;
             tx.commit().await?;
-            let fresh = AggregateResponse { table, computed_at: infra::db::now() };
+            let (table, built_at) = match read {
+                Some(read) => read,
+                None => {
+                    // A new deployment's first question about the year: built now, once.
+                    crate::releases::ensure_built(&state, answer::node_of(period).0).await?;
+                    let tx = reporting_read_tx(&state, &actor, agencies).await?;
+                    let read = release_table(&state, &tx, &asked).await?.ok_or(ApiError::Unavailable)?;
+                    tx.commit().await?;
+                    read
+                }
+            };
+            let fresh = AggregateResponse { table, computed_at: built_at };
             if let Ok(json) = serde_json::to_string(&fresh) {
                 state.answers.put("aggregates", scope, &cache_key, &json).await;
             }

@@ -10,17 +10,17 @@ use domain::ValidationErrors;
 use domain::audit::actions;
 use domain::authz::{Action, Actor};
 use domain::reporting::report::{self, ReportError, ReportStatus};
-use domain::reporting::{Dimension, FiscalQuarter, Metric};
+use domain::reporting::{Dimension, FiscalQuarter, Metric, ReleasePeriod};
 use domain::tenant::TenantKind;
 use infra::TenantTx;
-use infra::store::aggregates::{Agencies, Question};
+use infra::store::aggregates::Agencies;
 use infra::store::reports::{self, Readers, Report, ReportFilter};
 use infra::store::{audit, tenants};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::aggregates::{AggregateTable, compute_table, reporting_read_tx};
+use super::aggregates::{AggregateTable, Asked, release_table, reporting_read_tx};
 use super::{PageQuery, authorize};
 use crate::audit_trail::entry;
 use crate::error::{ApiError, Problem};
@@ -176,21 +176,25 @@ fn quarter_of(report: &Report) -> Result<FiscalQuarter, ApiError> {
         .ok_or_else(|| ApiError::Internal("stored report has an impossible quarter".to_owned()))
 }
 
-/// Computes a report's figures now, in `tx` (the agency's own transaction).
+/// A report's figures, read now from its fiscal year's protected release: the cells that fix
+/// the agency, the same cells (withheld alike) the ministry reads when it groups by agency, so a
+/// report set beside the ministry's tables gives nothing away that the tables keep. Read in `tx`
+/// (the agency's own); the handlers make sure the release exists first
+/// ([`crate::releases::ensure_built`]), so a missing one is a 503.
 async fn compute_figures(state: &AppState, tx: &TenantTx, report: &Report) -> Result<ReportFigures, ApiError> {
-    let (from, until) = quarter_of(report)?.range();
+    let quarter = quarter_of(report)?;
+    let (from, until) = quarter.range();
     let to = until.pred_opt().unwrap_or(until);
     let agency = tenants::get(tx.raw(), report.tenant_id).await?;
     let mut tables = Vec::with_capacity(CONTENTS.len());
     for (metric, group_by) in CONTENTS {
-        let question = Question {
+        let asked = Asked {
             metric: *metric,
+            period: ReleasePeriod::Quarter(quarter),
             group_by: group_by.to_vec(),
-            from,
-            to,
             agencies: Agencies::One(report.tenant_id),
         };
-        tables.push(compute_table(state, tx, &question).await?);
+        tables.push(release_table(state, tx, &asked).await?.ok_or(ApiError::Unavailable)?.0);
     }
     Ok(ReportFigures {
         agency: agency.slug,
@@ -281,6 +285,9 @@ pub async fn create_report(
         e.add("quarter", "has not begun yet");
     }
     e.finish(|| Some(()))?;
+    // The draft's figures are read from the year's release: before the transaction, which on
+    // SQLite holds the writer a first build would need.
+    crate::releases::ensure_built(&state, body.fiscal_year).await?;
     let idempotent = Idempotent::new(idempotency, &actor, "create_report", &*body)?;
     let tx = match idempotent.begin(&state, &actor, &meta).await? {
         Begun::Replay(replay) => return replay.answer().await,

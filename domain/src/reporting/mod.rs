@@ -2,6 +2,7 @@
 //! dimensions an analyst may ask for, Ontario's fiscal quarters, response-time percentiles, and
 //! (in [`suppression`]) small-cell suppression with complementary suppression.
 
+pub mod release;
 pub mod report;
 pub mod suppression;
 

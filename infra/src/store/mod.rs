@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod programs;
 pub mod reference;
 pub mod referrals;
+pub mod releases;
 pub mod reports;
 pub mod routing;
 pub mod safety_plans;

@@ -1,0 +1,163 @@
+//! The release builder: keeps every fiscal year's protected release (`domain::reporting::release`)
+//! in step with the facts, in background work, so requests only read.
+//!
+//! Each round (every `VCAO_RELEASE_REFRESH_SECONDS`, 60 by default) counts the facts of each
+//! fiscal year in one statement and rebuilds the years whose count differs from the one their
+//! release was built from. Facts are append-only, so any new fact changes the count: the current
+//! year is rebuilt within a round of new activity, and a closed year when a late fact lands in it.
+//! The state is in the database, so a restart picks up where the last round left off.
+//!
+//! Once across replicas: a replica takes a year's lease (`infra::store::releases::claim`, ten
+//! minutes) before building it and gives it back with the release; the others skip that year
+//! until then. Building twice would do no harm (the same facts give the same release), only
+//! waste. Redis plays no part: a cache may hold answers read from a release, never decide one.
+#![expect(clippy::disallowed_methods, reason = "the builder reads every agency's facts, for no caller")]
+
+use std::time::Duration;
+
+use domain::reporting::release::{self, answer};
+use infra::store::releases::{self as store, BUILDER};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long a replica may hold a year to build it before another may take over.
+const LEASE: Duration = Duration::from_secs(600);
+
+/// What a round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// The fiscal years rebuilt.
+    pub built: Vec<i32>,
+    /// The years another replica held.
+    pub skipped: Vec<i32>,
+}
+
+/// Starts the builder: a round at once, then one every interval.
+pub fn spawn(state: &AppState) {
+    let state = state.clone();
+    let interval = Duration::from_secs(state.settings.release_refresh_seconds);
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = refresh(&state).await {
+                tracing::warn!(error = %e, "could not refresh the aggregate releases; will retry");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+/// One round: rebuilds every fiscal year whose facts changed since its release was built.
+///
+/// # Errors
+/// Database failures.
+pub async fn refresh(state: &AppState) -> Result<Round, ApiError> {
+    let tx = infra::db::begin_tenant_read_tx_for(&state.db, BUILDER).await?;
+    tx.widen_to_all_agencies().await?;
+    let counts = store::fact_counts(&tx).await?;
+    let states = store::states(&tx).await?;
+    tx.commit().await?;
+    let threshold = state.settings.suppression_threshold;
+    let mut years: Vec<i32> = counts.iter().map(|&(_, year, _)| year).collect();
+    years.dedup();
+    let mut round = Round::default();
+    for year in years {
+        let facts: i64 = counts.iter().filter(|&&(_, y, _)| y == year).map(|&(_, _, n)| n).sum();
+        let current = states.iter().find(|s| s.fiscal_year == year);
+        if current.is_some_and(|s| s.facts == facts && s.threshold == threshold && s.built_at.is_some()) {
+            continue;
+        }
+        if build_year(state, year).await? {
+            round.built.push(year);
+        } else {
+            round.skipped.push(year);
+        }
+    }
+    Ok(round)
+}
+
+/// Builds `fiscal_year`'s release if it has never been built: a new deployment's first question
+/// about a year, before the builder's first round reached it. Call it before opening a
+/// transaction that writes (on SQLite the build needs the writer).
+///
+/// # Errors
+/// Database failures.
+pub async fn ensure_built(state: &AppState, fiscal_year: i32) -> Result<(), ApiError> {
+    let tx = infra::db::begin_tenant_read_tx_for(&state.db, BUILDER).await?;
+    let built = store::is_built(&tx, fiscal_year).await?;
+    tx.commit().await?;
+    if !built {
+        build_year(state, fiscal_year).await?;
+    }
+    Ok(())
+}
+
+/// Builds `fiscal_year`'s release now, unless another replica holds it (then `false`).
+///
+/// # Errors
+/// Database failures, or facts the tabulation refuses.
+pub async fn build_year(state: &AppState, fiscal_year: i32) -> Result<bool, ApiError> {
+    let now = infra::db::now();
+    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(10));
+    let tx = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await?;
+    let claimed = store::claim(&tx, fiscal_year, now, until).await?;
+    tx.commit().await?;
+    let Some(release_id) = claimed else { return Ok(false) };
+    match build_and_save(state, fiscal_year, release_id).await {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            // Give the year back so the next round (here or elsewhere) tries again at once.
+            if let Ok(tx) = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await {
+                let _ = store::release_lease(&tx, fiscal_year).await;
+                let _ = tx.commit().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn build_and_save(state: &AppState, fiscal_year: i32, release_id: uuid::Uuid) -> Result<(), ApiError> {
+    let started = std::time::Instant::now();
+    let tx = infra::db::begin_tenant_read_tx_for(&state.db, BUILDER).await?;
+    tx.widen_to_all_agencies().await?;
+    let agencies: Vec<domain::TenantId> = store::fact_counts(&tx)
+        .await?
+        .into_iter()
+        .filter(|&(_, year, _)| year == fiscal_year)
+        .map(|(tenant, _, _)| tenant)
+        .collect();
+    let tabulation = store::tabulate(&tx, fiscal_year, &agencies).await?;
+    tx.commit().await?;
+    let facts = i64::try_from(tabulation.len()).unwrap_or(i64::MAX);
+    let threshold = state.settings.suppression_threshold;
+    let read = started.elapsed();
+    // Tabulating and protecting take seconds on a big year: off the request threads.
+    let chunks = tokio::task::spawn_blocking(move || {
+        let release = release::build(tabulation.finish(), threshold);
+        let cells = release.cells.len();
+        let withheld = release.cells.iter().filter(|c| c.withheld.iter().any(|w| *w)).count();
+        let mut out = Vec::new();
+        for ((level, mask), cells) in answer::chunks(&release) {
+            out.extend(store::encode(level, mask, &cells, &release.dictionaries));
+        }
+        (out, cells, withheld)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("release build task: {e}")))?;
+    let (chunks, cells, withheld) = chunks;
+    let built = started.elapsed();
+    let tx = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await?;
+    store::save(&tx, release_id, fiscal_year, facts, threshold, infra::db::now(), &chunks).await?;
+    tx.commit().await?;
+    tracing::info!(
+        fiscal_year,
+        facts,
+        cells,
+        withheld,
+        read_ms = read.as_millis(),
+        build_ms = (built - read).as_millis(),
+        write_ms = (started.elapsed() - built).as_millis(),
+        "aggregate release built"
+    );
+    Ok(())
+}

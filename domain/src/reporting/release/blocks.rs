@@ -1,0 +1,199 @@
+//! Protection of a whole release at once, one figure family at a time: the microcells (each distinct month and value of every
+//! plain dimension the facts fall at) are partitioned into blocks that each rest on no one or on
+//! at least `threshold` people of the family, and a cell is published exactly when it is a union
+//! of whole blocks. Every other cell is withheld, in every metric of the family.
+//!
+//! Why this holds against any sequence of questions: every published figure is a sum over whole
+//! blocks, so any linear combination of published figures (any difference of periods, any margin
+//! less its published parts, any set of answers solved together) is a combination of block
+//! totals. Whatever the analyst works out rests on whole blocks, each of at least `threshold`
+//! people, or on none: never on 1 to `threshold − 1` people, never one person's value. A withheld
+//! cell cuts through some block, so it is not such a combination and cannot be worked out. The
+//! argument holds even for an analyst who knows which microcells have facts, which is more than
+//! the answers tell.
+//!
+//! How blocks are formed (deterministic: the same facts give the same blocks): the microcells are
+//! arranged in a tree by agency, quarter, month, program, victimization type, gender, age band,
+//! service type, division and urgency, most useful first. Going up from the leaves, each node
+//! keeps its children's safe blocks and gathers what they could not place (their remainders)
+//! into one. A safe remainder becomes a block; an unsafe one is merged with the node's smallest
+//! blocks until it is safe, or, if even the whole node is not, is passed up. So a block straddles
+//! the least useful dimensions it can, and the figures an analyst uses most (agency by quarter and
+//! month, by program and victimization type) stay published wherever they rest on enough people.
+//! What the root cannot place rests on fewer than `threshold` people in some family across the
+//! whole year: every cell that holds any of it is withheld.
+
+use super::lattice::{CellKey, Node};
+use super::tabulate::{Microcell, keys_of};
+
+/// The order of the tree: `Some(d)` is plain dimension `d` (agency 0, program 1, victimization
+/// type 2, division 3, service type 4, gender 5, age band 6, urgency 7); `None` at the second
+/// and third levels are the quarter and the month.
+const ORDER: [Level; 10] = [
+    Level::Plain(0),
+    Level::Quarter,
+    Level::Month,
+    Level::Plain(1),
+    Level::Plain(2),
+    Level::Plain(5),
+    Level::Plain(6),
+    Level::Plain(4),
+    Level::Plain(3),
+    Level::Plain(7),
+];
+
+#[derive(Clone, Copy)]
+enum Level {
+    Plain(usize),
+    Quarter,
+    Month,
+}
+
+fn coordinate(m: &Microcell, level: Level) -> u16 {
+    match level {
+        Level::Plain(d) => m.plain[d],
+        Level::Quarter => u16::from(m.month / 3),
+        Level::Month => u16::from(m.month),
+    }
+}
+
+/// Distinct people of a group in one family, counted up to the threshold: `None` once it reaches
+/// it (only "at least the threshold" matters).
+type Capped = Option<Vec<u32>>;
+
+#[derive(Clone, Debug)]
+struct Group {
+    members: Vec<usize>,
+    people: Vec<Capped>,
+}
+
+impl Group {
+    fn of(i: usize, m: &Microcell, family: usize, threshold: usize) -> Self {
+        let p = &m.people[family];
+        Self { members: vec![i], people: vec![if p.len() >= threshold { None } else { Some(p.clone()) }] }
+    }
+
+    /// Safe: in every family, no one or at least the threshold.
+    fn safe(&self) -> bool {
+        self.people.iter().all(|p| p.as_ref().is_none_or(Vec::is_empty))
+    }
+
+    fn absorb(&mut self, other: Self, threshold: usize) {
+        self.members.extend(other.members);
+        for (mine, theirs) in self.people.iter_mut().zip(other.people) {
+            *mine = match (mine.take(), theirs) {
+                (None, _) | (_, None) => None,
+                (Some(mut a), Some(b)) => {
+                    a.extend(b);
+                    a.sort_unstable();
+                    a.dedup();
+                    if a.len() >= threshold { None } else { Some(a) }
+                }
+            };
+        }
+    }
+}
+
+/// Forms the blocks of `order` (microcell indices sorted by the tree's coordinates) at `depth`:
+/// the safe blocks, and what is left unsafe.
+fn form(
+    micro: &[Microcell],
+    order: &[usize],
+    depth: usize,
+    family: usize,
+    threshold: usize,
+) -> (Vec<Group>, Option<Group>) {
+    if depth == ORDER.len() || order.len() == 1 {
+        let mut group = Group::of(order[0], &micro[order[0]], family, threshold);
+        for &i in &order[1..] {
+            group.absorb(Group::of(i, &micro[i], family, threshold), threshold);
+        }
+        return if group.safe() { (vec![group], None) } else { (Vec::new(), Some(group)) };
+    }
+    let level = ORDER[depth];
+    let mut blocks = Vec::new();
+    let mut remainder: Option<Group> = None;
+    let mut start = 0;
+    while start < order.len() {
+        let value = coordinate(&micro[order[start]], level);
+        let len = order[start..].iter().take_while(|&&i| coordinate(&micro[i], level) == value).count();
+        let (child_blocks, child_rest) = form(micro, &order[start..start + len], depth + 1, family, threshold);
+        blocks.extend(child_blocks);
+        if let Some(rest) = child_rest {
+            match &mut remainder {
+                Some(r) => r.absorb(rest, threshold),
+                None => remainder = Some(rest),
+            }
+        }
+        start += len;
+    }
+    let Some(mut rest) = remainder else { return (blocks, None) };
+    if rest.safe() {
+        blocks.push(rest);
+        return (blocks, None);
+    }
+    // Merge with this node's smallest blocks until safe, if the node as a whole is.
+    let mut whole = rest.clone();
+    for block in &blocks {
+        whole.absorb(block.clone(), threshold);
+    }
+    if !whole.safe() {
+        return (blocks, Some(rest));
+    }
+    blocks.sort_by_key(|b| (b.members.len(), b.members.first().copied()));
+    while !rest.safe() {
+        if blocks.is_empty() {
+            break;
+        }
+        rest.absorb(blocks.remove(0), threshold);
+    }
+    blocks.push(rest);
+    (blocks, None)
+}
+
+/// Which of `cells` (sorted by key) are withheld in `family` (its position in `Family::ALL`):
+/// those that cut through one of its blocks, or hold any of what its year could not place. Only
+/// the microcells where the family has facts are partitioned.
+#[must_use]
+pub fn withheld(cells: &[CellKey], micro: &[Microcell], family: usize, threshold: i64) -> Vec<bool> {
+    let threshold = usize::try_from(threshold).unwrap_or(usize::MAX).max(1);
+    let mut out = vec![false; cells.len()];
+    let mut order: Vec<usize> = (0..micro.len()).filter(|&i| !micro[i].people[family].is_empty()).collect();
+    if order.is_empty() {
+        return out;
+    }
+    order.sort_by_key(|&i| ORDER.map(|l| coordinate(&micro[i], l)));
+    let (blocks, rest) = form(micro, &order, 0, family, threshold);
+    let poisoned = rest.map(|r| (r, true));
+    for (block, poison) in blocks.into_iter().map(|b| (b, false)).chain(poisoned) {
+        let first = &micro[block.members[0]];
+        let mut varies: u8 = 0;
+        let (mut months, mut quarters) = (false, false);
+        for &i in &block.members[1..] {
+            let m = &micro[i];
+            for d in 0..8 {
+                if m.plain[d] != first.plain[d] {
+                    varies |= 1 << d;
+                }
+            }
+            months |= m.month != first.month;
+            quarters |= m.month / 3 != first.month / 3;
+        }
+        for &i in &block.members {
+            let m = &micro[i];
+            for key in keys_of(m.month, &m.plain) {
+                let cuts = poison
+                    || key.mask() & varies != 0
+                    || match key.node() {
+                        Node::Month(_) => months,
+                        Node::Quarter(_) => quarters,
+                        Node::Year => false,
+                    };
+                if cuts && let Ok(at) = cells.binary_search(&key) {
+                    out[at] = true;
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,467 @@
+//! Facts to cells: every cell of the lattice a fact falls in, with each figure family's events,
+//! distinct people, money and response-time percentiles.
+//!
+//! Distinct people are counted without a set per cell: the facts are taken person by person, and
+//! each person adds one to every cell any of their facts falls in (their cells deduplicated).
+//! Percentiles are nearest-rank: the facts are taken in order of minutes, and a cell's p-th
+//! percentile is the minutes of the fact that reaches its rank. Both are exact, and neither holds
+//! more than one counter per cell.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::lattice::{CellKey, Level, Node, PLAIN, masks};
+use crate::reporting::{Dimension, FactKind, FiscalQuarter, Metric, NOT_RECORDED};
+
+/// The facts one figure family reads. Every metric reads one family; a family's cells are
+/// protected together with every other family's (one pattern per release).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// Cases opened and services delivered: the people served.
+    Clients,
+    /// Cases opened.
+    CasesOpened,
+    /// Cases closed.
+    CasesClosed,
+    /// Referrals made.
+    Referrals,
+    /// Services delivered.
+    Services,
+    /// VQRP+ services, with their money.
+    VqrpPlus,
+    /// Referrals accepted, with the minutes it took.
+    Accepts,
+    /// First contacts, with the minutes from the referral.
+    FirstContacts,
+}
+
+/// The service type whose services carry VQRP+ money.
+pub const VQRP_PLUS: &str = "vqrp_plus";
+
+impl Family {
+    /// Every family, in the order a release keeps them.
+    pub const ALL: [Self; 8] = [
+        Self::Clients,
+        Self::CasesOpened,
+        Self::CasesClosed,
+        Self::Referrals,
+        Self::Services,
+        Self::VqrpPlus,
+        Self::Accepts,
+        Self::FirstContacts,
+    ];
+
+    /// The family a metric reads.
+    #[must_use]
+    pub const fn of(metric: Metric) -> Self {
+        match metric {
+            Metric::ClientsServed => Self::Clients,
+            Metric::CasesOpened => Self::CasesOpened,
+            Metric::CasesClosed => Self::CasesClosed,
+            Metric::Referrals => Self::Referrals,
+            Metric::Services => Self::Services,
+            Metric::VqrpPlusCents => Self::VqrpPlus,
+            Metric::MinutesToAcceptP50 | Metric::MinutesToAcceptP90 => Self::Accepts,
+            Metric::MinutesToFirstContactP50 | Metric::MinutesToFirstContactP90 => Self::FirstContacts,
+        }
+    }
+
+    /// Its position in [`Family::ALL`].
+    #[must_use]
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|&f| f == self).unwrap_or(0)
+    }
+
+    fn admits(self, kind: FactKind, vqrp: bool, minutes: Option<i64>) -> bool {
+        match self {
+            Self::Clients => matches!(kind, FactKind::CaseOpened | FactKind::ServiceDelivered),
+            Self::CasesOpened => kind == FactKind::CaseOpened,
+            Self::CasesClosed => kind == FactKind::CaseClosed,
+            Self::Referrals => kind == FactKind::ReferralCreated,
+            Self::Services => kind == FactKind::ServiceDelivered,
+            Self::VqrpPlus => kind == FactKind::ServiceDelivered && vqrp,
+            Self::Accepts => kind == FactKind::ReferralAccepted && minutes.is_some(),
+            Self::FirstContacts => kind == FactKind::ReferralFirstContact && minutes.is_some(),
+        }
+    }
+
+    const fn has_minutes(self) -> bool {
+        matches!(self, Self::Accepts | Self::FirstContacts)
+    }
+}
+
+/// One family's figures in one cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Facts (cases, services, referrals...).
+    pub events: u32,
+    /// Distinct people (pseudonymous subjects).
+    pub people: u32,
+    /// Money, in cents.
+    pub sum: i64,
+    /// Nearest-rank median of the minutes (minutes families only).
+    pub p50: Option<i32>,
+    /// Nearest-rank 90th percentile of the minutes.
+    pub p90: Option<i32>,
+}
+
+/// One fact as the release reads it. `plain[d]` is the value for `PLAIN[d]` (the agency as its
+/// tenant id), `None` where the fact has none (grouped as `not_recorded`).
+#[derive(Clone, Copy, Debug)]
+pub struct FactInput<'a> {
+    /// What happened.
+    pub kind: FactKind,
+    /// The Ontario date.
+    pub occurred_on: NaiveDate,
+    /// The plain dimensions' values.
+    pub plain: [Option<&'a str>; 8],
+    /// VQRP+ money.
+    pub amount_cents: Option<i64>,
+    /// Response minutes.
+    pub minutes: Option<i64>,
+    /// The person's pseudonym.
+    pub subject: &'a str,
+}
+
+/// A fact that cannot be tabulated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TabulateError {
+    /// Its date is not in the release's fiscal year.
+    #[error("a fact of {0} is outside the fiscal year")]
+    OutsideYear(NaiveDate),
+    /// A dimension has more distinct values than a key can hold.
+    #[error("dimension {0} has more than 65,536 distinct values")]
+    TooManyValues(&'static str),
+}
+
+#[derive(Clone, Copy)]
+struct Row {
+    kind: FactKind,
+    month: u8,
+    plain: [u16; 8],
+    amount: i64,
+    minutes: Option<i64>,
+    subject: u32,
+}
+
+/// Facts of one scope and fiscal year, gathered for tabulation.
+#[derive(Debug)]
+pub struct Tabulation {
+    fiscal_year: i32,
+    values: [HashMap<String, u16>; 8],
+    subjects: HashMap<String, u32>,
+    rows: Vec<Row>,
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row").field("kind", &self.kind).field("month", &self.month).finish_non_exhaustive()
+    }
+}
+
+/// Every cell the facts fall in, sorted by key, with each family's tally (in [`Family::ALL`]
+/// order), and the sorted dictionary of each plain dimension's values.
+#[derive(Clone, Debug)]
+pub struct Tabulated {
+    /// The fiscal year.
+    pub fiscal_year: i32,
+    /// By plain dimension, its values in sorted order: a key's value code indexes this.
+    pub dictionaries: [Vec<String>; 8],
+    /// The cells.
+    pub cells: Vec<(CellKey, [Tally; 8])>,
+    /// Every distinct full coordinate facts fall at (a month and a value of every plain
+    /// dimension), with the people of each family there: what protection partitions.
+    pub microcells: Vec<Microcell>,
+}
+
+/// A month and a value for every plain dimension, and the people each family has there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Microcell {
+    /// Fiscal month, 0 (April) to 11.
+    pub month: u8,
+    /// Value codes, in `PLAIN` order.
+    pub plain: [u16; 8],
+    /// By family (in [`Family::ALL`] order), the distinct people (tabulation's subject numbers),
+    /// sorted.
+    pub people: [Vec<u32>; 8],
+}
+
+impl Tabulation {
+    /// An empty tabulation of `fiscal_year`.
+    #[must_use]
+    pub fn new(fiscal_year: i32) -> Self {
+        Self { fiscal_year, values: Default::default(), subjects: HashMap::new(), rows: Vec::new() }
+    }
+
+    /// Adds a fact.
+    ///
+    /// # Errors
+    /// [`TabulateError`] for a fact outside the year, or a dimension with too many values.
+    pub fn push(&mut self, fact: &FactInput<'_>) -> Result<(), TabulateError> {
+        if FiscalQuarter::of(fact.occurred_on).year() != self.fiscal_year {
+            return Err(TabulateError::OutsideYear(fact.occurred_on));
+        }
+        let mut plain = [0_u16; 8];
+        for (d, value) in fact.plain.iter().enumerate() {
+            let value = value.unwrap_or(NOT_RECORDED);
+            let codes = &mut self.values[d];
+            let next = codes.len();
+            let code = match codes.get(value) {
+                Some(&code) => code,
+                None => {
+                    let code = u16::try_from(next).map_err(|_| TabulateError::TooManyValues(PLAIN[d].as_str()))?;
+                    codes.insert(value.to_owned(), code);
+                    code
+                }
+            };
+            plain[d] = code;
+        }
+        let next = u32::try_from(self.subjects.len()).unwrap_or(u32::MAX);
+        let subject = *self.subjects.entry(fact.subject.to_owned()).or_insert(next);
+        self.rows.push(Row {
+            kind: fact.kind,
+            month: Node::fiscal_month(fact.occurred_on.month()),
+            plain,
+            amount: fact.amount_cents.unwrap_or(0),
+            minutes: fact.minutes,
+            subject,
+        });
+        Ok(())
+    }
+
+    /// How many facts it holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether it holds none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Tabulates every cell.
+    #[must_use]
+    pub fn finish(self) -> Tabulated {
+        let Self { fiscal_year, values, subjects: _, mut rows } = self;
+        // Codes in sorted order of the values, so keys (and the release) depend on the facts
+        // alone, not on the order they were read in.
+        let mut dictionaries: [Vec<String>; 8] = Default::default();
+        let mut recode: [Vec<u16>; 8] = Default::default();
+        for (d, codes) in values.into_iter().enumerate() {
+            let mut sorted: Vec<(String, u16)> = codes.into_iter().collect();
+            sorted.sort();
+            recode[d] = vec![0; sorted.len()];
+            for (new, (_, old)) in sorted.iter().enumerate() {
+                recode[d][usize::from(*old)] = u16::try_from(new).unwrap_or(u16::MAX);
+            }
+            dictionaries[d] = sorted.into_iter().map(|(v, _)| v).collect();
+        }
+        for row in &mut rows {
+            for d in 0..8 {
+                row.plain[d] = recode[d][usize::from(row.plain[d])];
+            }
+        }
+        let service_type = PLAIN.iter().position(|&d| d == Dimension::ServiceType).unwrap_or(4);
+        let vqrp = dictionaries[service_type].iter().position(|v| v == VQRP_PLUS);
+        let vqrp = vqrp.and_then(|c| u16::try_from(c).ok());
+        let layout = Layout::new();
+        let mut all: HashMap<CellKey, [Tally; 8]> = HashMap::new();
+        for family in Family::ALL {
+            let mut admitted: Vec<Row> = rows
+                .iter()
+                .copied()
+                .filter(|r| family.admits(r.kind, Some(r.plain[service_type]) == vqrp, r.minutes))
+                .collect();
+            for (key, tally) in tabulate_family(family, &mut admitted, &layout) {
+                all.entry(key).or_default()[family.index()] = tally;
+            }
+        }
+        let mut cells: Vec<(CellKey, [Tally; 8])> = all.into_iter().collect();
+        cells.sort_unstable_by_key(|(key, _)| *key);
+        Tabulated { fiscal_year, dictionaries, cells, microcells: microcells(&rows, service_type, vqrp) }
+    }
+}
+
+/// The distinct full coordinates of `rows`, in order, with each family's people.
+fn microcells(rows: &[Row], service_type: usize, vqrp: Option<u16>) -> Vec<Microcell> {
+    let mut by_point: HashMap<(u8, [u16; 8]), [Vec<u32>; 8]> = HashMap::new();
+    for row in rows {
+        let people = by_point.entry((row.month, row.plain)).or_default();
+        for family in Family::ALL {
+            if family.admits(row.kind, Some(row.plain[service_type]) == vqrp, row.minutes) {
+                people[family.index()].push(row.subject);
+            }
+        }
+    }
+    let mut out: Vec<Microcell> = by_point
+        .into_iter()
+        .map(|((month, plain), mut people)| {
+            for list in &mut people {
+                list.sort_unstable();
+                list.dedup();
+            }
+            Microcell { month, plain, people }
+        })
+        .collect();
+    out.sort_unstable_by_key(|m| (m.month, m.plain));
+    out
+}
+
+/// The cells a fact (or microcell) of fiscal month `month` with `values` falls in.
+#[must_use]
+pub fn keys_of(month: u8, values: &[u16; 8]) -> Vec<CellKey> {
+    let mut out = Vec::new();
+    Layout::new().keys(month, values, &mut out);
+    out
+}
+
+/// The (node, mask) pairs a fact of month `m` falls in: 93 in the year, 37 in its quarter and
+/// 37 in its month.
+pub(super) struct Layout {
+    by_level: Vec<(Level, Vec<u8>)>,
+}
+
+impl Layout {
+    pub(super) fn new() -> Self {
+        Self { by_level: Level::ALL.iter().map(|&l| (l, masks(l))).collect() }
+    }
+
+    pub(super) fn keys(&self, month: u8, values: &[u16; 8], out: &mut Vec<CellKey>) {
+        out.clear();
+        for (level, masks) in &self.by_level {
+            let node = match level {
+                Level::Year => Node::Year,
+                Level::Quarter => Node::Quarter(month / 3 + 1),
+                Level::Month => Node::Month(month),
+            };
+            out.extend(masks.iter().map(|&mask| CellKey::new(node, mask, values)));
+        }
+    }
+}
+
+fn tabulate_family(family: Family, rows: &mut [Row], layout: &Layout) -> Vec<(CellKey, Tally)> {
+    // Person by person (stable: the same facts give the same passes).
+    rows.sort_by_key(|r| r.subject);
+    let mut index: HashMap<CellKey, usize> = HashMap::new();
+    let mut cells: Vec<(CellKey, Tally)> = Vec::new();
+    let mut keys = Vec::new();
+    let mut touched: Vec<usize> = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let subject = rows[start].subject;
+        let end = start + rows[start..].iter().take_while(|r| r.subject == subject).count();
+        touched.clear();
+        for row in &rows[start..end] {
+            layout.keys(row.month, &row.plain, &mut keys);
+            for &key in &keys {
+                let i = *index.entry(key).or_insert_with(|| {
+                    cells.push((key, Tally::default()));
+                    cells.len() - 1
+                });
+                let tally = &mut cells[i].1;
+                tally.events += 1;
+                tally.sum += row.amount;
+                touched.push(i);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &i in &touched {
+            cells[i].1.people += 1;
+        }
+        start = end;
+    }
+    if family.has_minutes() {
+        // In order of minutes: the fact that reaches a cell's rank gives its percentile.
+        rows.sort_by_key(|r| r.minutes);
+        let mut seen = vec![0_u32; cells.len()];
+        for row in rows.iter() {
+            let minutes = i32::try_from(row.minutes.unwrap_or(0)).unwrap_or(i32::MAX);
+            layout.keys(row.month, &row.plain, &mut keys);
+            for key in &keys {
+                if let Some(&i) = index.get(key) {
+                    seen[i] += 1;
+                    let tally = &mut cells[i].1;
+                    if seen[i] == rank(tally.events, 50) {
+                        tally.p50 = Some(minutes);
+                    }
+                    if seen[i] == rank(tally.events, 90) {
+                        tally.p90 = Some(minutes);
+                    }
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// The nearest rank of the `p`-th percentile of `n` values (1-based).
+#[must_use]
+pub const fn rank(n: u32, p: u32) -> u32 {
+    (n * p).div_ceil(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap_or_default()
+    }
+
+    fn fact<'a>(kind: FactKind, on: NaiveDate, gender: &'a str, subject: &'a str) -> FactInput<'a> {
+        let mut plain = [None; 8];
+        plain[0] = Some("agency-a");
+        plain[5] = Some(gender);
+        FactInput { kind, occurred_on: on, plain, amount_cents: None, minutes: None, subject }
+    }
+
+    fn tally(t: &Tabulated, node: Node, mask: u8, values: [u16; 8], family: Family) -> Tally {
+        let key = CellKey::new(node, mask, &values);
+        t.cells.iter().find(|(k, _)| *k == key).map(|(_, tallies)| tallies[family.index()]).unwrap_or_default()
+    }
+
+    #[test]
+    fn people_are_counted_once_per_cell_and_events_each_time() {
+        let mut t = Tabulation::new(2026);
+        for (on, gender, subject) in
+            [(day(4, 10), "woman", "p1"), (day(4, 11), "woman", "p1"), (day(5, 1), "man", "p2")]
+        {
+            t.push(&fact(FactKind::ServiceDelivered, on, gender, subject)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let t = t.finish();
+        assert_eq!(t.dictionaries[5], vec!["man".to_owned(), "woman".to_owned()]);
+        let year = tally(&t, Node::Year, 0, [0; 8], Family::Services);
+        assert_eq!((year.events, year.people), (3, 2));
+        let april_women = tally(&t, Node::Month(0), 1 << 5, [0, 0, 0, 0, 0, 1, 0, 0], Family::Services);
+        assert_eq!((april_women.events, april_women.people), (2, 1));
+        assert_eq!(tally(&t, Node::Year, 0, [0; 8], Family::Clients).people, 2);
+        assert_eq!(tally(&t, Node::Year, 0, [0; 8], Family::CasesOpened), Tally::default());
+    }
+
+    #[test]
+    fn percentiles_are_the_nearest_rank_of_each_cell() {
+        let mut t = Tabulation::new(2026);
+        let subjects: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+        for (i, subject) in subjects.iter().enumerate() {
+            let mut f = fact(FactKind::ReferralAccepted, day(6, 1), "woman", subject);
+            f.minutes = Some(i64::try_from(10 - i).unwrap_or(0) * 3);
+            t.push(&f).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let t = t.finish();
+        let q1 = tally(&t, Node::Quarter(1), 0, [0; 8], Family::Accepts);
+        // Minutes 3, 6, ..., 30: the 5th is 15, the 9th is 27.
+        assert_eq!((q1.events, q1.p50, q1.p90), (10, Some(15), Some(27)));
+    }
+
+    #[test]
+    fn a_fact_outside_the_year_is_refused() {
+        let mut t = Tabulation::new(2026);
+        let outside = fact(FactKind::CaseOpened, day(3, 31), "man", "p");
+        assert_eq!(t.push(&outside), Err(TabulateError::OutsideYear(day(3, 31))));
+        assert!(t.is_empty());
+    }
+}
