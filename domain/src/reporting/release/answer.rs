@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::build::{Figure, Release};
 pub use super::lattice::AGENCY_BIT;
-use super::lattice::{CellKey, Level, Node, PLAIN, counted, plain_index};
+use super::lattice::{CellKey, Level, Node, counted, plain_index};
 use crate::reporting::{Dimension, FiscalQuarter, Metric, ReleasePeriod};
 
 /// The fiscal year and node of a release period.
@@ -184,12 +184,6 @@ pub fn rows_where<'c>(
         }
     }
     out
-}
-
-/// The plain dimensions, for callers that show every one.
-#[must_use]
-pub const fn plain_dimensions() -> &'static [Dimension; 8] {
-    &PLAIN
 }
 
 #[cfg(test)]
