@@ -7,10 +7,17 @@
 //! year is rebuilt within a round of new activity, and a closed year when a late fact lands in it.
 //! The state is in the database, so a restart picks up where the last round left off.
 //!
-//! Once across replicas: a replica takes a year's lease (`infra::store::releases::claim`, ten
-//! minutes) before building it and gives it back with the release; the others skip that year
-//! until then. Building twice would do no harm (the same facts give the same release), only
-//! waste. Redis plays no part: a cache may hold answers read from a release, never decide one.
+//! Once across replicas: a replica takes a year's lease (`infra::store::releases::claim`) before
+//! building it, renews it while the build runs and gives it back with the release; the others
+//! skip that year until then. A replica that dies mid-build stops renewing, so another takes the
+//! year over within [`LEASE`]; a builder that finds its lease taken (it stalled past it) drops
+//! its build rather than overwrite the newer one. Building twice would do no harm (the same
+//! facts give the same release), only waste. Redis plays no part: a cache may hold answers read
+//! from a release, never decide one.
+//!
+//! A round runs one interval after the service starts, then every interval: the releases a
+//! former run built are in the database, and a year never built is built by the first question
+//! about it ([`ensure_built`]).
 #![expect(clippy::disallowed_methods, reason = "the builder reads every agency's facts, for no caller")]
 
 use std::time::Duration;
@@ -21,8 +28,12 @@ use infra::store::releases::{self as store, BUILDER};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How long a replica may hold a year to build it before another may take over.
-const LEASE: Duration = Duration::from_secs(600);
+/// How long a year's lease lasts unless renewed: how long a dead builder keeps others waiting.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// How often a running build renews its lease: a third of it, so two missed renewals (a slow
+/// database) do not lose it.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
 
 /// What a round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,16 +44,16 @@ pub struct Round {
     pub skipped: Vec<i32>,
 }
 
-/// Starts the builder: a round at once, then one every interval.
+/// Starts the builder: a round every interval, the first one interval after start.
 pub fn spawn(state: &AppState) {
     let state = state.clone();
     let interval = Duration::from_secs(state.settings.release_refresh_seconds);
     tokio::spawn(async move {
         loop {
+            tokio::time::sleep(interval).await;
             if let Err(e) = refresh(&state).await {
                 tracing::warn!(error = %e, "could not refresh the aggregate releases; will retry");
             }
-            tokio::time::sleep(interval).await;
         }
     });
 }
@@ -97,18 +108,24 @@ pub async fn ensure_built(state: &AppState, fiscal_year: i32) -> Result<(), ApiE
 /// # Errors
 /// Database failures, or facts the tabulation refuses.
 pub async fn build_year(state: &AppState, fiscal_year: i32) -> Result<bool, ApiError> {
-    let now = infra::db::now();
-    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(10));
+    let holder = uuid::Uuid::new_v4();
     let tx = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await?;
-    let claimed = store::claim(&tx, fiscal_year, now, until).await?;
+    let now = infra::db::now();
+    let claimed = store::claim(&tx, fiscal_year, holder, now, lease_end(now)).await?;
     tx.commit().await?;
-    let Some(release_id) = claimed else { return Ok(false) };
-    match build_and_save(state, fiscal_year, release_id).await {
-        Ok(()) => Ok(true),
+    if !claimed {
+        return Ok(false);
+    }
+    let outcome = tokio::select! {
+        built = build_and_save(state, fiscal_year, holder) => built,
+        lost = keep_lease(state, fiscal_year, holder) => Err(lost),
+    };
+    match outcome {
+        Ok(saved) => Ok(saved),
         Err(e) => {
             // Give the year back so the next round (here or elsewhere) tries again at once.
             if let Ok(tx) = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await {
-                let _ = store::release_lease(&tx, fiscal_year).await;
+                let _ = store::release_lease(&tx, fiscal_year, holder).await;
                 let _ = tx.commit().await;
             }
             Err(e)
@@ -116,7 +133,35 @@ pub async fn build_year(state: &AppState, fiscal_year: i32) -> Result<bool, ApiE
     }
 }
 
-async fn build_and_save(state: &AppState, fiscal_year: i32, release_id: uuid::Uuid) -> Result<(), ApiError> {
+fn lease_end(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30))
+}
+
+/// Renews `holder`'s lease every [`RENEW_EVERY`] for as long as the build runs; returns only
+/// when the lease was lost, so the build is dropped. A failed renewal is retried at the next tick:
+/// the lease outlives two of them.
+async fn keep_lease(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) -> ApiError {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let renewed = async {
+            let tx = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await?;
+            let renewed = store::renew_lease(&tx, fiscal_year, holder, lease_end(infra::db::now())).await?;
+            tx.commit().await?;
+            Ok::<_, ApiError>(renewed)
+        }
+        .await;
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => {
+                return ApiError::Internal(format!("the lease on fiscal year {fiscal_year}'s release was lost"));
+            }
+            Err(e) => tracing::warn!(error = %e, fiscal_year, "could not renew a release lease; will retry"),
+        }
+    }
+}
+
+/// Tabulates, protects and stores the year; `false` when the lease was taken over before it was stored.
+async fn build_and_save(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) -> Result<bool, ApiError> {
     let started = std::time::Instant::now();
     let tx = infra::db::begin_tenant_read_tx_for(&state.db, BUILDER).await?;
     tx.widen_to_all_agencies().await?;
@@ -147,7 +192,11 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, release_id: uuid::Uu
     let (chunks, cells, withheld) = chunks;
     let built = started.elapsed();
     let tx = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await?;
-    store::save(&tx, release_id, fiscal_year, facts, threshold, infra::db::now(), &chunks).await?;
+    let built_from = store::Built { facts, threshold, at: infra::db::now() };
+    if !store::save(&tx, holder, fiscal_year, &built_from, &chunks).await? {
+        tracing::warn!(fiscal_year, "another builder took this release over; dropped this build");
+        return Ok(false);
+    }
     tx.commit().await?;
     tracing::info!(
         fiscal_year,
@@ -159,5 +208,5 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, release_id: uuid::Uu
         write_ms = (started.elapsed() - built).as_millis(),
         "aggregate release built"
     );
-    Ok(())
+    Ok(true)
 }

@@ -8,7 +8,9 @@
 //! - `aggregate_releases`: one row per fiscal year: how many facts it was built from (the builder
 //!   rebuilds when the count differs: facts are append-only, so a new or late fact changes it),
 //!   the threshold, when it was built, and the lease a replica holds while building it
-//!   (`lease_until`), so one replica builds it and the others wait. Only the builder reads it.
+//!   (`lease_holder` until `lease_until`, renewed while the build runs), so one replica builds it
+//!   and the others wait, and a replica that dies mid-build holds it no longer than a lease.
+//!   Only the builder reads it.
 //! - `aggregate_release_chunks`: its cells, one row per level (year, quarter, month), set of
 //!   dimensions and, for the cells that fix an agency, that agency (`agency_id`; the nil uuid
 //!   for the province's cells), in the text form of `infra::store::releases`.
@@ -22,7 +24,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, integer, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
+    big_integer, integer, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
 };
 use sea_orm_migration::sea_orm::DbBackend;
 
@@ -46,6 +48,7 @@ impl MigrationTrait for Migration {
                     big_integer(a("facts")),
                     big_integer(a("threshold")),
                     timestamp_with_time_zone_null(a("built_at")),
+                    uuid_null(a("lease_holder")),
                     timestamp_with_time_zone_null(a("lease_until")),
                 ],
             ))

@@ -56,6 +56,9 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
         login_max_failures_per_address: 10_000,
         audit_seal_interval_ms: 200,
         escalation_sweep_interval_ms: 100,
+        // Tests build the figures when they ask for them (`refresh_figures`): a background round
+        // cut off when its test ends would hold a year on the shared database for a lease.
+        release_refresh_seconds: 240,
         redis_namespace: format!("test-{}", Uuid::now_v7().simple()),
         ..Settings::default()
     };
@@ -165,17 +168,19 @@ pub fn unique_slug(prefix: &str) -> String {
 impl TestApp {
     /// Runs a round of the release builder now, as the background one would within
     /// `VCAO_RELEASE_REFRESH_SECONDS`: the figures then include every fact written so far.
-    /// On the suite's shared PostgreSQL database another test's app may hold a year to build it;
-    /// the round then skips it, and this waits for a round that skips nothing.
+    /// On the suite's shared PostgreSQL database another test's app may hold a year to build it
+    /// (or have held it when its test ended: then until its lease runs out); the round then skips
+    /// it, and this waits for a round that skips nothing.
     pub async fn refresh_figures(&self) {
-        for _ in 0..600 {
+        let started = std::time::Instant::now();
+        while started.elapsed() < api::releases::LEASE * 3 {
             let round = api::releases::refresh(&self.state).await.unwrap_or_else(|e| panic!("release refresh: {e}"));
             if round.skipped.is_empty() {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("the releases stayed held by another builder for half a minute");
+        panic!("the releases stayed held by another builder for three leases");
     }
 
     pub fn url(&self, path: &str) -> String {

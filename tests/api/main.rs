@@ -26,6 +26,7 @@ mod programs;
 mod redis_outage;
 mod reference;
 mod referrals;
+mod releases;
 mod reporting;
 mod reports;
 mod stored_values;

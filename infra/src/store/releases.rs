@@ -127,23 +127,26 @@ pub async fn states(tx: &TenantTx) -> Result<Vec<ReleaseState>, StoreError> {
         .collect()
 }
 
-/// Takes the lease to build `fiscal_year` until `until`, when no replica holds it (making the
-/// release's row on its first build). The release's id when taken; `None` when another holds it.
+/// Takes the lease to build `fiscal_year` for `holder` until `until`, when no replica holds it
+/// or its lease ran out (making the release's row on its first build). `false` when another
+/// holds it.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn claim(
     tx: &TenantTx,
     fiscal_year: i32,
+    holder: Uuid,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<bool, StoreError> {
     let owner: Value = BUILDER.as_uuid().into();
     tx.raw()
         .execute_raw(statement(
             tx,
-            "INSERT INTO aggregate_releases (tenant_id, id, fiscal_year, facts, threshold, built_at, lease_until) \
-             VALUES (?, ?, ?, -1, 0, NULL, NULL) ON CONFLICT (tenant_id, fiscal_year) DO NOTHING",
+            "INSERT INTO aggregate_releases \
+             (tenant_id, id, fiscal_year, facts, threshold, built_at, lease_holder, lease_until) \
+             VALUES (?, ?, ?, -1, 0, NULL, NULL, NULL) ON CONFLICT (tenant_id, fiscal_year) DO NOTHING",
             vec![owner.clone(), Uuid::now_v7().into(), fiscal_year.into()],
         ))
         .await
@@ -152,39 +155,52 @@ pub async fn claim(
         .raw()
         .execute_raw(statement(
             tx,
-            "UPDATE aggregate_releases SET lease_until = ? \
+            "UPDATE aggregate_releases SET lease_holder = ?, lease_until = ? \
              WHERE tenant_id = ? AND fiscal_year = ? AND (lease_until IS NULL OR lease_until < ?)",
-            vec![until.into(), owner.clone(), fiscal_year.into(), now.into()],
+            vec![holder.into(), until.into(), owner, fiscal_year.into(), now.into()],
         ))
         .await
         .store()?
         .rows_affected();
-    if taken == 0 {
-        return Ok(None);
-    }
-    let row = tx
-        .raw()
-        .query_one_raw(statement(
-            tx,
-            "SELECT id FROM aggregate_releases WHERE tenant_id = ? AND fiscal_year = ?",
-            vec![owner, fiscal_year.into()],
-        ))
-        .await
-        .store()?
-        .ok_or(StoreError::NotFound)?;
-    Ok(Some(row.try_get::<Uuid>("", "id").store()?))
+    Ok(taken == 1)
 }
 
-/// Gives the lease back without a build (the build failed; another replica may try at once).
+/// Extends `holder`'s lease on `fiscal_year` to `until`, while its build runs. `false` when the
+/// lease is no longer `holder`'s (it ran out and another replica took it): the build must stop.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn release_lease(tx: &TenantTx, fiscal_year: i32) -> Result<(), StoreError> {
+pub async fn renew_lease(
+    tx: &TenantTx,
+    fiscal_year: i32,
+    holder: Uuid,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let renewed = tx
+        .raw()
+        .execute_raw(statement(
+            tx,
+            "UPDATE aggregate_releases SET lease_until = ? \
+             WHERE tenant_id = ? AND fiscal_year = ? AND lease_holder = ?",
+            vec![until.into(), BUILDER.as_uuid().into(), fiscal_year.into(), holder.into()],
+        ))
+        .await
+        .store()?
+        .rows_affected();
+    Ok(renewed == 1)
+}
+
+/// Gives `holder`'s lease back without a build (the build failed; another replica may try at once).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn release_lease(tx: &TenantTx, fiscal_year: i32, holder: Uuid) -> Result<(), StoreError> {
     tx.raw()
         .execute_raw(statement(
             tx,
-            "UPDATE aggregate_releases SET lease_until = NULL WHERE tenant_id = ? AND fiscal_year = ?",
-            vec![BUILDER.as_uuid().into(), fiscal_year.into()],
+            "UPDATE aggregate_releases SET lease_holder = NULL, lease_until = NULL \
+             WHERE tenant_id = ? AND fiscal_year = ? AND lease_holder = ?",
+            vec![BUILDER.as_uuid().into(), fiscal_year.into(), holder.into()],
         ))
         .await
         .store()?;
@@ -370,20 +386,54 @@ pub fn decode(
 }
 
 /// Replaces `fiscal_year`'s release with `chunks`, built from `facts` facts with `threshold`, and
-/// gives the lease back (the builder's transaction).
+/// gives `holder`'s lease back (the builder's transaction). `false`, writing nothing, when the
+/// lease is no longer `holder`'s: another replica took it over and builds from newer facts.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn save(
     tx: &TenantTx,
-    release_id: Uuid,
+    holder: Uuid,
     fiscal_year: i32,
-    facts: i64,
-    threshold: i64,
-    built_at: DateTime<Utc>,
+    built: &Built,
     chunks: &[StoredChunk],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let owner: Value = BUILDER.as_uuid().into();
+    // First, so the row is locked (PostgreSQL) or the writer held (SQLite) while the chunks change.
+    let held = tx
+        .raw()
+        .execute_raw(statement(
+            tx,
+            "UPDATE aggregate_releases \
+             SET facts = ?, threshold = ?, built_at = ?, lease_holder = NULL, lease_until = NULL \
+             WHERE tenant_id = ? AND fiscal_year = ? AND lease_holder = ?",
+            vec![
+                built.facts.into(),
+                built.threshold.into(),
+                built.at.into(),
+                owner.clone(),
+                fiscal_year.into(),
+                holder.into(),
+            ],
+        ))
+        .await
+        .store()?
+        .rows_affected();
+    if held != 1 {
+        return Ok(false);
+    }
+    let release_id = tx
+        .raw()
+        .query_one_raw(statement(
+            tx,
+            "SELECT id FROM aggregate_releases WHERE tenant_id = ? AND fiscal_year = ?",
+            vec![owner.clone(), fiscal_year.into()],
+        ))
+        .await
+        .store()?
+        .ok_or(StoreError::NotFound)?
+        .try_get::<Uuid>("", "id")
+        .store()?;
     tx.raw()
         .execute_raw(statement(
             tx,
@@ -405,7 +455,7 @@ pub async fn save(
                     Uuid::now_v7().into(),
                     release_id.into(),
                     fiscal_year.into(),
-                    built_at.into(),
+                    built.at.into(),
                     chunk.agency.into(),
                     chunk.level.as_str().into(),
                     mask.into(),
@@ -415,16 +465,18 @@ pub async fn save(
             .await
             .store()?;
     }
-    tx.raw()
-        .execute_raw(statement(
-            tx,
-            "UPDATE aggregate_releases SET facts = ?, threshold = ?, built_at = ?, lease_until = NULL \
-             WHERE tenant_id = ? AND id = ?",
-            vec![facts.into(), threshold.into(), built_at.into(), owner, release_id.into()],
-        ))
-        .await
-        .store()?;
-    Ok(())
+    Ok(true)
+}
+
+/// What a release was built from, and when.
+#[derive(Clone, Copy, Debug)]
+pub struct Built {
+    /// How many facts.
+    pub facts: i64,
+    /// The suppression threshold it was protected with.
+    pub threshold: i64,
+    /// When the build finished.
+    pub at: DateTime<Utc>,
 }
 
 /// The chunks of `fiscal_year` an answer needs: each (level, mask), for the province (`agency`
