@@ -24,7 +24,7 @@
 //! whole year: every cell that holds any of it is withheld.
 
 use super::lattice::{CellKey, Node};
-use super::tabulate::{Microcell, keys_of};
+use super::tabulate::{Microcell, keys_into};
 
 /// The order of the tree: `Some(d)` is plain dimension `d` (agency 0, program 1, victimization
 /// type 2, division 3, service type 4, gender 5, age band 6, urgency 7); `None` at the second
@@ -165,6 +165,10 @@ pub fn withheld(cells: &[CellKey], micro: &[Microcell], family: usize, threshold
     order.sort_by_key(|&i| ORDER.map(|l| coordinate(&micro[i], l)));
     let (blocks, rest) = form(micro, &order, 0, family, threshold);
     let poisoned = rest.map(|r| (r, true));
+    // The keys to withhold, gathered in batches and marked in key order: sorted lookups walk
+    // `cells` forwards, where one lookup per key at random would miss the cache every time.
+    let mut cut: Vec<CellKey> = Vec::new();
+    let mut keys = Vec::new();
     for (block, poison) in blocks.into_iter().map(|b| (b, false)).chain(poisoned) {
         let first = &micro[block.members[0]];
         let mut varies: u8 = 0;
@@ -179,21 +183,43 @@ pub fn withheld(cells: &[CellKey], micro: &[Microcell], family: usize, threshold
             months |= m.month != first.month;
             quarters |= m.month / 3 != first.month / 3;
         }
+        if !poison && varies == 0 && !months {
+            // One coordinate: every cell holds all of the block or none of it.
+            continue;
+        }
         for &i in &block.members {
             let m = &micro[i];
-            for key in keys_of(m.month, &m.plain) {
-                let cuts = poison
+            keys_into(m.month, &m.plain, &mut keys);
+            cut.extend(keys.iter().copied().filter(|key| {
+                poison
                     || key.mask() & varies != 0
                     || match key.node() {
                         Node::Month(_) => months,
                         Node::Quarter(_) => quarters,
                         Node::Year => false,
-                    };
-                if cuts && let Ok(at) = cells.binary_search(&key) {
-                    out[at] = true;
-                }
-            }
+                    }
+            }));
+        }
+        if cut.len() >= BATCH {
+            mark(cells, &mut cut, &mut out);
         }
     }
+    mark(cells, &mut cut, &mut out);
     out
+}
+
+/// How many keys to withhold are gathered before they are marked (128 MiB of keys).
+const BATCH: usize = 1 << 24;
+
+/// Marks `cut`'s keys in `out` (by position in `cells`) and empties it.
+fn mark(cells: &[CellKey], cut: &mut Vec<CellKey>, out: &mut [bool]) {
+    cut.sort_unstable();
+    cut.dedup();
+    let mut from = 0;
+    for key in cut.drain(..) {
+        from += cells[from..].partition_point(|c| *c < key);
+        if cells.get(from) == Some(&key) {
+            out[from] = true;
+        }
+    }
 }

@@ -90,8 +90,28 @@ impl ReleasedCell {
 pub fn build(tabulated: Tabulated, threshold: i64) -> Release {
     let Tabulated { fiscal_year, dictionaries, cells, microcells } = tabulated;
     let keys: Vec<CellKey> = cells.iter().map(|(k, _)| *k).collect();
-    let by_family: Vec<Vec<bool>> =
-        (0..Family::ALL.len()).map(|f| super::blocks::withheld(&keys, &microcells, f, threshold)).collect();
+    // The families are protected independently: one per core at a time.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(Family::ALL.len());
+    let mut by_family: Vec<(usize, Vec<bool>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let f = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if f >= Family::ALL.len() {
+                            break done;
+                        }
+                        done.push((f, super::blocks::withheld(&keys, &microcells, f, threshold)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    by_family.sort_by_key(|(f, _)| *f);
+    let by_family: Vec<Vec<bool>> = by_family.into_iter().map(|(_, w)| w).collect();
     let cells = cells
         .into_iter()
         .enumerate()
