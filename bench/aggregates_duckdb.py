@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The twelve questions of bench/aggregates.sh, answered by DuckDB over the same facts.
 
-bench/aggregates.sh times GET /api/v1/aggregates (and the same statement in psql) for a ministry
-analyst over the bench/aggregates_data.sh database. This script asks DuckDB the same questions
+bench/aggregates.sh times GET /api/v1/aggregates for a ministry analyst over the
+bench/aggregates_data.sh database, and runs this script for the other side. It asks DuckDB the same questions
 over a copy of the same `reporting_facts`, so the service can be set side by side with what an
 analyst with an embedded column store would otherwise run:
 
@@ -18,7 +18,8 @@ dimension values as 'not_recorded'; the agency as the tenant id; every margin (G
 the grouped dimensions); and the distinct people of each cell, which suppression needs. DuckDB
 computes the raw cells only: no suppression, no agency slugs, no JSON.
 
-Usage: python3 bench/aggregates_duckdb.py --pg postgres://postgres@127.0.0.1:5432/vcao_bench \
+Usage: python3 bench/aggregates_duckdb.py --list  (the questions, for bench/aggregates.sh)
+       python3 bench/aggregates_duckdb.py --pg postgres://postgres@127.0.0.1:5432/vcao_bench \
            --out DIR [--runs 10] [--threads N] [--source table|parquet] [--reuse] [--check]
 Needs: the duckdb package (pip install duckdb) and psql on PATH.
 """
@@ -228,9 +229,11 @@ def check(con, pg_url):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg", required=True, help="PostgreSQL URL of the bench database (a role that reads "
+    parser.add_argument("--list", action="store_true",
+                        help="print the questions (metric|group_by|from|to, one per line) and exit")
+    parser.add_argument("--pg", help="PostgreSQL URL of the bench database (a role that reads "
                         "every agency's facts, e.g. the owner postgres)")
-    parser.add_argument("--out", required=True, help="directory for reporting_facts.parquet and duckdb.tsv")
+    parser.add_argument("--out", help="directory for reporting_facts.parquet and duckdb.tsv")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per question, after one warm-up")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="DuckDB threads (default: all cores)")
     parser.add_argument("--source", choices=("table", "parquet"), default="table",
@@ -239,6 +242,13 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="compare two answers with PostgreSQL's before timing (exit 1 if they differ)")
     args = parser.parse_args()
+    if args.list:
+        # bench/aggregates.sh asks the service these, so both sides ask the same twelve.
+        for metric, group_by, start, end in QUESTIONS:
+            print(f"{metric}|{group_by}|{start}|{end}")
+        return
+    if not args.pg or not args.out:
+        parser.error("--pg and --out are required")
     os.makedirs(args.out, exist_ok=True)
 
     con = duckdb.connect()  # in memory

@@ -11,8 +11,10 @@
 //! building it, renews it while the build runs and gives it back with the release; the others
 //! skip that year until then. A replica that dies mid-build stops renewing, so another takes the
 //! year over within [`LEASE`]; a builder that finds its lease taken (it stalled past it) drops
-//! its build rather than overwrite the newer one. Building twice would do no harm (the same
-//! facts give the same release), only waste. Redis plays no part: a cache may hold answers read
+//! its build rather than overwrite the newer one. A build continues the last one's lineage
+//! (`domain::reporting::release::lineage`: the facts each release counts and its blocks, read and
+//! written in the builder's transactions), so releases set against each other over time
+//! disclose nothing either. Redis plays no part: a cache may hold answers read
 //! from a release, never decide one.
 //!
 //! A round runs one interval after the service starts, then every interval: the releases a
@@ -94,11 +96,23 @@ pub async fn refresh(state: &AppState) -> Result<Round, ApiError> {
 /// # Errors
 /// Database failures.
 pub async fn ensure_built(state: &AppState, fiscal_year: i32) -> Result<(), ApiError> {
-    let tx = infra::db::begin_tenant_read_tx_for(&state.db, BUILDER).await?;
-    let built = store::is_built(&tx, fiscal_year).await?;
-    tx.commit().await?;
-    if !built {
-        build_year(state, fiscal_year).await?;
+    let is_built = || async {
+        let tx = infra::db::begin_tenant_read_tx_for(&state.db, BUILDER).await?;
+        let built = store::is_built(&tx, fiscal_year).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(built)
+    };
+    if is_built().await? || build_year(state, fiscal_year).await? {
+        return Ok(());
+    }
+    // Another replica is building it: its first build is seconds away, so wait for it rather
+    // than answer 503 (the caller does when the lease outlives the wait).
+    let started = std::time::Instant::now();
+    while started.elapsed() < LEASE {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if is_built().await? || build_year(state, fiscal_year).await? {
+            return Ok(());
+        }
     }
     Ok(())
 }
@@ -171,29 +185,41 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) 
         .filter(|&(_, year, _)| year == fiscal_year)
         .map(|(tenant, _, _)| tenant)
         .collect();
-    let tabulation = store::tabulate(&tx, fiscal_year, &agencies).await?;
+    let threshold = state.settings.suppression_threshold;
+    // The last build's blocks, continued (`release::lineage`); facts it counted stay counted.
+    let previous = store::lineage(&tx, fiscal_year).await?.filter(|l| l.threshold == threshold);
+    let store::Facts { tabulation, ids, counted: before } =
+        store::tabulate(&tx, fiscal_year, &agencies, previous.is_some()).await?;
     tx.commit().await?;
     let facts = i64::try_from(tabulation.len()).unwrap_or(i64::MAX);
-    let threshold = state.settings.suppression_threshold;
     let read = started.elapsed();
     // Tabulating and protecting take seconds on a big year: off the request threads.
-    let chunks = tokio::task::spawn_blocking(move || {
-        let release = release::build(tabulation.finish(), threshold);
+    let done = tokio::task::spawn_blocking(move || {
+        let built = release::build_after(tabulation.finish(), threshold, previous.as_ref());
+        let release = &built.release;
         let cells = release.cells.len();
         let withheld = release.cells.iter().filter(|c| c.withheld.iter().any(|w| *w)).count();
-        let mut out = Vec::new();
-        for ((level, mask), cells) in answer::chunks(&release) {
-            out.extend(store::encode(level, mask, &cells, &release.dictionaries));
+        let mut chunks = Vec::new();
+        for ((level, mask), cells) in answer::chunks(release) {
+            chunks.extend(store::encode(level, mask, &cells, &release.dictionaries));
         }
-        (out, cells, withheld)
+        // Only the facts whose families changed are written.
+        let counts: Vec<(uuid::Uuid, u8)> = ids
+            .iter()
+            .zip(before.iter().zip(&built.counted))
+            .filter(|(_, (was, now))| was != now)
+            .map(|(id, (_, now))| (*id, *now))
+            .collect();
+        (chunks, counts, built.lineage, cells, withheld, built.waiting)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("release build task: {e}")))?;
-    let (chunks, cells, withheld) = chunks;
+    let (chunks, counts, lineage, cells, withheld, waiting) = done;
+    let counts_len = counts.len();
     let built = started.elapsed();
     let tx = infra::db::begin_tenant_tx_for(&state.db, BUILDER).await?;
     let built_from = store::Built { facts, threshold, at: infra::db::now() };
-    if !store::save(&tx, holder, fiscal_year, &built_from, &chunks).await? {
+    if !store::save(&tx, holder, fiscal_year, &built_from, &chunks, &counts, &lineage).await? {
         tracing::warn!(fiscal_year, "another builder took this release over; dropped this build");
         return Ok(false);
     }
@@ -203,6 +229,8 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) 
         facts,
         cells,
         withheld,
+        waiting,
+        newly_counted = counts_len,
         read_ms = read.as_millis(),
         build_ms = (built - read).as_millis(),
         write_ms = (started.elapsed() - built).as_millis(),

@@ -66,16 +66,21 @@ fn main() {
         let subject = &subjects[next(subjects.len() as u64) as usize];
         let minutes = (kind == FactKind::ReferralAccepted).then(|| next(240) as i64);
         let amount = (service == Some("vqrp_plus")).then(|| next(100_000) as i64);
-        t.push(&FactInput { kind, occurred_on: on, plain, amount_cents: amount, minutes, subject })
+        t.push(&FactInput { kind, occurred_on: on, plain, amount_cents: amount, minutes, subject, counted: 0 })
             .unwrap_or_else(|e| panic!("{e}"));
     }
     let t0 = Instant::now();
     let tab = t.finish();
     let t1 = Instant::now();
-    let cells = tab.cells.len();
+    let microcells = tab.microcells.len();
     let release = build(tab, 5);
     let t2 = Instant::now();
-    println!("facts {n} agencies {agencies}: cells {cells}; tabulate {:?}, protect {:?}", t1 - t0, t2 - t1);
+    println!(
+        "facts {n} agencies {agencies}: {microcells} microcells, {} cells; coding {:?}, tabulating and protecting {:?}",
+        release.cells.len(),
+        t1 - t0,
+        t2 - t1
+    );
     // Per family: of the cells where it has facts, how many are published, overall and among
     // the agency-by-period totals (no other dimension).
     for (f, family) in domain::reporting::release::Family::ALL.iter().enumerate() {

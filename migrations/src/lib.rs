@@ -57,6 +57,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "reporting_facts",
     "reports",
     "aggregate_releases",
+    "aggregate_release_counts",
     "aggregate_release_chunks",
 ];
 

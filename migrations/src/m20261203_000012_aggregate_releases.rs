@@ -11,6 +11,10 @@
 //!   (`lease_holder` until `lease_until`, renewed while the build runs), so one replica builds it
 //!   and the others wait, and a replica that dies mid-build holds it no longer than a lease.
 //!   Only the builder reads it.
+//! - `aggregate_release_counts`: for each fact a release counts, the figure families that count
+//!   it, and in `aggregate_releases.lineage` the blocks of the last build: what the next build
+//!   continues, so that releases built as facts arrive can be set against each other and still
+//!   disclose nothing (`domain::reporting::release::lineage`). Only the builder reads them.
 //! - `aggregate_release_chunks`: its cells, one row per level (year, quarter, month), set of
 //!   dimensions and, for the cells that fix an agency, that agency (`agency_id`; the nil uuid
 //!   for the province's cells), in the text form of `infra::store::releases`.
@@ -24,7 +28,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, integer, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
+    big_integer, integer, string, text, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
+    uuid_null,
 };
 use sea_orm_migration::sea_orm::DbBackend;
 
@@ -35,7 +40,7 @@ use crate::tables::{a, index, tenant_fk, tenant_table};
 pub struct Migration;
 
 /// Tables created here.
-pub const TABLES: &[&str] = &["aggregate_releases", "aggregate_release_chunks"];
+pub const TABLES: &[&str] = &["aggregate_releases", "aggregate_release_counts", "aggregate_release_chunks"];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -50,9 +55,17 @@ impl MigrationTrait for Migration {
                     timestamp_with_time_zone_null(a("built_at")),
                     uuid_null(a("lease_holder")),
                     timestamp_with_time_zone_null(a("lease_until")),
+                    text_null(a("lineage")),
                 ],
             ))
             .await?;
+        manager
+            .create_table(tenant_table(
+                "aggregate_release_counts",
+                vec![integer(a("fiscal_year")), uuid(a("fact_id")), integer(a("families"))],
+            ))
+            .await?;
+        manager.create_index(index("aggregate_release_counts", "fact", &["tenant_id", "fact_id"], true)).await?;
         manager.create_index(index("aggregate_releases", "year", &["tenant_id", "fiscal_year"], true)).await?;
         let mut chunks = tenant_table(
             "aggregate_release_chunks",

@@ -119,6 +119,21 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_in(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), adjust).await
 }
 
+/// Starts a service alone with its data, for a test that reads the ministry's figures: on
+/// PostgreSQL with a database of its own (named after `purpose`, which must be the test's own).
+/// A year's release continues from its last build (`domain::reporting::release::lineage`), so on
+/// the suite's shared database the figures would depend on when other tests' services built it.
+pub async fn spawn_app_alone(purpose: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let own = own_postgres_database(purpose).await;
+    spawn_app_with(|s| {
+        if let Some(url) = own {
+            s.database_url = Some(url);
+        }
+        adjust(s);
+    })
+    .await
+}
+
 /// Starts a second service on the same data directory (and so the same SQLite file) as `other`.
 pub async fn spawn_app_sharing(other: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_in(std::sync::Arc::clone(&other.data_dir), adjust).await

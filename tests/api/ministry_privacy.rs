@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::cases::open_case;
 use crate::clients::create_client;
 use crate::dispatch::on_shift;
-use crate::helpers::{Session, TestApp, spawn_app};
+use crate::helpers::{Session, TestApp, spawn_app_alone};
 
 const GIVEN: &str = "Ottoline";
 const FAMILY: &str = "Brackenridge";
@@ -136,7 +136,7 @@ async fn call(app: &TestApp, who: &Session, method: &Method, path: &str) -> (Sta
 
 #[tokio::test]
 async fn a_ministry_analyst_reaches_no_personal_field_on_any_route() {
-    let app = spawn_app().await;
+    let app = spawn_app_alone("a_ministry_analyst_reaches_no_personal_f", |_| {}).await;
     let seeded = seed(&app).await;
     let ministry = app.create_tenant("ministry").await;
     let analyst = &ministry.admin;
@@ -176,7 +176,7 @@ async fn a_ministry_analyst_reaches_no_personal_field_on_any_route() {
 
 #[tokio::test]
 async fn aggregates_hold_codes_and_figures_only() {
-    let app = spawn_app().await;
+    let app = spawn_app_alone("aggregates_hold_codes_and_figures_only", |_| {}).await;
     let seeded = seed(&app).await;
     let ministry = app.create_tenant("ministry").await;
     app.refresh_figures().await;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::TenantId;
 use domain::reporting::release::answer::ChunkCell;
-use domain::reporting::release::{CellKey, FactInput, Figure, Level, Node, PLAIN, Tabulation};
+use domain::reporting::release::{CellKey, FactInput, Figure, Level, Lineage, Node, PLAIN, Tabulation};
 use domain::reporting::{FactKind, FiscalQuarter};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::Value as Json;
@@ -207,25 +207,44 @@ pub async fn release_lease(tx: &TenantTx, fiscal_year: i32, holder: Uuid) -> Res
     Ok(())
 }
 
+/// A year's facts, tabulated, with what the last build counted of each.
+#[derive(Debug)]
+pub struct Facts {
+    /// The tabulation.
+    pub tabulation: Tabulation,
+    /// Each fact's id, in the order pushed.
+    pub ids: Vec<Uuid>,
+    /// The families the last build counts each fact in (all zero without `counted`).
+    pub counted: Vec<u8>,
+}
+
 /// The facts of every agency in `fiscal_year`, tabulated (a widened transaction), read one
-/// agency at a time so the service holds one agency's rows at once.
+/// agency at a time so the service holds one agency's rows at once. With `counted`, each fact
+/// carries what the last build counted it in (`aggregate_release_counts`); without, none.
 ///
 /// # Errors
 /// [`StoreError`] on database failure or a fact the tabulation refuses.
-pub async fn tabulate(tx: &TenantTx, fiscal_year: i32, agencies: &[TenantId]) -> Result<Tabulation, StoreError> {
+pub async fn tabulate(
+    tx: &TenantTx,
+    fiscal_year: i32,
+    agencies: &[TenantId],
+    counted: bool,
+) -> Result<Facts, StoreError> {
     let first = FiscalQuarter::new(fiscal_year, 1).map_err(|e| StoreError::Corrupt(e.to_string()))?.range().0;
     let last = FiscalQuarter::new(fiscal_year, 4).map_err(|e| StoreError::Corrupt(e.to_string()))?.range().1;
     let last = last.pred_opt().unwrap_or(last);
-    let mut tabulation = Tabulation::new(fiscal_year);
+    let mut out = Facts { tabulation: Tabulation::new(fiscal_year), ids: Vec::new(), counted: Vec::new() };
     for agency in agencies {
         let rows = tx
             .raw()
             .query_all_raw(statement(
                 tx,
-                "SELECT kind, occurred_on, program, victimization_type, division, service_type, urgency, gender, \
-                 age_band, amount_cents, minutes, subject FROM reporting_facts \
-                 WHERE tenant_id = ? AND occurred_on >= ? AND occurred_on <= ?",
-                vec![agency.as_uuid().into(), first.into(), last.into()],
+                "SELECT f.id, f.kind, f.occurred_on, f.program, f.victimization_type, f.division, f.service_type, \
+                 f.urgency, f.gender, f.age_band, f.amount_cents, f.minutes, f.subject, c.families \
+                 FROM reporting_facts f LEFT JOIN aggregate_release_counts c \
+                 ON c.tenant_id = ? AND c.fact_id = f.id \
+                 WHERE f.tenant_id = ? AND f.occurred_on >= ? AND f.occurred_on <= ?",
+                vec![BUILDER.as_uuid().into(), agency.as_uuid().into(), first.into(), last.into()],
             ))
             .await
             .store()?;
@@ -239,6 +258,8 @@ pub async fn tabulate(tx: &TenantTx, fiscal_year: i32, agencies: &[TenantId]) ->
                 (text("program")?, text("victimization_type")?, text("division")?, text("service_type")?);
             let (urgency, gender, age_band) = (text("urgency")?, text("gender")?, text("age_band")?);
             let subject: String = row.try_get("", "subject").store()?;
+            let families: Option<i32> = row.try_get("", "families").store()?;
+            let families = if counted { u8::try_from(families.unwrap_or(0)).unwrap_or(0) } else { 0 };
             // In PLAIN order: agency, program, victimization type, division, service type,
             // gender, age band, urgency.
             let plain = [
@@ -251,7 +272,7 @@ pub async fn tabulate(tx: &TenantTx, fiscal_year: i32, agencies: &[TenantId]) ->
                 age_band.as_deref(),
                 urgency.as_deref(),
             ];
-            tabulation
+            out.tabulation
                 .push(&FactInput {
                     kind,
                     occurred_on,
@@ -259,11 +280,34 @@ pub async fn tabulate(tx: &TenantTx, fiscal_year: i32, agencies: &[TenantId]) ->
                     amount_cents: row.try_get("", "amount_cents").store()?,
                     minutes: row.try_get("", "minutes").store()?,
                     subject: &subject,
+                    counted: families,
                 })
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.ids.push(row.try_get("", "id").store()?);
+            out.counted.push(families);
         }
     }
-    Ok(tabulation)
+    Ok(out)
+}
+
+/// The blocks `fiscal_year`'s last build left (`None` before the first build, or when they
+/// cannot be read: the next build then protects the facts afresh).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn lineage(tx: &TenantTx, fiscal_year: i32) -> Result<Option<Lineage>, StoreError> {
+    let row = tx
+        .raw()
+        .query_one_raw(statement(
+            tx,
+            "SELECT lineage FROM aggregate_releases WHERE tenant_id = ? AND fiscal_year = ?",
+            vec![BUILDER.as_uuid().into(), fiscal_year.into()],
+        ))
+        .await
+        .store()?;
+    let Some(row) = row else { return Ok(None) };
+    let text: Option<String> = row.try_get("", "lineage").store()?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 /// The mask of the chunk every release has, with no cells: it says the release was built (its
@@ -385,9 +429,10 @@ pub fn decode(
         .collect()
 }
 
-/// Replaces `fiscal_year`'s release with `chunks`, built from `facts` facts with `threshold`, and
-/// gives `holder`'s lease back (the builder's transaction). `false`, writing nothing, when the
-/// lease is no longer `holder`'s: another replica took it over and builds from newer facts.
+/// Replaces `fiscal_year`'s release with `chunks`, built from `facts` facts with `threshold`,
+/// records what it counts (`counts`: each fact whose families changed, and the `lineage` the next
+/// build continues), and gives `holder`'s lease back (the builder's transaction). `false`,
+/// writing nothing, when the lease is no longer `holder`'s: another replica took it over.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
@@ -397,20 +442,24 @@ pub async fn save(
     fiscal_year: i32,
     built: &Built,
     chunks: &[StoredChunk],
+    counts: &[(Uuid, u8)],
+    lineage: &Lineage,
 ) -> Result<bool, StoreError> {
     let owner: Value = BUILDER.as_uuid().into();
-    // First, so the row is locked (PostgreSQL) or the writer held (SQLite) while the chunks change.
+    let lineage = serde_json::to_string(lineage).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // First, so the row is locked (PostgreSQL) or the writer held (SQLite) while the rest changes.
     let held = tx
         .raw()
         .execute_raw(statement(
             tx,
             "UPDATE aggregate_releases \
-             SET facts = ?, threshold = ?, built_at = ?, lease_holder = NULL, lease_until = NULL \
+             SET facts = ?, threshold = ?, built_at = ?, lineage = ?, lease_holder = NULL, lease_until = NULL \
              WHERE tenant_id = ? AND fiscal_year = ? AND lease_holder = ?",
             vec![
                 built.facts.into(),
                 built.threshold.into(),
                 built.at.into(),
+                lineage.into(),
                 owner.clone(),
                 fiscal_year.into(),
                 holder.into(),
@@ -434,6 +483,31 @@ pub async fn save(
         .ok_or(StoreError::NotFound)?
         .try_get::<Uuid>("", "id")
         .store()?;
+    // Many rows per statement: one round trip per row made a big year's write take minutes.
+    for batch in counts.chunks(COUNTS_PER_STATEMENT) {
+        let mut values = Vec::with_capacity(batch.len() * 5);
+        for (fact, families) in batch {
+            values.extend([
+                owner.clone(),
+                Uuid::now_v7().into(),
+                fiscal_year.into(),
+                (*fact).into(),
+                i32::from(*families).into(),
+            ]);
+        }
+        let rows = vec!["(?, ?, ?, ?, ?)"; batch.len()].join(", ");
+        tx.raw()
+            .execute_raw(statement(
+                tx,
+                &format!(
+                    "INSERT INTO aggregate_release_counts (tenant_id, id, fiscal_year, fact_id, families) \
+                     VALUES {rows} ON CONFLICT (tenant_id, fact_id) DO UPDATE SET families = excluded.families"
+                ),
+                values,
+            ))
+            .await
+            .store()?;
+    }
     tx.raw()
         .execute_raw(statement(
             tx,
@@ -443,30 +517,44 @@ pub async fn save(
         .await
         .store()?;
     let marker = StoredChunk { level: Level::Year, mask: 0, agency: Uuid::nil(), body: "[]".to_owned() };
-    for (chunk, mask) in chunks.iter().map(|c| (c, i32::from(c.mask))).chain(std::iter::once((&marker, MARKER_MASK))) {
+    let all: Vec<(&StoredChunk, i32)> =
+        chunks.iter().map(|c| (c, i32::from(c.mask))).chain(std::iter::once((&marker, MARKER_MASK))).collect();
+    for batch in all.chunks(CHUNKS_PER_STATEMENT) {
+        let mut values = Vec::with_capacity(batch.len() * 9);
+        for (chunk, mask) in batch {
+            values.extend([
+                owner.clone(),
+                Uuid::now_v7().into(),
+                release_id.into(),
+                fiscal_year.into(),
+                built.at.into(),
+                chunk.agency.into(),
+                chunk.level.as_str().into(),
+                (*mask).into(),
+                chunk.body.as_str().into(),
+            ]);
+        }
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
         tx.raw()
             .execute_raw(statement(
                 tx,
-                "INSERT INTO aggregate_release_chunks \
-                 (tenant_id, id, release_id, fiscal_year, built_at, agency_id, level, mask, body) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    owner.clone(),
-                    Uuid::now_v7().into(),
-                    release_id.into(),
-                    fiscal_year.into(),
-                    built.at.into(),
-                    chunk.agency.into(),
-                    chunk.level.as_str().into(),
-                    mask.into(),
-                    chunk.body.as_str().into(),
-                ],
+                &format!(
+                    "INSERT INTO aggregate_release_chunks \
+                     (tenant_id, id, release_id, fiscal_year, built_at, agency_id, level, mask, body) VALUES {rows}"
+                ),
+                values,
             ))
             .await
             .store()?;
     }
     Ok(true)
 }
+
+/// Rows per statement when storing what a release counts (5 values a row; PostgreSQL takes at
+/// most 65,535 values a statement, SQLite 32,766).
+const COUNTS_PER_STATEMENT: usize = 2_000;
+/// Chunks per statement (9 values each; a chunk's body can be large, so fewer).
+const CHUNKS_PER_STATEMENT: usize = 100;
 
 /// What a release was built from, and when.
 #[derive(Clone, Copy, Debug)]

@@ -21,7 +21,7 @@
 //! the least useful dimensions it can, and the figures an analyst uses most (agency by quarter and
 //! month, by program and victimization type) stay published wherever they rest on enough people.
 //! What the root cannot place rests on fewer than `threshold` people in some family across the
-//! whole year: every cell that holds any of it is withheld.
+//! whole year: it is counted nowhere yet, and waits for more facts (`super::lineage`).
 
 use super::lattice::{CellKey, Node};
 use super::tabulate::{Microcell, keys_into};
@@ -68,9 +68,8 @@ struct Group {
 }
 
 impl Group {
-    fn of(i: usize, m: &Microcell, family: usize, threshold: usize) -> Self {
-        let p = &m.people[family];
-        Self { members: vec![i], people: vec![if p.len() >= threshold { None } else { Some(p.clone()) }] }
+    fn of(i: usize, p: &[u32], threshold: usize) -> Self {
+        Self { members: vec![i], people: vec![if p.len() >= threshold { None } else { Some(p.to_vec()) }] }
     }
 
     /// Safe: in every family, no one or at least the threshold.
@@ -96,17 +95,17 @@ impl Group {
 
 /// Forms the blocks of `order` (microcell indices sorted by the tree's coordinates) at `depth`:
 /// the safe blocks, and what is left unsafe.
-fn form(
+fn form<'p>(
     micro: &[Microcell],
     order: &[usize],
     depth: usize,
-    family: usize,
+    people: &dyn Fn(usize) -> &'p [u32],
     threshold: usize,
 ) -> (Vec<Group>, Option<Group>) {
     if depth == ORDER.len() || order.len() == 1 {
-        let mut group = Group::of(order[0], &micro[order[0]], family, threshold);
+        let mut group = Group::of(order[0], people(order[0]), threshold);
         for &i in &order[1..] {
-            group.absorb(Group::of(i, &micro[i], family, threshold), threshold);
+            group.absorb(Group::of(i, people(i), threshold), threshold);
         }
         return if group.safe() { (vec![group], None) } else { (Vec::new(), Some(group)) };
     }
@@ -117,7 +116,7 @@ fn form(
     while start < order.len() {
         let value = coordinate(&micro[order[start]], level);
         let len = order[start..].iter().take_while(|&&i| coordinate(&micro[i], level) == value).count();
-        let (child_blocks, child_rest) = form(micro, &order[start..start + len], depth + 1, family, threshold);
+        let (child_blocks, child_rest) = form(micro, &order[start..start + len], depth + 1, people, threshold);
         blocks.extend(child_blocks);
         if let Some(rest) = child_rest {
             match &mut remainder {
@@ -151,29 +150,41 @@ fn form(
     (blocks, None)
 }
 
-/// Which of `cells` (sorted by key) are withheld in `family` (its position in `Family::ALL`):
-/// those that cut through one of its blocks, or hold any of what its year could not place. Only
-/// the microcells where the family has facts are partitioned.
-#[must_use]
-pub fn withheld(cells: &[CellKey], micro: &[Microcell], family: usize, threshold: i64) -> Vec<bool> {
+/// Partitions the microcells `members` (indices into `micro`) into blocks that each rest on at
+/// least `threshold` of the people `people(i)` gives for each microcell, as the tree above forms
+/// them. Returns the blocks, and what could not be placed (resting on fewer than `threshold`
+/// people however it is grouped).
+pub(super) fn partition<'p>(
+    micro: &[Microcell],
+    mut members: Vec<usize>,
+    people: &dyn Fn(usize) -> &'p [u32],
+    threshold: i64,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
     let threshold = usize::try_from(threshold).unwrap_or(usize::MAX).max(1);
-    let mut out = vec![false; cells.len()];
-    let mut order: Vec<usize> = (0..micro.len()).filter(|&i| !micro[i].people[family].is_empty()).collect();
-    if order.is_empty() {
-        return out;
+    if members.is_empty() {
+        return (Vec::new(), Vec::new());
     }
-    order.sort_by_key(|&i| ORDER.map(|l| coordinate(&micro[i], l)));
-    let (blocks, rest) = form(micro, &order, 0, family, threshold);
-    let poisoned = rest.map(|r| (r, true));
+    members.sort_by_key(|&i| ORDER.map(|l| coordinate(&micro[i], l)));
+    let (blocks, rest) = form(micro, &members, 0, people, threshold);
+    (blocks.into_iter().map(|b| b.members).collect(), rest.map(|r| r.members).unwrap_or_default())
+}
+
+/// Which of `cells` (sorted by key) are withheld for a family partitioned into `blocks` (each a
+/// set of indices into `micro`): those that cut through a block, holding some of its
+/// microcells but not all.
+#[must_use]
+pub(super) fn withheld(cells: &[CellKey], micro: &[Microcell], blocks: &[Vec<usize>]) -> Vec<bool> {
+    let mut out = vec![false; cells.len()];
     // The keys to withhold, gathered in batches and marked in key order: sorted lookups walk
     // `cells` forwards, where one lookup per key at random would miss the cache every time.
     let mut cut: Vec<CellKey> = Vec::new();
     let mut keys = Vec::new();
-    for (block, poison) in blocks.into_iter().map(|b| (b, false)).chain(poisoned) {
-        let first = &micro[block.members[0]];
+    for block in blocks {
+        let Some(&head) = block.first() else { continue };
+        let first = &micro[head];
         let mut varies: u8 = 0;
         let (mut months, mut quarters) = (false, false);
-        for &i in &block.members[1..] {
+        for &i in &block[1..] {
             let m = &micro[i];
             for d in 0..8 {
                 if m.plain[d] != first.plain[d] {
@@ -183,16 +194,15 @@ pub fn withheld(cells: &[CellKey], micro: &[Microcell], family: usize, threshold
             months |= m.month != first.month;
             quarters |= m.month / 3 != first.month / 3;
         }
-        if !poison && varies == 0 && !months {
+        if varies == 0 && !months {
             // One coordinate: every cell holds all of the block or none of it.
             continue;
         }
-        for &i in &block.members {
+        for &i in block {
             let m = &micro[i];
             keys_into(m.month, &m.plain, &mut keys);
             cut.extend(keys.iter().copied().filter(|key| {
-                poison
-                    || key.mask() & varies != 0
+                key.mask() & varies != 0
                     || match key.node() {
                         Node::Month(_) => months,
                         Node::Quarter(_) => quarters,

@@ -2,6 +2,8 @@
 //! and every figure family, and the figure each metric shows in each cell.
 
 use super::lattice::CellKey;
+use super::lineage::{self, FAMILIES, Lineage};
+use super::parallel::on_every_core;
 use super::tabulate::{Family, Tabulated, Tally, rank};
 use crate::reporting::{Measure, Metric};
 
@@ -58,10 +60,11 @@ impl ReleasedCell {
     pub fn figure(&self, metric: Metric, threshold: i64) -> Figure {
         let family = Family::of(metric).index();
         let tally = self.tallies[family];
-        if tally.events == 0 {
+        if !tally.present() {
             return Figure::Absent;
         }
-        if self.withheld[family] {
+        // Facts here, none counted yet: withheld, as a cell resting on too few people is.
+        if tally.events == 0 || self.withheld[family] {
             return Figure::Withheld;
         }
         match metric.measure() {
@@ -81,43 +84,65 @@ impl ReleasedCell {
     }
 }
 
-/// Protects tabulated cells: which are withheld, family by family (see [`super::blocks`]). Every
-/// metric of a family (the p50 and p90 of the same minutes) shares its pattern. Families count
-/// different facts (cases, services, money, minutes), so no figure of one is a sum of another's:
-/// one pattern for all would withhold, say, every year total of cases opened because a single
-/// case was closed that year, and protect no one more.
+/// A release, and what the next build of its year needs.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The release.
+    pub release: Release,
+    /// Its blocks, for the next build.
+    pub lineage: Lineage,
+    /// For each fact (in the order they were pushed), the families whose figures count it from
+    /// now on (bits in [`Family::ALL`] order): the next build's `FactInput::counted`.
+    pub counted: Vec<u8>,
+    /// How many (fact, family) pairs wait, counted nowhere yet.
+    pub waiting: usize,
+}
+
+/// Protects a year's facts as its first release ([`build_after`] with no lineage).
 #[must_use]
 pub fn build(tabulated: Tabulated, threshold: i64) -> Release {
-    let Tabulated { fiscal_year, dictionaries, cells, microcells } = tabulated;
-    let keys: Vec<CellKey> = cells.iter().map(|(k, _)| *k).collect();
-    // The families are protected independently: one per core at a time.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(Family::ALL.len());
-    let mut by_family: Vec<(usize, Vec<bool>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let f = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if f >= Family::ALL.len() {
-                            break done;
-                        }
-                        done.push((f, super::blocks::withheld(&keys, &microcells, f, threshold)));
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    build_after(tabulated, threshold, None).release
+}
+
+/// Protects a year's facts, continuing `previous` (the last build's lineage, see
+/// [`super::lineage`]): which facts each family counts, and which cells are withheld, family by
+/// family (see [`super::blocks`]). Every metric of a family (the p50 and p90 of the same minutes)
+/// shares its pattern. Families count different facts (cases, services, money, minutes), so no
+/// figure of one is a sum of another's: one pattern for all would withhold, say, every year
+/// total of cases opened because a single case was closed that year, and protect no one more.
+/// Without a lineage, or with one formed under another threshold, the facts are protected afresh.
+#[must_use]
+pub fn build_after(mut tabulated: Tabulated, threshold: i64, previous: Option<&Lineage>) -> Built {
+    let previous = previous.filter(|p| p.threshold == threshold);
+    if previous.is_none() {
+        tabulated.forget_counted();
+    }
+    let next_block = previous.map_or(0, |p| p.next_block);
+    // The families are planned and protected independently, on every core.
+    let t = &tabulated;
+    let plans = on_every_core(FAMILIES, |f| {
+        let before = previous.map_or_else(|| vec![None; t.microcells.len()], |p| lineage::previous_blocks(t, p, f));
+        lineage::plan_family(&t.microcells, f, &before, next_block, threshold)
     });
-    by_family.sort_by_key(|(f, _)| *f);
-    let by_family: Vec<Vec<bool>> = by_family.into_iter().map(|(_, w)| w).collect();
+    let counted = tabulated.counted_after(|family, microcell| plans[family].takes_new[microcell]);
+    let waiting = counted
+        .iter()
+        .zip(tabulated.admitted())
+        .map(|(counted, admitted)| (admitted & !counted).count_ones() as usize)
+        .sum();
+    let cells = tabulated.cells(&counted);
+    let keys: Vec<CellKey> = cells.iter().map(|(k, _)| *k).collect();
+    let by_family =
+        on_every_core(FAMILIES, |f| super::blocks::withheld(&keys, &tabulated.microcells, &plans[f].blocks));
+    let lineage = lineage::next_lineage(&tabulated, threshold, &plans);
     let cells = cells
         .into_iter()
         .enumerate()
         .map(|(i, (key, tallies))| ReleasedCell { key, tallies, withheld: std::array::from_fn(|f| by_family[f][i]) })
         .collect();
-    Release { fiscal_year, threshold, dictionaries, cells }
+    let release =
+        Release { fiscal_year: tabulated.fiscal_year, threshold, dictionaries: tabulated.dictionaries, cells };
+    Built { release, lineage, counted, waiting }
 }
 
 #[cfg(test)]

@@ -25,15 +25,21 @@
 //! - [`tabulate`]: facts to cells, with the distinct people of each figure family.
 //! - [`answer`]: which cells answer a question.
 //! - [`blocks`]: the protection, one pattern for every cell and metric.
+//! - [`lineage`]: what a rebuild keeps of the last build, so that releases built as facts
+//!   arrive can be set against each other and still disclose nothing.
 //! - [`build`]: tabulation and protection together, the release.
 
 pub mod answer;
 pub mod lattice;
 pub mod tabulate;
 
+pub mod lineage;
+
 mod blocks;
 mod build;
+mod parallel;
 
-pub use build::{Figure, Release, ReleasedCell, build};
+pub use build::{Built, Figure, Release, ReleasedCell, build, build_after};
 pub use lattice::{CellKey, Level, Node, PLAIN};
+pub use lineage::Lineage;
 pub use tabulate::{FactInput, Family, Microcell, Tabulated, Tabulation, Tally};

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDate};
 
 use super::lattice::{CellKey, Level, Node, PLAIN, masks};
+use super::parallel::on_every_core;
 use crate::reporting::{Dimension, FactKind, FiscalQuarter, Metric, NOT_RECORDED};
 
 /// The facts one figure family reads. Every metric reads one family; a family's cells are
@@ -106,6 +107,17 @@ pub struct Tally {
     pub p50: Option<i32>,
     /// Nearest-rank 90th percentile of the minutes.
     pub p90: Option<i32>,
+    /// Facts of the family here that the release does not count yet (they wait until they can
+    /// be published safely, `super::lineage`): the cell has facts even when `events` is 0.
+    pub pending: u32,
+}
+
+impl Tally {
+    /// Whether any fact of the family falls here, counted or waiting.
+    #[must_use]
+    pub const fn present(&self) -> bool {
+        self.events > 0 || self.pending > 0
+    }
 }
 
 /// One fact as the release reads it. `plain[d]` is the value for `PLAIN[d]` (the agency as its
@@ -124,6 +136,9 @@ pub struct FactInput<'a> {
     pub minutes: Option<i64>,
     /// The person's pseudonym.
     pub subject: &'a str,
+    /// The families (bits in [`Family::ALL`] order) whose figures already count this fact: set by
+    /// an earlier build of the year's release, which never takes a fact back.
+    pub counted: u8,
 }
 
 /// A fact that cannot be tabulated.
@@ -138,13 +153,15 @@ pub enum TabulateError {
 }
 
 #[derive(Clone, Copy)]
-struct Row {
-    kind: FactKind,
-    month: u8,
-    plain: [u16; 8],
+pub(super) struct Row {
+    pub(super) kind: FactKind,
+    pub(super) month: u8,
+    pub(super) plain: [u16; 8],
     amount: i64,
-    minutes: Option<i64>,
-    subject: u32,
+    pub(super) minutes: Option<i64>,
+    pub(super) subject: u32,
+    /// The families an earlier build counts it in.
+    pub(super) counted: u8,
 }
 
 /// Facts of one scope and fiscal year, gathered for tabulation.
@@ -162,19 +179,21 @@ impl std::fmt::Debug for Row {
     }
 }
 
-/// Every cell the facts fall in, sorted by key, with each family's tally (in [`Family::ALL`]
-/// order), and the sorted dictionary of each plain dimension's values.
+/// The facts of a year, coded: the sorted dictionary of each plain dimension's values, and the
+/// microcells the facts fall at. [`Tabulated::cells`] tallies them.
 #[derive(Clone, Debug)]
 pub struct Tabulated {
     /// The fiscal year.
     pub fiscal_year: i32,
     /// By plain dimension, its values in sorted order: a key's value code indexes this.
     pub dictionaries: [Vec<String>; 8],
-    /// The cells.
-    pub cells: Vec<(CellKey, [Tally; 8])>,
     /// Every distinct full coordinate facts fall at (a month and a value of every plain
-    /// dimension), with the people of each family there: what protection partitions.
+    /// dimension), sorted, with the people of each family there: what protection partitions.
     pub microcells: Vec<Microcell>,
+    /// The facts, in the order they were pushed.
+    pub(super) rows: Vec<Row>,
+    /// For each fact (in push order), the families that admit it (bits in [`Family::ALL`] order).
+    pub(super) admitted: Vec<u8>,
 }
 
 /// A month and a value for every plain dimension, and the people each family has there.
@@ -185,8 +204,18 @@ pub struct Microcell {
     /// Value codes, in `PLAIN` order.
     pub plain: [u16; 8],
     /// By family (in [`Family::ALL`] order), the distinct people (tabulation's subject numbers),
-    /// sorted.
-    pub people: [Vec<u32>; 8],
+    /// sorted, of the facts an earlier build counts.
+    pub counted: [Vec<u32>; 8],
+    /// The same, of the facts no build counts yet.
+    pub new: [Vec<u32>; 8],
+}
+
+impl Microcell {
+    /// Whether the family has any fact here.
+    #[must_use]
+    pub fn has(&self, family: usize) -> bool {
+        !self.counted[family].is_empty() || !self.new[family].is_empty()
+    }
 }
 
 impl Tabulation {
@@ -228,6 +257,7 @@ impl Tabulation {
             amount: fact.amount_cents.unwrap_or(0),
             minutes: fact.minutes,
             subject,
+            counted: fact.counted,
         });
         Ok(())
     }
@@ -269,40 +299,108 @@ impl Tabulation {
         let service_type = PLAIN.iter().position(|&d| d == Dimension::ServiceType).unwrap_or(4);
         let vqrp = dictionaries[service_type].iter().position(|v| v == VQRP_PLUS);
         let vqrp = vqrp.and_then(|c| u16::try_from(c).ok());
-        let families: Vec<(Family, Vec<Row>)> = Family::ALL
+        let admitted: Vec<u8> = rows
             .iter()
-            .map(|&family| {
-                let admitted = rows
-                    .iter()
-                    .copied()
-                    .filter(|r| family.admits(r.kind, Some(r.plain[service_type]) == vqrp, r.minutes));
-                (family, admitted.collect())
+            .map(|r| {
+                Family::ALL.iter().enumerate().fold(0_u8, |mask, (f, family)| {
+                    let admits = family.admits(r.kind, Some(r.plain[service_type]) == vqrp, r.minutes);
+                    if admits { mask | (1 << f) } else { mask }
+                })
             })
             .collect();
-        let cells = tabulate_shapes(&families);
-        Tabulated { fiscal_year, dictionaries, cells, microcells: microcells(&rows, service_type, vqrp) }
+        // A family never counts a fact it does not admit.
+        for (row, mask) in rows.iter_mut().zip(&admitted) {
+            row.counted &= mask;
+        }
+        let microcells = microcells(&rows, &admitted);
+        Tabulated { fiscal_year, dictionaries, microcells, rows, admitted }
     }
 }
 
-/// The distinct full coordinates of `rows`, in order, with each family's people.
-fn microcells(rows: &[Row], service_type: usize, vqrp: Option<u16>) -> Vec<Microcell> {
-    let mut by_point: HashMap<(u8, [u16; 8]), [Vec<u32>; 8]> = HashMap::new();
-    for row in rows {
-        let people = by_point.entry((row.month, row.plain)).or_default();
-        for family in Family::ALL {
-            if family.admits(row.kind, Some(row.plain[service_type]) == vqrp, row.minutes) {
-                people[family.index()].push(row.subject);
+impl Tabulated {
+    /// The families that admit each fact (in push order; bits in [`Family::ALL`] order).
+    #[must_use]
+    pub fn admitted(&self) -> &[u8] {
+        &self.admitted
+    }
+
+    /// Treats every fact as new: a build without a lineage protects them afresh.
+    pub(super) fn forget_counted(&mut self) {
+        for row in &mut self.rows {
+            row.counted = 0;
+        }
+        for m in &mut self.microcells {
+            for f in 0..Family::ALL.len() {
+                let counted = std::mem::take(&mut m.counted[f]);
+                m.new[f].extend(counted);
+                m.new[f].sort_unstable();
+                m.new[f].dedup();
+            }
+        }
+    }
+
+    /// For each fact (push order), the families that count it after a build in which
+    /// `takes_new(family, microcell)` says whether the microcell's new facts are counted.
+    pub(super) fn counted_after(&self, takes_new: impl Fn(usize, usize) -> bool) -> Vec<u8> {
+        self.rows
+            .iter()
+            .zip(&self.admitted)
+            .map(|(row, admitted)| {
+                let Ok(at) = self.microcells.binary_search_by_key(&(row.month, row.plain), |m| (m.month, m.plain))
+                else {
+                    return row.counted;
+                };
+                (0..Family::ALL.len()).fold(row.counted, |mask, f| {
+                    if admitted & (1 << f) != 0 && takes_new(f, at) { mask | (1 << f) } else { mask }
+                })
+            })
+            .collect()
+    }
+
+    /// Every cell the facts fall in, sorted by key, with each family's tally (in
+    /// [`Family::ALL`] order): a fact adds to a family's figures where `counted[i]` (in push order)
+    /// has the family's bit, and to its `pending` otherwise.
+    #[must_use]
+    pub fn cells(&self, counted: &[u8]) -> Vec<(CellKey, [Tally; 8])> {
+        let families: Vec<(Family, Vec<(Row, bool)>)> = Family::ALL
+            .iter()
+            .enumerate()
+            .map(|(f, &family)| {
+                let rows = self
+                    .rows
+                    .iter()
+                    .zip(&self.admitted)
+                    .zip(counted)
+                    .filter(|((_, admitted), _)| *admitted & (1 << f) != 0)
+                    .map(|((row, _), counted)| (*row, counted & (1 << f) != 0))
+                    .collect();
+                (family, rows)
+            })
+            .collect();
+        tabulate_shapes(&families)
+    }
+}
+
+/// The distinct full coordinates of `rows`, in order, with each family's people, counted and new.
+fn microcells(rows: &[Row], admitted: &[u8]) -> Vec<Microcell> {
+    type People = ([Vec<u32>; 8], [Vec<u32>; 8]);
+    let mut by_point: HashMap<(u8, [u16; 8]), People> = HashMap::new();
+    for (row, admitted) in rows.iter().zip(admitted) {
+        let (counted, new) = by_point.entry((row.month, row.plain)).or_default();
+        for f in 0..Family::ALL.len() {
+            if admitted & (1 << f) != 0 {
+                if row.counted & (1 << f) != 0 { &mut counted[f] } else { &mut new[f] }.push(row.subject);
             }
         }
     }
     let mut out: Vec<Microcell> = by_point
         .into_iter()
-        .map(|((month, plain), mut people)| {
-            for list in &mut people {
+        .map(|((month, plain), (mut counted, mut new))| {
+            for list in counted.iter_mut().chain(new.iter_mut()) {
                 list.sort_unstable();
                 list.dedup();
             }
-            Microcell { month, plain, people }
+            Microcell { month, plain, counted, new }
         })
         .collect();
     out.sort_unstable_by_key(|m| (m.month, m.plain));
@@ -338,39 +436,30 @@ impl Layout {
     }
 }
 
-/// One fact as one shape of cell sees it: its cell, its person and its figures.
+/// One fact as one shape of cell sees it: its cell, its person and its figures, and whether
+/// the release counts it yet.
 #[derive(Clone, Copy)]
 struct Item {
     key: CellKey,
+    counted: bool,
     subject: u32,
     minutes: i32,
     amount: i64,
 }
 
 /// Every cell of every shape, sorted by key, the shapes shared out among the cores.
-fn tabulate_shapes(families: &[(Family, Vec<Row>)]) -> Vec<(CellKey, [Tally; 8])> {
+fn tabulate_shapes(families: &[(Family, Vec<(Row, bool)>)]) -> Vec<(CellKey, [Tally; 8])> {
     let shapes: Vec<(Level, u8)> =
         Level::ALL.iter().flat_map(|&level| masks(level).into_iter().map(move |mask| (level, mask))).collect();
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(shapes.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut cells: Vec<(CellKey, [Tally; 8])> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut items = Vec::new();
-                    let mut out = Vec::new();
-                    loop {
-                        let job = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(level, mask)) = shapes.get(job) else { break };
-                        tabulate_shape(level, mask, families, &mut items, &mut out);
-                    }
-                    out
-                })
-            })
-            .collect();
-        // A worker that panicked has a bug; surface it here rather than lose its cells.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    });
+    let mut cells: Vec<(CellKey, [Tally; 8])> = on_every_core(shapes.len(), |job| {
+        let (level, mask) = shapes[job];
+        let mut out = Vec::new();
+        tabulate_shape(level, mask, families, &mut Vec::new(), &mut out);
+        out
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     cells.sort_unstable_by_key(|(key, _)| *key);
     cells
 }
@@ -379,21 +468,31 @@ fn tabulate_shapes(families: &[(Family, Vec<Row>)]) -> Vec<(CellKey, [Tally; 8])
 fn tabulate_shape(
     level: Level,
     mask: u8,
-    families: &[(Family, Vec<Row>)],
+    families: &[(Family, Vec<(Row, bool)>)],
     items: &mut Vec<Item>,
     out: &mut Vec<(CellKey, [Tally; 8])>,
 ) {
     let mut shape: Vec<(CellKey, usize, Tally)> = Vec::new();
     for (family, rows) in families {
         items.clear();
-        items.extend(rows.iter().map(|r| Item {
+        items.extend(rows.iter().map(|(r, counted)| Item {
             key: CellKey::new(node_at(level, r.month), mask, &r.plain),
+            counted: *counted,
             subject: r.subject,
             minutes: i32::try_from(r.minutes.unwrap_or(0)).unwrap_or(i32::MAX),
             amount: r.amount,
         }));
-        items.sort_unstable_by_key(|i| (i.key, i.subject));
-        for run in items.chunk_by_mut(|a, b| a.key == b.key) {
+        // Within a cell, the waiting facts first: the counted ones are then one run.
+        items.sort_unstable_by_key(|i| (i.key, i.counted, i.subject));
+        for cell in items.chunk_by_mut(|a, b| a.key == b.key) {
+            let key = cell[0].key;
+            let waiting = cell.iter().take_while(|i| !i.counted).count();
+            let pending = u32::try_from(waiting).unwrap_or(u32::MAX);
+            let run = &mut cell[waiting..];
+            if run.is_empty() {
+                shape.push((key, family.index(), Tally { pending, ..Tally::default() }));
+                continue;
+            }
             let events = u32::try_from(run.len()).unwrap_or(u32::MAX);
             let people = 1 + run.windows(2).filter(|w| w[0].subject != w[1].subject).count();
             let mut tally = Tally {
@@ -402,6 +501,7 @@ fn tabulate_shape(
                 sum: run.iter().map(|i| i.amount).sum(),
                 p50: None,
                 p90: None,
+                pending,
             };
             if family.has_minutes() {
                 run.sort_unstable_by_key(|i| i.minutes);
@@ -410,7 +510,7 @@ fn tabulate_shape(
                 tally.p50 = at(50);
                 tally.p90 = at(90);
             }
-            shape.push((run[0].key, family.index(), tally));
+            shape.push((key, family.index(), tally));
         }
     }
     shape.sort_unstable_by_key(|&(key, family, _)| (key, family));
@@ -450,12 +550,17 @@ mod tests {
         let mut plain = [None; 8];
         plain[0] = Some("agency-a");
         plain[5] = Some(gender);
-        FactInput { kind, occurred_on: on, plain, amount_cents: None, minutes: None, subject }
+        FactInput { kind, occurred_on: on, plain, amount_cents: None, minutes: None, subject, counted: 0 }
+    }
+
+    /// Every fact counted in every family that admits it.
+    fn all_counted(t: &Tabulated) -> Vec<(CellKey, [Tally; 8])> {
+        t.cells(t.admitted())
     }
 
     fn tally(t: &Tabulated, node: Node, mask: u8, values: [u16; 8], family: Family) -> Tally {
         let key = CellKey::new(node, mask, &values);
-        t.cells.iter().find(|(k, _)| *k == key).map(|(_, tallies)| tallies[family.index()]).unwrap_or_default()
+        all_counted(t).iter().find(|(k, _)| *k == key).map(|(_, tallies)| tallies[family.index()]).unwrap_or_default()
     }
 
     #[test]
@@ -545,7 +650,7 @@ mod tests {
             }
         }
         let mut seen = 0;
-        for (key, tallies) in &t.cells {
+        for (key, tallies) in &all_counted(&t) {
             for family in Family::ALL {
                 let tally = tallies[family.index()];
                 let Some((events, people, sum, minutes)) = direct.get_mut(&(*key, family.index())) else {
@@ -561,6 +666,7 @@ mod tests {
                     sum: *sum,
                     p50: if family.has_minutes() { at(50) } else { None },
                     p90: if family.has_minutes() { at(90) } else { None },
+                    pending: 0,
                 };
                 assert_eq!(tally, expected, "{key:?} {family:?}");
             }

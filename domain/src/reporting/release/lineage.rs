@@ -1,0 +1,184 @@
+//! Releases that stay protected as facts arrive.
+//!
+//! One release is protected as a whole (`super::blocks`), but a year's release is rebuilt as
+//! facts arrive, and an analyst who keeps both answers of a question asked before and after a
+//! rebuild can subtract them. Were each build's blocks formed afresh, the difference could rest on
+//! one new case, and two partitions of the same facts could be intersected. So a build continues
+//! the last one's *lineage*:
+//!
+//! - every block of the last build is kept, with the same microcells: a block is never split;
+//! - the facts that arrived since (a block's *delta*) are counted only when they are, by
+//!   themselves, at least the threshold's people of the family; until then they wait, counted
+//!   nowhere (the cells they fall in show what was counted before, or are withheld when nothing
+//!   there is counted yet);
+//! - microcells no block holds (coordinates new since the last build, or whose facts waited) are
+//!   partitioned among themselves by the tree of `super::blocks`, counting their people; what the
+//!   tree cannot place waits for the next build.
+//!
+//! Why every sequence of releases stays protected: call an *atom* the facts a block took in at one
+//! build (its first facts, or a delta). Atoms are disjoint, and each rests on at least the
+//! threshold's people. Every figure any release publishes is a sum over whole blocks, so over
+//! whole atoms (a block's figure at build k is the sum of the atoms it took in up to k). Any
+//! linear combination of figures from any releases (the same cell before and after, a margin less
+//! its parts, a quarter less its months) is then a combination of atoms, and isolates nothing
+//! smaller than one atom: never 1 to threshold − 1 people, never one person's value. Waiting facts
+//! are in no figure at all.
+//!
+//! The price: a fact can wait. A busy block takes in new facts within a build or two; a block of a
+//! few people at a fine coordinate (a closed month, a rare combination) waits until enough new
+//! people land in it. Raising the threshold starts a new lineage.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::blocks;
+use super::tabulate::{Family, Microcell, Tabulated};
+
+/// What a year's next build keeps of its last one: every block, as the microcells it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The threshold the blocks were formed with.
+    pub threshold: i64,
+    /// By plain dimension, the values the codes below index.
+    pub dictionaries: [Vec<String>; 8],
+    /// By family (in [`Family::ALL`] order), each microcell some block holds, as its fiscal month,
+    /// its value codes and its block's number; sorted.
+    pub blocks: [Vec<(u8, [u16; 8], u32)>; 8],
+    /// The number the next new block takes.
+    pub next_block: u32,
+}
+
+/// One family's plan for a build: its blocks (indices into the tabulation's microcells) and,
+/// for each microcell, whether its new facts are counted from this build on.
+pub(super) struct FamilyPlan {
+    pub(super) blocks: Vec<Vec<usize>>,
+    pub(super) takes_new: Vec<bool>,
+    /// Each block's number, and the microcells it holds (the family's part of the next lineage).
+    pub(super) numbered: Vec<(u32, Vec<usize>)>,
+    pub(super) next_block: u32,
+}
+
+/// For each microcell of `t`, the block the last build put it in for `family`, if any.
+pub(super) fn previous_blocks(t: &Tabulated, previous: &Lineage, family: usize) -> Vec<Option<u32>> {
+    let mut out = vec![None; t.microcells.len()];
+    // The last build's codes to this tabulation's: facts are only ever added, so every value the
+    // last build knew is still here.
+    let recode: Vec<Vec<Option<u16>>> = (0..8)
+        .map(|d| {
+            previous.dictionaries[d]
+                .iter()
+                .map(|label| t.dictionaries[d].binary_search(label).ok().and_then(|code| u16::try_from(code).ok()))
+                .collect()
+        })
+        .collect();
+    for &(month, codes, block) in &previous.blocks[family] {
+        let mut plain = [0_u16; 8];
+        let mut known = true;
+        for d in 0..8 {
+            match recode[d].get(usize::from(codes[d])).copied().flatten() {
+                Some(code) => plain[d] = code,
+                None => known = false,
+            }
+        }
+        if !known {
+            continue;
+        }
+        if let Ok(i) = t.microcells.binary_search_by_key(&(month, plain), |m| (m.month, m.plain)) {
+            out[i] = Some(block);
+        }
+    }
+    out
+}
+
+/// Plans `family`'s part of a build: keeps the last build's blocks (`previous[i]` for each
+/// microcell), lets each take in its new facts when they are at least `threshold` people, and
+/// partitions the microcells no block holds.
+pub(super) fn plan_family(
+    micro: &[Microcell],
+    family: usize,
+    previous: &[Option<u32>],
+    next_block: u32,
+    threshold: i64,
+) -> FamilyPlan {
+    let enough = usize::try_from(threshold).unwrap_or(usize::MAX).max(1);
+    let mut takes_new = vec![false; micro.len()];
+    let mut kept: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    let mut free = Vec::new();
+    for (i, m) in micro.iter().enumerate() {
+        match previous[i] {
+            Some(block) => kept.entry(block).or_default().push(i),
+            None if m.has(family) => free.push(i),
+            None => {}
+        }
+    }
+    for members in kept.values() {
+        if new_people(micro, members, family, enough) >= enough {
+            for &i in members {
+                takes_new[i] = true;
+            }
+        }
+    }
+    // A microcell no block holds has no counted facts (they would be in a block), unless the
+    // lineage was lost: then its counted people are placed with the new, to be safe.
+    let people: Vec<Vec<u32>> = free
+        .iter()
+        .map(|&i| {
+            let m = &micro[i];
+            let mut all = m.counted[family].clone();
+            all.extend_from_slice(&m.new[family]);
+            all.sort_unstable();
+            all.dedup();
+            all
+        })
+        .collect();
+    let position: std::collections::HashMap<usize, usize> = free.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    let lookup = |i: usize| -> &[u32] { position.get(&i).map_or(&[][..], |&k| people[k].as_slice()) };
+    let (formed, _waiting) = blocks::partition(micro, free.clone(), &lookup, threshold);
+    let mut next = next_block;
+    let mut numbered: Vec<(u32, Vec<usize>)> = kept.into_iter().collect();
+    for members in formed {
+        for &i in &members {
+            takes_new[i] = true;
+        }
+        numbered.push((next, members));
+        next += 1;
+    }
+    let blocks = numbered.iter().map(|(_, members)| members.clone()).collect();
+    FamilyPlan { blocks, takes_new, numbered, next_block: next }
+}
+
+/// The distinct new people of `members` in `family`, counted up to `enough`.
+fn new_people(micro: &[Microcell], members: &[usize], family: usize, enough: usize) -> usize {
+    let mut seen: Vec<u32> = Vec::new();
+    for &i in members {
+        seen.extend_from_slice(&micro[i].new[family]);
+        if seen.len() >= enough {
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() >= enough {
+                return seen.len();
+            }
+        }
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
+}
+
+/// The lineage a build leaves: its dictionaries, and each family's numbered blocks.
+pub(super) fn next_lineage(t: &Tabulated, threshold: i64, plans: &[FamilyPlan]) -> Lineage {
+    let mut blocks: [Vec<(u8, [u16; 8], u32)>; 8] = Default::default();
+    for (f, plan) in plans.iter().enumerate() {
+        let list = &mut blocks[f];
+        for (number, members) in &plan.numbered {
+            list.extend(members.iter().map(|&i| (t.microcells[i].month, t.microcells[i].plain, *number)));
+        }
+        list.sort_unstable();
+    }
+    let next_block = plans.iter().map(|p| p.next_block).max().unwrap_or(0);
+    Lineage { threshold, dictionaries: t.dictionaries.clone(), blocks, next_block }
+}
+
+/// The family positions, for loops over [`Family::ALL`].
+pub(super) const FAMILIES: usize = Family::ALL.len();
