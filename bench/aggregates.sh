@@ -85,7 +85,7 @@ service_once() { # query string
   curl -s -o "$OUT/body.json" -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $TOKEN" "$BASE/aggregates?$1" \
     | awk '$1 != 200 {print "HTTP " $1 > "/dev/stderr"; exit 1} {print $2 * 1000}'
 }
-describe() { jq -r '"read \(.read_ms) ms + tabulate and protect \(.build_ms) ms + write \(.write_ms) ms, \(.facts) facts, \(.cells) cells (\(.withheld) with a family withheld)"'; }
+describe() { jq -r '"read \(.read_ms) ms + tabulate and protect \(.build_ms) ms + write \(.write_ms) ms, \(.facts) facts, \(.cells) cells (\(.withheld) with a family withheld); \(.newly_counted) facts newly counted, \(.waiting) (fact, family) pairs waiting"'; }
 
 # --- 1. The first build: no release (on a database the service has not migrated yet the tables
 # are made empty at start); the first round, a second after start, builds every year.
