@@ -170,16 +170,16 @@ pub(super) fn partition<'p>(
 }
 
 /// Which of `cells` (sorted by key) are withheld for a family partitioned into `blocks` (each a
-/// set of indices into `micro`): those that cut through a block, holding some of its
-/// microcells but not all.
+/// number and a set of indices into `micro`): those that cut through a block, holding some of
+/// its microcells but not all.
 #[must_use]
-pub(super) fn withheld(cells: &[CellKey], micro: &[Microcell], blocks: &[Vec<usize>]) -> Vec<bool> {
+pub(super) fn withheld(cells: &[CellKey], micro: &[Microcell], blocks: &[(u32, Vec<usize>)]) -> Vec<bool> {
     let mut out = vec![false; cells.len()];
     // The keys to withhold, gathered in batches and marked in key order: sorted lookups walk
     // `cells` forwards, where one lookup per key at random would miss the cache every time.
     let mut cut: Vec<CellKey> = Vec::new();
     let mut keys = Vec::new();
-    for block in blocks {
+    for (_, block) in blocks {
         let Some(&head) = block.first() else { continue };
         let first = &micro[head];
         let mut varies: u8 = 0;

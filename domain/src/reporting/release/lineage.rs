@@ -49,13 +49,11 @@ pub struct Lineage {
     pub next_block: u32,
 }
 
-/// One family's plan for a build: its blocks (indices into the tabulation's microcells) and,
-/// for each microcell, whether its new facts are counted from this build on.
+/// One family's plan for a build: its blocks, each a number and the microcells it holds (indices
+/// into the tabulation's), and for each microcell whether its new facts are counted from now on.
 pub(super) struct FamilyPlan {
-    pub(super) blocks: Vec<Vec<usize>>,
+    pub(super) blocks: Vec<(u32, Vec<usize>)>,
     pub(super) takes_new: Vec<bool>,
-    /// Each block's number, and the microcells it holds (the family's part of the next lineage).
-    pub(super) numbered: Vec<(u32, Vec<usize>)>,
     pub(super) next_block: u32,
 }
 
@@ -136,16 +134,15 @@ pub(super) fn plan_family(
     let lookup = |i: usize| -> &[u32] { position.get(&i).map_or(&[][..], |&k| people[k].as_slice()) };
     let (formed, _waiting) = blocks::partition(micro, free.clone(), &lookup, threshold);
     let mut next = next_block;
-    let mut numbered: Vec<(u32, Vec<usize>)> = kept.into_iter().collect();
+    let mut blocks: Vec<(u32, Vec<usize>)> = kept.into_iter().collect();
     for members in formed {
         for &i in &members {
             takes_new[i] = true;
         }
-        numbered.push((next, members));
+        blocks.push((next, members));
         next += 1;
     }
-    let blocks = numbered.iter().map(|(_, members)| members.clone()).collect();
-    FamilyPlan { blocks, takes_new, numbered, next_block: next }
+    FamilyPlan { blocks, takes_new, next_block: next }
 }
 
 /// The distinct new people of `members` in `family`, counted up to `enough`.
@@ -171,7 +168,7 @@ pub(super) fn next_lineage(t: &Tabulated, threshold: i64, plans: &[FamilyPlan]) 
     let mut blocks: [Vec<(u8, [u16; 8], u32)>; 8] = Default::default();
     for (f, plan) in plans.iter().enumerate() {
         let list = &mut blocks[f];
-        for (number, members) in &plan.numbered {
+        for (number, members) in &plan.blocks {
             list.extend(members.iter().map(|&i| (t.microcells[i].month, t.microcells[i].plain, *number)));
         }
         list.sort_unstable();
