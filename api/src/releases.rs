@@ -77,7 +77,12 @@ pub async fn refresh(state: &AppState) -> Result<Round, ApiError> {
     for year in years {
         let facts: i64 = counts.iter().filter(|&&(_, y, _)| y == year).map(|&(_, _, n)| n).sum();
         let current = states.iter().find(|s| s.fiscal_year == year);
-        if current.is_some_and(|s| s.facts == facts && s.threshold == threshold && s.built_at.is_some()) {
+        // Rebuilt when facts arrived, and when a month has closed since the last build: what
+        // waits in a closed month is merged then (`release::lineage`).
+        let now = closed_months(year, infra::db::now());
+        if current.is_some_and(|s| {
+            s.facts == facts && s.threshold == threshold && s.built_at.is_some_and(|at| closed_months(year, at) == now)
+        }) {
             continue;
         }
         if build_year(state, year).await? {
@@ -147,6 +152,11 @@ pub async fn build_year(state: &AppState, fiscal_year: i32) -> Result<bool, ApiE
     }
 }
 
+/// How many months of `fiscal_year` had closed, in Ontario, at `at`.
+fn closed_months(fiscal_year: i32, at: chrono::DateTime<chrono::Utc>) -> u8 {
+    release::lineage::closed_months(fiscal_year, domain::reporting::ontario_date(at))
+}
+
 fn lease_end(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30))
 }
@@ -186,6 +196,7 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) 
         .map(|(tenant, _, _)| tenant)
         .collect();
     let threshold = state.settings.suppression_threshold;
+    let closed = closed_months(fiscal_year, infra::db::now());
     // The last build's blocks, continued (`release::lineage`); facts it counted stay counted.
     let previous = store::lineage(&tx, fiscal_year).await?.filter(|l| l.threshold == threshold);
     let store::Facts { tabulation, ids, counted: before } =
@@ -195,7 +206,7 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) 
     let read = started.elapsed();
     // Tabulating and protecting take seconds on a big year: off the request threads.
     let done = tokio::task::spawn_blocking(move || {
-        let built = release::build_after(tabulation.finish(), threshold, previous.as_ref());
+        let built = release::build_after(tabulation.finish(), threshold, previous.as_ref(), closed);
         let release = &built.release;
         let cells = release.cells.len();
         let withheld = release.cells.iter().filter(|c| c.withheld.iter().any(|w| *w)).count();

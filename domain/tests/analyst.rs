@@ -1068,12 +1068,13 @@ impl Analyst {
 // ---------------------------------------------------------------------------------------------
 
 fn build_release(facts: &[Fact]) -> Release {
-    build_after(facts, &[], None).release
+    build_after(facts, &[], None, 12).release
 }
 
 /// The release of `facts` after a build whose lineage is `previous` and which counted the first
-/// `counted.len()` facts as `counted` says (the rest are new).
-fn build_after(facts: &[Fact], counted: &[u8], previous: Option<&release::Lineage>) -> release::Built {
+/// `counted.len()` facts as `counted` says (the rest are new), with `closed` months of the year
+/// closed.
+fn build_after(facts: &[Fact], counted: &[u8], previous: Option<&release::Lineage>, closed: u8) -> release::Built {
     let mut t = Tabulation::new(FISCAL_YEAR);
     for (i, f) in facts.iter().enumerate() {
         let mut plain: [Option<&str>; 8] = [None; 8];
@@ -1091,7 +1092,7 @@ fn build_after(facts: &[Fact], counted: &[u8], previous: Option<&release::Lineag
         };
         t.push(&input).unwrap_or_else(|e| panic!("{e}"));
     }
-    release::build_after(t.finish(), THRESHOLD, previous)
+    release::build_after(t.finish(), THRESHOLD, previous, closed)
 }
 
 /// Asks the release questions, as `GET /aggregates` answers them.
@@ -1233,7 +1234,7 @@ fn ask_everything(release: &Release, analyst: &mut Analyst) -> Vec<String> {
 
 /// The release of `facts`, and the analyst's report on everything it answers.
 fn analyse_release(facts: &[Fact]) -> (Release, Analyst, Report) {
-    let built = build_after(facts, &[], None);
+    let built = build_after(facts, &[], None, 12);
     let release = built.release;
     let mut analyst = Analyst::new();
     let wrong = ask_everything(&release, &mut analyst);
@@ -1670,14 +1671,15 @@ fn the_percentile_of_few_is_withheld() {
 // ---------------------------------------------------------------------------------------------
 
 /// One build per batch, each continuing the last's lineage: the facts in the order they were
-/// pushed (every batch's after the earlier ones'), and each build.
-fn build_sequence(batches: &[Vec<Fact>]) -> (Vec<Fact>, Vec<release::Built>) {
+/// pushed (every batch's after the earlier ones'), and each build. Each batch comes with how many
+/// months of the year have closed when it is built.
+fn build_sequence(batches: &[(Vec<Fact>, u8)]) -> (Vec<Fact>, Vec<release::Built>) {
     let mut facts: Vec<Fact> = Vec::new();
     let mut builds: Vec<release::Built> = Vec::new();
-    for batch in batches {
+    for (batch, closed) in batches {
         facts.extend(batch.iter().cloned());
         let last = builds.last();
-        let built = build_after(&facts, last.map_or(&[][..], |b| &b.counted[..]), last.map(|b| &b.lineage));
+        let built = build_after(&facts, last.map_or(&[][..], |b| &b.counted[..]), last.map(|b| &b.lineage), *closed);
         builds.push(built);
     }
     (facts, builds)
@@ -1774,13 +1776,24 @@ proptest! {
     /// Random facts arriving in three batches: every release publishes whole atoms only, every
     /// atom rests on enough people, and the last release on its own discloses nothing either.
     #[test]
-    fn releases_built_as_facts_arrive_publish_only_whole_atoms(spec in spec(), cut in (0.2_f64..0.5, 0.5_f64..0.9)) {
+    fn releases_built_as_facts_arrive_publish_only_whole_atoms(
+        spec in spec(),
+        cut in (0.2_f64..0.5, 0.5_f64..0.9),
+        closing in proptest::collection::vec(0_u8..=12, 3),
+    ) {
         let facts = spec.facts();
         let (a, b) = (
             (facts.len() as f64 * cut.0) as usize,
             (facts.len() as f64 * cut.1) as usize,
         );
-        let batches = vec![facts[..a].to_vec(), facts[a..b].to_vec(), facts[b..].to_vec()];
+        // Months close as the batches arrive: what waits in a closed month is merged.
+        let mut closed = closing;
+        closed.sort_unstable();
+        let batches = vec![
+            (facts[..a].to_vec(), closed[0]),
+            (facts[a..b].to_vec(), closed[1]),
+            (facts[b..].to_vec(), closed[2]),
+        ];
         let (all, builds) = build_sequence(&batches);
         let findings = atom_findings(&all, &builds);
         prop_assert!(findings.is_empty(), "{:#?}", findings);
@@ -1794,16 +1807,19 @@ proptest! {
     }
 }
 
+/// Person `i`'s counselling service, in agency A, on the 10th of fiscal month `month`.
+fn counselled(i: usize, month: u8) -> Fact {
+    let subject = format!("p{i}");
+    let who = Person { subject: &subject, agency: "agency-a", gender: "woman", age: "25_44" };
+    fact(FactKind::ServiceDelivered, date(month, 10), &who, "court_support", Some("counselling"))
+}
+
 /// Ten women's services in April, asked about; then one more woman's. Rebuilt afresh, the year's
 /// total goes from 10 to 11 people and the difference is her. Continuing the lineage, she waits:
 /// every figure stays as it was until four more new people join her, and then all five count.
 #[test]
 fn asking_again_after_one_new_case_learns_nothing_of_it() {
-    let person = |i: usize, month: u8| {
-        let subject = format!("p{i}");
-        let who = Person { subject: &subject, agency: "agency-a", gender: "woman", age: "25_44" };
-        fact(FactKind::ServiceDelivered, date(month, 10), &who, "court_support", Some("counselling"))
-    };
+    let person = counselled;
     let first: Vec<Fact> = (0..10).map(|i| person(i, 0)).collect();
     let one_more = vec![person(10, 0)];
     let four_more: Vec<Fact> = (11..15).map(|i| person(i, 0)).collect();
@@ -1817,7 +1833,8 @@ fn asking_again_after_one_new_case_learns_nothing_of_it() {
     let after = build_release(&[first.clone(), one_more.clone()].concat());
     assert_eq!((total(&before), total(&after)), (Some(Figure::Value(10)), Some(Figure::Value(11))));
 
-    let (_, builds) = build_sequence(&[first, one_more, four_more]);
+    // Built in April, with no month closed yet.
+    let (_, builds) = build_sequence(&[(first, 0), (one_more, 0), (four_more, 0)]);
     let shown = |b: &release::Built| -> Vec<(release::CellKey, Vec<Figure>)> {
         b.release.cells.iter().map(|c| (c.key, Metric::ALL.iter().map(|&m| c.figure(m, THRESHOLD)).collect())).collect()
     };
@@ -1826,9 +1843,44 @@ fn asking_again_after_one_new_case_learns_nothing_of_it() {
     assert_eq!(total(&builds[2].release), Some(Figure::Value(15)), "five new people count together");
     assert_eq!(builds[2].waiting, 0);
     let (all, builds) = build_sequence(&[
-        (0..10).map(|i| person(i, 0)).collect(),
-        vec![person(10, 0)],
-        (11..15).map(|i| person(i, 0)).collect(),
+        ((0..10).map(|i| person(i, 0)).collect(), 0),
+        (vec![person(10, 0)], 0),
+        ((11..15).map(|i| person(i, 0)).collect(), 0),
     ]);
     assert!(atom_findings(&all, &builds).is_empty());
+}
+
+/// Ten people's services in each of April, May and June in one agency, then two more people's in
+/// each month. While June is open the six wait, each pair in its month's block (two closed months
+/// hold four waiting people, too few to merge). Once the quarter has closed, the three waiting
+/// deltas are merged into one block across the months, six people together, and counted: the
+/// quarter shows all 36 services and the months' totals are withheld from then on.
+#[test]
+fn what_waits_in_closed_months_is_merged_and_counted() {
+    let person = counselled;
+    let first: Vec<Fact> = (0..30).map(|i| person(i, (i / 10) as u8)).collect();
+    // Two new people in each month: six wait, none of the months has five.
+    let late: Vec<Fact> = (30..36).map(|i| person(i, ((i - 30) / 2) as u8)).collect();
+    let quarter = |release: &Release| {
+        let q1 = release.cells.iter().find(|c| c.key.node() == Node::Quarter(1) && c.key.mask() == 0);
+        q1.map(|c| c.figure(Metric::Services, THRESHOLD))
+    };
+    let month = |release: &Release, m: u8| {
+        let cell = release.cells.iter().find(|c| c.key.node() == Node::Month(m) && c.key.mask() == 0);
+        cell.map(|c| c.figure(Metric::Services, THRESHOLD))
+    };
+
+    let (_, open) = build_sequence(&[(first.clone(), 0), (late.clone(), 2)]);
+    assert_eq!(quarter(&open[1].release), Some(Figure::Value(30)), "in open months they wait");
+    assert_eq!(open[1].waiting, 12, "six services, in the clients and services families");
+
+    let (all, closed) = build_sequence(&[(first, 0), (late, 3)]);
+    assert_eq!(quarter(&closed[1].release), Some(Figure::Value(36)), "once closed, all six count");
+    assert_eq!(closed[1].waiting, 0);
+    assert_eq!(month(&closed[1].release, 0), Some(Figure::Withheld), "the merged block spans the months");
+    assert!(atom_findings(&all, &closed).is_empty());
+    let mut analyst = Analyst::new();
+    let mut found = ask_everything(&closed[1].release, &mut analyst);
+    found.extend(analyst.report(&Truth { facts: all, counted: closed[1].counted.clone() }).findings);
+    assert!(found.is_empty(), "{found:#?}");
 }

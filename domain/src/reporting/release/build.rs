@@ -98,10 +98,11 @@ pub struct Built {
     pub waiting: usize,
 }
 
-/// Protects a year's facts as its first release ([`build_after`] with no lineage).
+/// Protects a year's facts as its first release ([`build_after`] with no lineage, the year
+/// closed).
 #[must_use]
 pub fn build(tabulated: Tabulated, threshold: i64) -> Release {
-    build_after(tabulated, threshold, None).release
+    build_after(tabulated, threshold, None, 12).release
 }
 
 /// Protects a year's facts, continuing `previous` (the last build's lineage, see
@@ -111,8 +112,10 @@ pub fn build(tabulated: Tabulated, threshold: i64) -> Release {
 /// figure of one is a sum of another's: one pattern for all would withhold, say, every year
 /// total of cases opened because a single case was closed that year, and protect no one more.
 /// Without a lineage, or with one formed under another threshold, the facts are protected afresh.
+/// `closed_months` is how many months of the year have closed
+/// ([`lineage::closed_months`]): what waits in them is merged.
 #[must_use]
-pub fn build_after(mut tabulated: Tabulated, threshold: i64, previous: Option<&Lineage>) -> Built {
+pub fn build_after(mut tabulated: Tabulated, threshold: i64, previous: Option<&Lineage>, closed_months: u8) -> Built {
     let previous = previous.filter(|p| p.threshold == threshold);
     if previous.is_none() {
         tabulated.forget_counted();
@@ -122,7 +125,7 @@ pub fn build_after(mut tabulated: Tabulated, threshold: i64, previous: Option<&L
     let t = &tabulated;
     let plans = on_every_core(FAMILIES, |f| {
         let before = previous.map_or_else(|| vec![None; t.microcells.len()], |p| lineage::previous_blocks(t, p, f));
-        lineage::plan_family(&t.microcells, f, &before, next_block, threshold)
+        lineage::plan_family(&t.microcells, f, &before, next_block, threshold, closed_months)
     });
     let counted = tabulated.counted_after(|family, microcell| plans[family].takes_new[microcell]);
     let waiting = counted

@@ -24,11 +24,24 @@
 //! smaller than one atom: never 1 to threshold − 1 people, never one person's value. Waiting facts
 //! are in no figure at all.
 //!
-//! The price: a fact can wait. A busy block takes in new facts within a build or two; a block of a
-//! few people at a fine coordinate (a closed month, a rare combination) waits until enough new
-//! people land in it. Raising the threshold starts a new lineage.
+//! - once a month has closed, what still waits in it is merged: the waiting blocks and microcells
+//!   of closed months are partitioned by the same tree, counting only their waiting people, and
+//!   each group that rests on at least the threshold's people becomes one block that counts them.
+//!
+//! Merging keeps the argument: the merged block's figure is the blocks' figures before plus the
+//! group's waiting facts, and the latter, one new atom, rest on at least the threshold's people.
+//! Published figures are still sums of whole blocks, so of whole atoms.
+//!
+//! The price: a fact can wait, at most until its month closes (a closed month's late fact, until
+//! the next build), unless fewer than the threshold's people wait in its family across the whole
+//! year. A busy block takes in new facts within a build or two; merging coarsens blocks, so cells
+//! that were published can become withheld once a quiet month closes. Waiting within an open
+//! month rather than merging at once keeps that to once a month. Raising the threshold starts a
+//! new lineage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate};
 
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +111,7 @@ pub(super) fn plan_family(
     previous: &[Option<u32>],
     next_block: u32,
     threshold: i64,
+    closed_months: u8,
 ) -> FamilyPlan {
     let enough = usize::try_from(threshold).unwrap_or(usize::MAX).max(1);
     let mut takes_new = vec![false; micro.len()];
@@ -110,11 +124,17 @@ pub(super) fn plan_family(
             None => {}
         }
     }
-    for members in kept.values() {
-        if new_people(micro, members, family, enough) >= enough {
-            for &i in members {
-                takes_new[i] = true;
+    // Blocks whose new facts wait: (number, their new people), for the merge below.
+    let mut waiting_blocks: Vec<(u32, usize)> = Vec::new();
+    for (&number, members) in &kept {
+        match new_people(micro, members, family, enough) {
+            0 => {}
+            n if n >= enough => {
+                for &i in members {
+                    takes_new[i] = true;
+                }
             }
+            _ => waiting_blocks.push((number, members.iter().copied().min().unwrap_or(0))),
         }
     }
     // A microcell no block holds has no counted facts (they would be in a block), unless the
@@ -132,10 +152,47 @@ pub(super) fn plan_family(
         .collect();
     let position: std::collections::HashMap<usize, usize> = free.iter().enumerate().map(|(k, &i)| (i, k)).collect();
     let lookup = |i: usize| -> &[u32] { position.get(&i).map_or(&[][..], |&k| people[k].as_slice()) };
-    let (formed, _waiting) = blocks::partition(micro, free.clone(), &lookup, threshold);
+    let (formed, waiting_free) = blocks::partition(micro, free.clone(), &lookup, threshold);
     let mut next = next_block;
+    let mut new_blocks: Vec<Vec<usize>> = formed;
+    let closed = |members: &[usize]| members.iter().all(|&i| micro[i].month < closed_months);
+    // What still waits in closed months, each unit placed in the tree at one of its microcells
+    // (a block's first) and counting its waiting people only.
+    let mut units: HashMap<usize, (Option<u32>, Vec<usize>, Vec<u32>)> = HashMap::new();
+    for &(number, first) in &waiting_blocks {
+        let Some(members) = kept.get(&number) else { continue };
+        if closed(members) {
+            let mut people: Vec<u32> = members.iter().flat_map(|&i| micro[i].new[family].iter().copied()).collect();
+            people.sort_unstable();
+            people.dedup();
+            units.insert(first, (Some(number), members.clone(), people));
+        }
+    }
+    for i in waiting_free {
+        if closed(&[i]) {
+            units.insert(i, (None, vec![i], lookup(i).to_vec()));
+        }
+    }
+    if !units.is_empty() {
+        let unit_people = |i: usize| -> &[u32] { units.get(&i).map_or(&[][..], |u| u.2.as_slice()) };
+        let (merged, _still_waiting) =
+            blocks::partition(micro, units.keys().copied().collect(), &unit_people, threshold);
+        for group in merged {
+            let mut members = Vec::new();
+            for first in group {
+                if let Some((number, unit_members, _)) = units.get(&first) {
+                    if let Some(number) = number {
+                        kept.remove(number);
+                    }
+                    members.extend_from_slice(unit_members);
+                }
+            }
+            members.sort_unstable();
+            new_blocks.push(members);
+        }
+    }
     let mut blocks: Vec<(u32, Vec<usize>)> = kept.into_iter().collect();
-    for members in formed {
+    for members in new_blocks {
         for &i in &members {
             takes_new[i] = true;
         }
@@ -143,6 +200,19 @@ pub(super) fn plan_family(
         next += 1;
     }
     FamilyPlan { blocks, takes_new, next_block: next }
+}
+
+/// How many months of `fiscal_year` have closed on `today` (an Ontario date): 12 for a past
+/// year, none for a future one.
+#[must_use]
+pub fn closed_months(fiscal_year: i32, today: NaiveDate) -> u8 {
+    let month = super::Node::fiscal_month(today.month());
+    let year_of_today = if month >= 9 { today.year() - 1 } else { today.year() };
+    match fiscal_year.cmp(&year_of_today) {
+        std::cmp::Ordering::Less => 12,
+        std::cmp::Ordering::Equal => month,
+        std::cmp::Ordering::Greater => 0,
+    }
 }
 
 /// The distinct new people of `members` in `family`, counted up to `enough`.
@@ -179,3 +249,22 @@ pub(super) fn next_lineage(t: &Tabulated, threshold: i64, plans: &[FamilyPlan]) 
 
 /// The family positions, for loops over [`Family::ALL`].
 pub(super) const FAMILIES: usize = Family::ALL.len();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn months_close_as_the_fiscal_year_goes_by() {
+        assert_eq!(closed_months(2026, on(2026, 4, 1)), 0, "April is open on its first day");
+        assert_eq!(closed_months(2026, on(2026, 5, 1)), 1);
+        assert_eq!(closed_months(2026, on(2027, 1, 15)), 9, "January is fiscal month 9");
+        assert_eq!(closed_months(2026, on(2027, 3, 31)), 11);
+        assert_eq!(closed_months(2026, on(2027, 4, 1)), 12, "a past year is closed");
+        assert_eq!(closed_months(2027, on(2027, 3, 31)), 0, "a future year has nothing closed");
+    }
+}
