@@ -1884,3 +1884,28 @@ fn what_waits_in_closed_months_is_merged_and_counted() {
     found.extend(analyst.report(&Truth { facts: all, counted: closed[1].counted.clone() }).findings);
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// Three people wait in each of two agencies' closed Aprils: six together, but merging across
+/// the agencies would withhold both agencies' year totals for the rest of the year, so they wait,
+/// and each agency's total stays published as it was.
+#[test]
+fn what_waits_is_never_merged_across_agencies() {
+    let served = |i: usize, agency: &str| {
+        let subject = format!("p{i}");
+        let who = Person { subject: &subject, agency, gender: "woman", age: "25_44" };
+        fact(FactKind::ServiceDelivered, date(0, 10), &who, "court_support", Some("counselling"))
+    };
+    let first: Vec<Fact> = (0..20).map(|i| served(i, if i < 10 { "agency-a" } else { "agency-b" })).collect();
+    let late: Vec<Fact> = (20..26).map(|i| served(i, if i < 23 { "agency-a" } else { "agency-b" })).collect();
+    let (_, builds) = build_sequence(&[(first, 12), (late, 12)]);
+    let last = &builds[1];
+    assert_eq!(last.waiting, 12, "six services wait, in the clients and services families");
+    let agency_years: Vec<Figure> = last
+        .release
+        .cells
+        .iter()
+        .filter(|c| c.key.node() == Node::Year && c.key.mask() == release::lattice::AGENCY_BIT)
+        .map(|c| c.figure(Metric::Services, THRESHOLD))
+        .collect();
+    assert_eq!(agency_years, vec![Figure::Value(10), Figure::Value(10)]);
+}

@@ -25,16 +25,17 @@
 //! are in no figure at all.
 //!
 //! - once a month has closed, what still waits in it is merged: the waiting blocks and microcells
-//!   of closed months are partitioned by the same tree, counting only their waiting people, and
-//!   each group that rests on at least the threshold's people becomes one block that counts them.
+//!   of closed months are partitioned by the same tree within each agency, counting only their
+//!   waiting people, and each group that rests on at least the threshold's people becomes one
+//!   block that counts them.
 //!
 //! Merging keeps the argument: the merged block's figure is the blocks' figures before plus the
 //! group's waiting facts, and the latter, one new atom, rest on at least the threshold's people.
 //! Published figures are still sums of whole blocks, so of whole atoms.
 //!
 //! The price: a fact can wait, at most until its month closes (a closed month's late fact, until
-//! the next build), unless fewer than the threshold's people wait in its family across the whole
-//! year. A busy block takes in new facts within a build or two; merging coarsens blocks, so cells
+//! the next build), unless fewer than the threshold's people of its agency wait in its family
+//! across the year's closed months. A busy block takes in new facts within a build or two; merging coarsens blocks, so cells
 //! that were published can become withheld once a quiet month closes. Waiting within an open
 //! month rather than merging at once keeps that to once a month. Raising the threshold starts a
 //! new lineage.
@@ -155,42 +156,16 @@ pub(super) fn plan_family(
     let (formed, waiting_free) = blocks::partition(micro, free.clone(), &lookup, threshold);
     let mut next = next_block;
     let mut new_blocks: Vec<Vec<usize>> = formed;
-    let closed = |members: &[usize]| members.iter().all(|&i| micro[i].month < closed_months);
-    // What still waits in closed months, each unit placed in the tree at one of its microcells
-    // (a block's first) and counting its waiting people only.
-    let mut units: HashMap<usize, (Option<u32>, Vec<usize>, Vec<u32>)> = HashMap::new();
-    for &(number, first) in &waiting_blocks {
-        let Some(members) = kept.get(&number) else { continue };
-        if closed(members) {
-            let mut people: Vec<u32> = members.iter().flat_map(|&i| micro[i].new[family].iter().copied()).collect();
-            people.sort_unstable();
-            people.dedup();
-            units.insert(first, (Some(number), members.clone(), people));
-        }
-    }
-    for i in waiting_free {
-        if closed(&[i]) {
-            units.insert(i, (None, vec![i], lookup(i).to_vec()));
-        }
-    }
-    if !units.is_empty() {
-        let unit_people = |i: usize| -> &[u32] { units.get(&i).map_or(&[][..], |u| u.2.as_slice()) };
-        let (merged, _still_waiting) =
-            blocks::partition(micro, units.keys().copied().collect(), &unit_people, threshold);
-        for group in merged {
-            let mut members = Vec::new();
-            for first in group {
-                if let Some((number, unit_members, _)) = units.get(&first) {
-                    if let Some(number) = number {
-                        kept.remove(number);
-                    }
-                    members.extend_from_slice(unit_members);
-                }
-            }
-            members.sort_unstable();
-            new_blocks.push(members);
-        }
-    }
+    new_blocks.extend(merge_closed_waiting(
+        micro,
+        family,
+        &mut kept,
+        &waiting_blocks,
+        waiting_free,
+        &lookup,
+        threshold,
+        closed_months,
+    ));
     let mut blocks: Vec<(u32, Vec<usize>)> = kept.into_iter().collect();
     for members in new_blocks {
         for &i in &members {
@@ -213,6 +188,67 @@ pub fn closed_months(fiscal_year: i32, today: NaiveDate) -> u8 {
         std::cmp::Ordering::Equal => month,
         std::cmp::Ordering::Greater => 0,
     }
+}
+
+/// The waiting of closed months, merged: the kept blocks whose new facts wait (`waiting_blocks`,
+/// each a number and its first microcell) and the microcells the partition could not place
+/// (`waiting_free`, their people from `free_people`), when all their months are closed, grouped by
+/// the tree within each agency, counting only their waiting people. Each group of at least
+/// `threshold` people becomes a new block (its old blocks are taken out of `kept`); the rest waits.
+#[expect(clippy::too_many_arguments, reason = "one plan's parts, borrowed from plan_family")]
+fn merge_closed_waiting<'p>(
+    micro: &[Microcell],
+    family: usize,
+    kept: &mut BTreeMap<u32, Vec<usize>>,
+    waiting_blocks: &[(u32, usize)],
+    waiting_free: Vec<usize>,
+    free_people: &dyn Fn(usize) -> &'p [u32],
+    threshold: i64,
+    closed_months: u8,
+) -> Vec<Vec<usize>> {
+    let closed = |members: &[usize]| members.iter().all(|&i| micro[i].month < closed_months);
+    // What still waits in closed months, each unit placed in the tree at one of its microcells
+    // (a block's first) and counting its waiting people only.
+    let mut units: HashMap<usize, (Option<u32>, Vec<usize>, Vec<u32>)> = HashMap::new();
+    for &(number, first) in waiting_blocks {
+        let Some(members) = kept.get(&number) else { continue };
+        if closed(members) {
+            let mut people: Vec<u32> = members.iter().flat_map(|&i| micro[i].new[family].iter().copied()).collect();
+            people.sort_unstable();
+            people.dedup();
+            units.insert(first, (Some(number), members.clone(), people));
+        }
+    }
+    for i in waiting_free {
+        if closed(&[i]) {
+            units.insert(i, (None, vec![i], free_people(i).to_vec()));
+        }
+    }
+    let mut merged_blocks = Vec::new();
+    // Within each agency only: a block across two agencies would withhold both agencies' totals
+    // for the rest of the year, the figures funding is accounted by.
+    let mut by_agency: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+    for &first in units.keys() {
+        by_agency.entry(micro[first].plain[0]).or_default().push(first);
+    }
+    let unit_people = |i: usize| -> &[u32] { units.get(&i).map_or(&[][..], |u| u.2.as_slice()) };
+    for agency_units in by_agency.into_values() {
+        let (merged, _still_waiting) = blocks::partition(micro, agency_units, &unit_people, threshold);
+        for group in merged {
+            let mut members = Vec::new();
+            for first in group {
+                if let Some((number, unit_members, _)) = units.get(&first) {
+                    if let Some(number) = number {
+                        kept.remove(number);
+                    }
+                    members.extend_from_slice(unit_members);
+                }
+            }
+            members.sort_unstable();
+            merged_blocks.push(members);
+        }
+    }
+    merged_blocks
 }
 
 /// The distinct new people of `members` in `family`, counted up to `enough`.
