@@ -190,6 +190,17 @@ pub fn closed_months(fiscal_year: i32, today: NaiveDate) -> u8 {
     }
 }
 
+/// What waits in a closed month, as one unit of the merge: a kept block whose new facts wait, or a
+/// microcell no block holds.
+struct Waiting {
+    /// The kept block's number, if it is one.
+    block: Option<u32>,
+    /// Its microcells.
+    members: Vec<usize>,
+    /// Its waiting people.
+    people: Vec<u32>,
+}
+
 /// The waiting of closed months, merged: the kept blocks whose new facts wait (`waiting_blocks`,
 /// each a number and its first microcell) and the microcells the partition could not place
 /// (`waiting_free`, their people from `free_people`), when all their months are closed, grouped by
@@ -209,19 +220,19 @@ fn merge_closed_waiting<'p>(
     let closed = |members: &[usize]| members.iter().all(|&i| micro[i].month < closed_months);
     // What still waits in closed months, each unit placed in the tree at one of its microcells
     // (a block's first) and counting its waiting people only.
-    let mut units: HashMap<usize, (Option<u32>, Vec<usize>, Vec<u32>)> = HashMap::new();
+    let mut units: HashMap<usize, Waiting> = HashMap::new();
     for &(number, first) in waiting_blocks {
         let Some(members) = kept.get(&number) else { continue };
         if closed(members) {
             let mut people: Vec<u32> = members.iter().flat_map(|&i| micro[i].new[family].iter().copied()).collect();
             people.sort_unstable();
             people.dedup();
-            units.insert(first, (Some(number), members.clone(), people));
+            units.insert(first, Waiting { block: Some(number), members: members.clone(), people });
         }
     }
     for i in waiting_free {
         if closed(&[i]) {
-            units.insert(i, (None, vec![i], free_people(i).to_vec()));
+            units.insert(i, Waiting { block: None, members: vec![i], people: free_people(i).to_vec() });
         }
     }
     let mut merged_blocks = Vec::new();
@@ -231,17 +242,17 @@ fn merge_closed_waiting<'p>(
     for &first in units.keys() {
         by_agency.entry(micro[first].plain[0]).or_default().push(first);
     }
-    let unit_people = |i: usize| -> &[u32] { units.get(&i).map_or(&[][..], |u| u.2.as_slice()) };
+    let unit_people = |i: usize| -> &[u32] { units.get(&i).map_or(&[][..], |u| u.people.as_slice()) };
     for agency_units in by_agency.into_values() {
         let (merged, _still_waiting) = blocks::partition(micro, agency_units, &unit_people, threshold);
         for group in merged {
             let mut members = Vec::new();
             for first in group {
-                if let Some((number, unit_members, _)) = units.get(&first) {
-                    if let Some(number) = number {
-                        kept.remove(number);
+                if let Some(unit) = units.get(&first) {
+                    if let Some(number) = unit.block {
+                        kept.remove(&number);
                     }
-                    members.extend_from_slice(unit_members);
+                    members.extend_from_slice(&unit.members);
                 }
             }
             members.sort_unstable();
