@@ -6,7 +6,6 @@
 #![expect(clippy::disallowed_methods, reason = "background work reaches every tenant, for no caller")]
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use domain::TenantId;
@@ -76,7 +75,7 @@ fn spawn_audit_sealer(state: AppState) {
                 let from = sweeps.get(&tenant.tenant_id).copied().flatten();
                 match infra::store::audit::sweep_late_commits(&state.db, tenant.tenant_id, from, step).await {
                     Ok((n, next)) => {
-                        state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                        state.metrics.audit_sealed.inc_by(n);
                         sweeps.insert(tenant.tenant_id, next);
                     }
                     Err(e) => {
@@ -96,7 +95,7 @@ async fn seal_fresh(state: &AppState, tenant: TenantId) -> bool {
     for _ in 0..CATCH_UP_PASSES {
         match infra::store::audit::seal_pending(&state.db, tenant, SealPass::Fresh).await {
             Ok(n) => {
-                state.metrics.audit_sealed.fetch_add(n, Ordering::Relaxed);
+                state.metrics.audit_sealed.inc_by(n);
                 sealed_any |= n > 0;
                 if n < infra::store::audit::SEAL_BATCH {
                     break;
@@ -221,7 +220,7 @@ fn spawn_escalation_sweeper(state: AppState) {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(tenant_id = %tenant, escalated = n, "referrals escalated");
-                        state.bus.publish(&crate::routes::referrals::events_topic(tenant)).await;
+                        state.bus.publish(&infra::cache::events_topic(tenant)).await;
                     }
                     Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "escalation sweep failed; will retry"),
                 }

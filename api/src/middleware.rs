@@ -66,7 +66,7 @@ pub async fn request_context(
         // A 401 to a request that carried a token: a bad, expired or revoked token, or a session
         // that ended, whichever step found it (the extractor or the transaction's session check).
         if status == 401 && has_token {
-            state.metrics.tokens_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.metrics.tokens_rejected.inc();
         }
     }
     let headers = response.headers_mut();
@@ -106,6 +106,10 @@ const CORS_EXPOSED_HEADERS: &str = "ETag, Location, Retry-After, X-Request-Id, W
 /// frontend can read a `401` problem) carries `Access-Control-Allow-Origin` with that exact
 /// origin. Another origin gets no CORS header at all, so its browser keeps the answer from it.
 /// Tokens travel in `Authorization`, never in cookies, so credentials are never allowed.
+///
+/// Why not `actix-cors` (0.7): it answers a preflight from an unlisted origin `400` in
+/// `text/plain`, outside the contract's problem+json, where this passes it on to be answered as
+/// any request is; the browser refuses the answer either way.
 ///
 /// # Errors
 /// Whatever the inner service returns.

@@ -35,10 +35,11 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// The OpenAPI document, built from the same registration the server uses.
+/// The OpenAPI document as the routes' annotations give it, from the same registration the server
+/// uses (`crate::openapi::document` adds the passes).
 #[must_use]
-pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = App::new()
+pub fn collected_document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::ApiDoc::openapi())
         .service(utoipa_actix_web::scope("/api/v1").configure(crate::routes::configure_v1))
@@ -47,10 +48,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .service(crate::routes::ops::metrics)
         .service(crate::routes::ops::jwks)
         .split_for_parts();
-    crate::openapi_conventions::apply(&mut doc);
-    crate::schema_enums::apply(&mut doc);
-    crate::schema_text::apply(&mut doc);
-    crate::openapi_examples::apply(&mut doc);
     doc
 }
 
@@ -80,7 +77,8 @@ impl Application {
         };
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
-        let state = AppState::new(db, tokens, keyring, redis, settings);
+        let metrics = crate::metrics::Metrics::new()?;
+        let state = AppState::new(db, tokens, keyring, redis, metrics, settings);
         let server = server(listener, state.clone())?;
         crate::background::spawn_all(&state);
         Ok(Self { port, server, state })
@@ -127,7 +125,7 @@ fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
 fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     // Serialised once and shared: the document as a value is about 10 MiB in memory, and actix
     // clones this closure for every worker (five copies made half the idle memory).
-    let doc = document();
+    let doc = crate::openapi::document();
     let doc_json = web::Bytes::from(serde_json::to_vec(&doc)?);
     let allowed = std::sync::Arc::new(crate::allowed_methods::AllowedMethods::of(&doc));
     drop(doc);

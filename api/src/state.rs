@@ -63,6 +63,7 @@ impl AppState {
         tokens: TokenService,
         keyring: infra::crypto::Keyring,
         redis: Option<OptionalRedis>,
+        metrics: Metrics,
         settings: Settings,
     ) -> Self {
         let throttle = settings.login_throttle();
@@ -75,7 +76,7 @@ impl AppState {
             bus: WakeBus::new(redis.clone()),
             answers: AnswerCache::new(redis.clone(), settings.aggregate_cache_seconds),
             redis,
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(metrics),
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
         }

@@ -28,6 +28,13 @@ impl Actor {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(role)
     }
+
+    /// Whether the caller only refers: a police liaison without case-work roles, who makes
+    /// referrals at their own division and sees only those they made, as status views.
+    #[must_use]
+    pub fn refers_only(&self) -> bool {
+        self.has(Role::PoliceLiaison) && !self.has(Role::Supervisor) && !self.has(Role::CaseManager)
+    }
 }
 
 /// Something a caller asks to do, named for the endpoint family it guards.

@@ -128,6 +128,13 @@ name_enum!(
     }
 );
 
+/// Whether a user may hold cases: an active supervisor or case manager of the agency. Cases are
+/// assigned only to them, whoever assigns.
+#[must_use]
+pub fn may_hold_cases(active: bool, roles: &crate::user::RoleSet) -> bool {
+    active && (roles.contains(crate::user::Role::CaseManager) || roles.contains(crate::user::Role::Supervisor))
+}
+
 /// A non-empty set of victimization types, without repeats, in a stable order.
 ///
 /// # Errors

@@ -12,7 +12,7 @@ use sea_orm::sea_query::Query;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::clients::create_client;
+use crate::fixtures::create_client;
 use crate::helpers::{on_postgres, prepared_statements_like, spawn_app, spawn_app_with};
 
 fn entry(action: &'static str, marker: Uuid) -> AuditEntry {
@@ -99,12 +99,7 @@ async fn a_transaction_whose_appends_failed_never_commits_even_when_the_error_wa
 
 #[tokio::test]
 async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
-    // No background work during the count.
-    let app = spawn_app_with(|s| {
-        s.audit_seal_interval_ms = 60_000;
-        s.escalation_sweep_interval_ms = 60_000;
-    })
-    .await;
+    let app = crate::helpers::spawn_quiet_app().await;
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
     let client = create_client(&app, &worker.access_token, &json!({"given_name": "Counted"})).await;

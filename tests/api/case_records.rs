@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::at_rest;
-use crate::cases::open_case;
+use crate::fixtures::open_case;
 use crate::helpers::{Session, TestApp, problem, spawn_app};
 
 async fn post(app: &TestApp, who: &Session, path: &str, body: Value) -> reqwest::Response {

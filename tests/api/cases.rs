@@ -5,20 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::clients::create_client;
+use crate::fixtures::{create_client, open_case};
 use crate::helpers::{Agency, Session, TestApp, problem, spawn_app};
-
-pub async fn open_case(app: &TestApp, worker: &Session, extra: Value) -> Value {
-    let client =
-        create_client(app, &worker.access_token, &json!({"given_name": "Case", "family_name": "Client"})).await;
-    let mut body = json!({"client_id": client["id"], "victimization_types": ["intimate_partner_violence"], "referral_source": "police"});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let response = app.post_json("/api/v1/cases", Some(&worker.access_token), &body).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "open case");
-    response.json().await.unwrap()
-}
 
 struct Team {
     agency: Agency,

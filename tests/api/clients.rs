@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::at_rest;
-use crate::helpers::{TestApp, problem, spawn_app};
+use crate::fixtures::create_client;
+use crate::helpers::{problem, spawn_app};
 
 /// Distinctive values that must never appear at rest or in logs.
 pub const CANARY_NAME: &str = "Zephyrine";
@@ -18,10 +19,27 @@ fn client_body() -> Value {
            "address": "12 Hidden Lane", "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false, "notes": "Only after 6 pm"}})
 }
 
-pub async fn create_client(app: &TestApp, token: &str, body: &Value) -> Value {
-    let response = app.post_json("/api/v1/clients", Some(token), body).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "create client");
-    response.json().await.unwrap()
+/// An update reads the client once (with its visibility) and answers from the row the
+/// conditional update returns.
+#[tokio::test]
+async fn updating_a_client_sends_the_database_a_fixed_number_of_statements() {
+    let app = crate::helpers::spawn_quiet_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let client = create_client(&app, &worker.access_token, &client_body()).await;
+    let location = format!("/api/v1/clients/{}", client["id"].as_str().unwrap());
+
+    let before = app.state.db.statements_sent();
+    let updated =
+        app.patch_json(&location, &worker.access_token, Some("\"1\""), &json!({"phone": "416-555-0100"})).await;
+    let sent = app.state.db.statements_sent() - before;
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!((updated["phone"].as_str(), updated["version"].as_i64()), (Some("416-555-0100"), Some(2)));
+    // The client with its visibility, the update returning it, the audit event: 4 on PostgreSQL
+    // (5 before, when the update was followed by a second read), 5 on SQLite (6 before).
+    let expected = if crate::helpers::on_postgres() { 4 } else { 5 };
+    assert_eq!(sent, expected, "statements for one PATCH /clients/{{id}}");
 }
 
 #[tokio::test]

@@ -14,11 +14,7 @@ async fn connections_the_database_dropped_while_idle_are_replaced_before_a_reque
         return; // an embedded SQLite file has no server to drop a connection
     }
     // No background work, which would otherwise find the dead connections first.
-    let app = spawn_app_with(|s| {
-        s.audit_seal_interval_ms = 60_000;
-        s.escalation_sweep_interval_ms = 60_000;
-    })
-    .await;
+    let app = crate::helpers::spawn_quiet_app().await;
     let agency = app.create_agency().await;
     let size = app.state.settings.database_max_connections as usize;
 

@@ -5,16 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Agency, Session, TestApp, problem, spawn_app};
-
-/// Puts `worker` on duty at `division` from an hour ago to seven hours from now.
-pub async fn on_shift(app: &TestApp, agency: &Agency, worker: &Session, division: Uuid) -> Value {
-    let now = Utc::now();
-    let body = json!({"user_id": worker.user_id, "division_id": division, "starts_at": now - Duration::hours(1), "ends_at": now + Duration::hours(7)});
-    let response = app.post_json("/api/v1/shifts", Some(&agency.admin.access_token), &body).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "shift");
-    response.json().await.unwrap()
-}
+use crate::fixtures::on_shift;
+use crate::helpers::{problem, spawn_app};
 
 #[tokio::test]
 async fn postings_and_shifts_decide_who_is_on_duty() {

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::cases::open_case;
+use crate::fixtures::open_case;
 use crate::helpers::{PASSWORD, Session, TestApp, problem, spawn_app};
 
 async fn user(app: &TestApp, admin: &Session, id: uuid::Uuid) -> Value {

@@ -31,6 +31,10 @@ pub struct TestApp {
     /// When set, [`TestApp::post_json`] sends a fresh `Idempotency-Key` (starting with
     /// [`KEY_CANARY`]) with every request, so a test sees every create through the stored-answer path.
     keyed_posts: std::sync::atomic::AtomicBool,
+    /// The platform admin's session, signed in once (argon2 costs a fixture every call otherwise).
+    platform: tokio::sync::OnceCell<Session>,
+    /// The seeded police divisions, by code, read once.
+    divisions: tokio::sync::OnceCell<Vec<(String, Uuid)>>,
 }
 
 /// The start of every key [`TestApp::key_every_post`] sends: a client may put anything in a key,
@@ -119,6 +123,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_in(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), adjust).await
 }
 
+/// Starts the service with its background rounds (the audit sealer, the escalation sweep) a
+/// minute apart, for a test that counts what one request sends the database.
+pub async fn spawn_quiet_app() -> TestApp {
+    spawn_app_with(|s| {
+        s.audit_seal_interval_ms = 60_000;
+        s.escalation_sweep_interval_ms = 60_000;
+    })
+    .await
+}
+
 /// Starts a service alone with its data, for a test that reads the ministry's figures: on
 /// PostgreSQL with a database of its own (named after `purpose`, which must be the test's own).
 /// A year's release continues from its last build (`domain::reporting::release::lineage`), so on
@@ -155,7 +169,16 @@ async fn spawn_in(data_dir: std::sync::Arc<tempfile::TempDir>, adjust: impl FnOn
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    TestApp { address, client, state, redis_namespace, data_dir, keyed_posts: false.into() }
+    TestApp {
+        address,
+        client,
+        state,
+        redis_namespace,
+        data_dir,
+        keyed_posts: false.into(),
+        platform: tokio::sync::OnceCell::new(),
+        divisions: tokio::sync::OnceCell::new(),
+    }
 }
 
 /// A signed-in user.
@@ -218,6 +241,37 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// POSTs `body` as JSON, checks the answer is `expected`, and reads it as `T`: the way a new
+    /// test should make a request whose answer it uses.
+    pub async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &impl serde::Serialize,
+        expected: StatusCode,
+    ) -> T {
+        let body = serde_json::to_value(body).expect("a JSON body");
+        let response = self.post_json(path, token, &body).await;
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        assert_eq!(status, expected, "POST {path}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e} in {text}"))
+    }
+
+    /// GETs `path`, checks the answer is `expected`, and reads it as `T`.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        expected: StatusCode,
+    ) -> T {
+        let response = self.get(path, token).await;
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        assert_eq!(status, expected, "GET {path}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e} in {text}"))
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -269,9 +323,10 @@ impl TestApp {
         tx.commit().await.unwrap();
     }
 
-    /// The platform admin, signed in.
+    /// The platform admin, signed in once per app (a test that ends this session must sign in
+    /// again with [`TestApp::login`] rather than use this).
     pub async fn platform_admin(&self) -> Session {
-        self.login("platform", "admin@platform.local", PLATFORM_PASSWORD).await
+        self.platform.get_or_init(|| self.login("platform", "admin@platform.local", PLATFORM_PASSWORD)).await.clone()
     }
 
     /// Creates a tenant of `kind` and signs its first admin in.
@@ -315,21 +370,22 @@ impl TestApp {
         self.login(&agency.slug, &email, PASSWORD).await
     }
 
-    /// The id of a seeded Toronto division by code.
+    /// The id of a seeded Toronto division by code (the list is read once per app).
     pub async fn division_id(&self, code: &str) -> Uuid {
-        let platform = self.platform_admin().await;
-        let body: Value = self
-            .get("/api/v1/police-divisions?limit=200", Some(&platform.access_token))
-            .await
-            .json()
-            .await
-            .expect("json");
-        body["items"]
-            .as_array()
-            .and_then(|items| items.iter().find(|d| d["code"] == code))
-            .and_then(|d| d["id"].as_str())
-            .and_then(|s| s.parse().ok())
-            .expect("seeded division")
+        let divisions = self
+            .divisions
+            .get_or_init(|| async {
+                let platform = self.platform_admin().await;
+                let path = "/api/v1/police-divisions?limit=200";
+                let body: Value = self.get_as(path, Some(&platform.access_token), StatusCode::OK).await;
+                let items = body["items"].as_array().cloned().unwrap_or_default();
+                items
+                    .iter()
+                    .filter_map(|d| Some((d["code"].as_str()?.to_owned(), d["id"].as_str()?.parse().ok()?)))
+                    .collect()
+            })
+            .await;
+        divisions.iter().find(|(c, _)| c == code).map(|(_, id)| *id).expect("seeded division")
     }
 }
 

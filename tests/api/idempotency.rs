@@ -159,8 +159,8 @@ async fn the_same_key_on_another_case_is_refused_not_replayed() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
-    let first = crate::cases::open_case(&app, &worker, json!({})).await;
-    let second = crate::cases::open_case(&app, &worker, json!({})).await;
+    let first = crate::fixtures::open_case(&app, &worker, json!({})).await;
+    let second = crate::fixtures::open_case(&app, &worker, json!({})).await;
     let body = json!({"service_type": "follow_up", "delivered_at": chrono::Utc::now()});
     let post = |case: &Value| {
         app.client

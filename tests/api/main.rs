@@ -13,6 +13,7 @@ mod clients;
 mod db_connections;
 mod dispatch;
 mod errors;
+mod fixtures;
 mod grants;
 mod helpers;
 mod idempotency;

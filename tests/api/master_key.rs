@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::clients::create_client;
+use crate::fixtures::create_client;
 use crate::helpers::{PASSWORD, own_postgres_database, spawn_app_sharing, spawn_app_with, test_settings};
 
 /// On PostgreSQL a database of the test's own: a rotation re-wraps every tenant's key it finds,

@@ -9,8 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cases::open_case;
-use crate::dispatch::on_shift;
+use crate::fixtures::{on_shift, open_case};
 use crate::helpers::{Agency, PASSWORD, PLATFORM_PASSWORD, Session, TestApp, spawn_app};
 
 /// The ids of agency A's records, by the first path segment that names them.

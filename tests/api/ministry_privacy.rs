@@ -6,9 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::cases::open_case;
-use crate::clients::create_client;
-use crate::dispatch::on_shift;
+use crate::fixtures::{create_client, on_shift, open_case};
 use crate::helpers::{Session, TestApp, spawn_app_alone};
 
 const GIVEN: &str = "Ottoline";

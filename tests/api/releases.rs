@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cases::open_case;
+use crate::fixtures::open_case;
 use crate::helpers::{Session, TestApp, spawn_app_alone};
 
 /// This fiscal month's `from`/`to`, where the test's casework falls.

@@ -12,9 +12,7 @@ use sea_orm::{EntityTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cases::open_case;
-use crate::clients::create_client;
-use crate::dispatch::on_shift;
+use crate::fixtures::{create_client, on_shift, open_case};
 use crate::helpers::{Agency, Session, TestApp, problem, spawn_app_alone, unique_slug};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {

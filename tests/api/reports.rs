@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::cases::open_case;
+use crate::fixtures::open_case;
 use crate::helpers::{Agency, Session, TestApp, problem, spawn_app_alone};
 
 /// The fiscal quarter today falls in (Ontario's year starts 1 April).

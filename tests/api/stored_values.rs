@@ -6,8 +6,7 @@ use reqwest::StatusCode;
 use sea_orm::ConnectionTrait as _;
 use serde_json::json;
 
-use crate::cases::open_case;
-use crate::dispatch::on_shift;
+use crate::fixtures::{on_shift, open_case};
 use crate::helpers::{TestApp, problem, spawn_app};
 
 /// Overwrites stored values in the agency's rows, as a bug, a bad migration or a newer binary might
@@ -29,7 +28,7 @@ async fn an_unreadable_referral_status_is_an_error_not_pending() {
     let liaison = app.create_user(&agency, &["police_liaison"]).await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
     on_shift(&app, &agency, &worker, division).await;
-    let body = crate::referrals::referral_body(division, true);
+    let body = crate::fixtures::referral_body(division, true);
     let response = app.post_json("/api/v1/referrals", Some(&liaison.access_token), &body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let referral: serde_json::Value = response.json().await.unwrap();

@@ -44,6 +44,17 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
+/// An answer that carries the `ETag` of the version it shows, so the client can send it back in
+/// `If-Match`: every read or write of a versioned resource answers through this.
+pub fn with_etag(
+    mut response: actix_web::HttpResponseBuilder,
+    version: i32,
+    body: &impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    response.insert_header((actix_web::http::header::ETAG, etag(version)));
+    response.json(body)
+}
+
 /// `If-Match: "3"` with the ETag's quotes; `*`, weak and unquoted forms are not versions.
 fn read_if_match(raw: Option<&str>) -> Precondition {
     let Some(raw) = raw.map(str::trim) else { return Precondition::Missing };

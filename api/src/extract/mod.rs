@@ -6,5 +6,5 @@ mod headers;
 mod meta;
 
 pub use auth::Authenticated;
-pub use headers::{IdempotencyHeader, IfMatch, etag};
+pub use headers::{IdempotencyHeader, IfMatch, etag, with_etag};
 pub use meta::RequestMeta;

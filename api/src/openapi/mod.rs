@@ -1,5 +1,16 @@
 //! The OpenAPI document. Paths and schemas are collected from the route registration
-//! (`utoipa-actix-web`); this adds the document's info, servers, tags and security scheme.
+//! (`utoipa-actix-web`); this adds the document's info, servers, tags and security scheme, and
+//! the passes that run over the collected document, each the one home of its rules:
+//!
+//! - [`conventions`]: what every operation shares (problem responses, headers, `required`);
+//! - [`enums`]: the domain's closed sets of names as `enum`s;
+//! - [`text`]: the domain's text rules as `pattern`, `minLength`, `maxLength`;
+//! - [`examples`]: an example for every JSON response, from its schema.
+
+pub mod conventions;
+pub mod enums;
+pub mod examples;
+pub mod text;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -51,8 +62,14 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document, as served at `/openapi.json` and printed by `vcao openapi`.
+/// The whole document, as served at `/openapi.json` and printed by `vcao openapi`: the routes as
+/// the server registers them, then each pass.
 #[must_use]
 pub fn document() -> utoipa::openapi::OpenApi {
-    crate::startup::document()
+    let mut doc = crate::startup::collected_document();
+    conventions::apply(&mut doc);
+    enums::apply(&mut doc);
+    text::apply(&mut doc);
+    examples::apply(&mut doc);
+    doc
 }

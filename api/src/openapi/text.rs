@@ -135,11 +135,11 @@ fn constrain_text(schema: &mut Schema, rule: Rule) {
 /// silently lose its constraint. Every test that builds the document catches it.
 fn property<'a>(components: &'a mut Components, schema: &str, field: &str) -> &'a mut Schema {
     let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
-        panic!("schema_text: no object schema {schema}")
+        panic!("openapi::text: no object schema {schema}")
     };
     match object.properties.get_mut(field) {
         Some(RefOr::T(child)) => child,
-        _ => panic!("schema_text: no written-out property {schema}.{field}"),
+        _ => panic!("openapi::text: no written-out property {schema}.{field}"),
     }
 }
 
@@ -151,7 +151,7 @@ pub fn apply(doc: &mut OpenApi) {
     }
     for &(schema, field, max) in LIST_LIMITS {
         let Schema::Array(array) = property(components, schema, field) else {
-            panic!("schema_text: {schema}.{field} is not a list")
+            panic!("openapi::text: {schema}.{field} is not a list")
         };
         array.max_items = Some(max);
     }

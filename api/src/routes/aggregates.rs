@@ -2,6 +2,7 @@
 //! supervisors and admins (their own), computed in SQL from the reporting facts, with small cells
 //! withheld (see `domain::reporting::suppression`), as JSON or CSV.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
@@ -103,7 +104,7 @@ pub struct AggregateRow {
     /// The police division's code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub division: Option<String>,
-    /// The service type.
+    /// The kind of service delivered; present only in cells grouped by `service_type`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_type: Option<String>,
     /// Gender as the client describes it.
@@ -112,7 +113,7 @@ pub struct AggregateRow {
     /// Age band on the day of the fact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_band: Option<String>,
-    /// Referral urgency.
+    /// The referral's urgency; present only in cells grouped by `urgency`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urgency: Option<String>,
     /// The figure; null when withheld (or a percentile of nothing).
@@ -195,7 +196,7 @@ pub struct AggregateTable {
 /// `VCAO_AGGREGATE_CACHE_SECONDS`).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct AggregateResponse {
-    /// The table.
+    /// The table of figures; its fields appear at the top level of the answer.
     #[serde(flatten)]
     pub table: AggregateTable,
     /// When the release the figures are read from was built (they include every fact recorded
@@ -367,43 +368,36 @@ pub(crate) async fn reporting_read_tx(
     Ok(tx)
 }
 
-/// One label cell. A label that a spreadsheet would read as a formula (it starts with `=`, `+`,
-/// `-`, `@`, a tab or a carriage return: an agency or program name someone typed) is prefixed
-/// with `'`, as OWASP advises for CSV injection, so it shows as text and never runs.
-fn csv_field(value: &str) -> String {
-    let neutral =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    if neutral.contains([',', '"', '\n', '\r', '\t']) || neutral != value {
-        format!("\"{}\"", neutral.replace('"', "\"\""))
+/// A label as it goes into the CSV. A label that a spreadsheet would read as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return: an agency or program name someone typed)
+/// is prefixed with `'`, as OWASP advises for CSV injection, so it shows as text and never runs.
+fn neutral(label: &str) -> Cow<'_, str> {
+    if label.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{label}"))
     } else {
-        neutral
+        Cow::Borrowed(label)
     }
 }
 
-/// The table as CSV: a `row_type` column (`cell` or `total`), one column per dimension (empty
-/// where a total sums over it), then `value` (empty when withheld) and `suppressed`.
-fn to_csv(table: &AggregateTable) -> String {
+/// The table as CSV (RFC 4180, CRLF, quoted where needed): a `row_type` column (`cell` or
+/// `total`), one column per dimension (empty where a total sums over it), then `value` (empty
+/// when withheld) and `suppressed`.
+fn to_csv(table: &AggregateTable) -> Result<Vec<u8>, ApiError> {
+    let failed = |e: &dyn std::fmt::Display| ApiError::Internal(format!("CSV: {e}"));
     let dims: Vec<Dimension> = table.group_by.iter().filter_map(|d| Dimension::parse(d).ok()).collect();
-    let mut out = String::from("row_type");
-    for d in &dims {
-        out.push(',');
-        out.push_str(d.as_str());
-    }
-    out.push_str(",value,suppressed\r\n");
+    let mut csv = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let header = std::iter::once("row_type").chain(dims.iter().map(|d| d.as_str())).chain(["value", "suppressed"]);
+    csv.write_record(header).map_err(|e| failed(&e))?;
     let lines = table.rows.iter().map(|r| ("cell", r)).chain(table.totals.iter().map(|r| ("total", r)));
     for (kind, row) in lines {
-        out.push_str(kind);
-        for &d in &dims {
-            out.push(',');
-            out.push_str(&csv_field(row.get(d).unwrap_or("")));
-        }
-        out.push(',');
-        out.push_str(&row.value.map(|v| v.to_string()).unwrap_or_default());
-        out.push(',');
-        out.push_str(if row.suppressed { "true" } else { "false" });
-        out.push_str("\r\n");
+        let labels = dims.iter().map(|&d| neutral(row.get(d).unwrap_or("")));
+        let value = row.value.map(|v| v.to_string()).unwrap_or_default();
+        let suppressed = if row.suppressed { "true" } else { "false" };
+        let record =
+            std::iter::once(Cow::Borrowed(kind)).chain(labels).chain([Cow::Owned(value), Cow::Borrowed(suppressed)]);
+        csv.write_record(record.map(|field| field.into_owned())).map_err(|e| failed(&e))?;
     }
-    out
+    csv.into_inner().map_err(|e| failed(&e))
 }
 
 fn wants_csv(request: &HttpRequest) -> bool {
@@ -495,7 +489,7 @@ pub async fn get_aggregates(
         }
     };
     if wants_csv(&request) {
-        return Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(to_csv(&response.table)));
+        return Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(to_csv(&response.table)?));
     }
     Ok(HttpResponse::Ok().json(response))
 }
@@ -506,39 +500,56 @@ mod tests {
 
     #[test]
     fn labels_a_spreadsheet_would_run_are_neutralised() {
-        for (label, cell) in [
-            ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
-            ("+1", "\"'+1\""),
-            ("-2+3", "\"'-2+3\""),
-            ("@SUM(A1)", "\"'@SUM(A1)\""),
-            ("\tcmd", "\"'\tcmd\""),
-            ("\rcmd", "\"'\rcmd\""),
-        ] {
-            assert_eq!(csv_field(label), cell, "{label:?}");
+        for label in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"] {
+            assert_eq!(neutral(label), format!("'{label}"), "{label:?}");
         }
-        assert_eq!(csv_field("Victim Services Toronto"), "Victim Services Toronto");
-        assert_eq!(csv_field("a, b"), "\"a, b\"");
-        assert_eq!(csv_field("under-25"), "under-25", "a dash inside is no formula");
+        for label in ["Victim Services Toronto", "a, b", "under-25"] {
+            assert_eq!(neutral(label), label, "{label:?}: a dash inside is no formula");
+        }
     }
 
-    #[test]
-    fn csv_quotes_what_needs_quoting_and_leaves_withheld_values_empty() {
-        let table = AggregateTable {
+    /// A table of cases opened by program with these rows and totals.
+    fn by_program(rows: Vec<AggregateRow>, totals: Vec<AggregateRow>) -> AggregateTable {
+        AggregateTable {
             metric: "cases_opened".into(),
             unit: "events".into(),
             from: NaiveDate::default(),
             to: NaiveDate::default(),
             group_by: vec!["program".into()],
             scope: "agency".into(),
-            rows: vec![
+            rows,
+            totals,
+            suppression: SuppressionInfo { threshold: 5, method: "primary_and_complementary".into() },
+        }
+    }
+
+    /// A reader gets back exactly the neutralised labels, whatever they hold.
+    #[test]
+    fn every_label_reads_back_as_written() {
+        let labels = ["=1+1", "a,b", "say \"hi\"", "two\r\nlines", "\tcmd", "plain", ""];
+        let rows = labels
+            .iter()
+            .map(|l| AggregateRow { program: Some((*l).into()), value: Some(5), ..AggregateRow::default() })
+            .collect();
+        let table = by_program(rows, Vec::new());
+        let bytes = to_csv(&table).unwrap_or_default();
+        let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
+        let read: Vec<String> = reader.records().map(|r| r.map(|r| r[1].to_owned()).unwrap_or_default()).collect();
+        let expected: Vec<String> = labels.iter().map(|l| neutral(l).into_owned()).collect();
+        assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting_and_leaves_withheld_values_empty() {
+        let table = by_program(
+            vec![
                 AggregateRow { program: Some("a,b".into()), value: Some(7), ..AggregateRow::default() },
                 AggregateRow { program: Some("c".into()), value: None, suppressed: true, ..AggregateRow::default() },
             ],
-            totals: vec![AggregateRow { value: Some(9), ..AggregateRow::default() }],
-            suppression: SuppressionInfo { threshold: 5, method: "primary_and_complementary".into() },
-        };
+            vec![AggregateRow { value: Some(9), ..AggregateRow::default() }],
+        );
         assert_eq!(
-            to_csv(&table),
+            String::from_utf8(to_csv(&table).unwrap_or_default()).unwrap_or_default(),
             "row_type,program,value,suppressed\r\ncell,\"a,b\",7,false\r\ncell,c,,true\r\ntotal,,9,false\r\n"
         );
     }

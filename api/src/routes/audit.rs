@@ -28,15 +28,15 @@ pub struct AuditQuery {
 pub struct AuditEventResponse {
     /// Event id.
     pub id: uuid::Uuid,
-    /// When.
+    /// When the event was recorded (UTC, set by the server).
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     /// Who (null for failed sign-ins of unknown accounts).
     pub actor_id: Option<uuid::Uuid>,
     /// What, e.g. `user.created`, `auth.login_failed`.
     pub action: String,
-    /// Kind of record.
+    /// Kind of record acted on, e.g. `user`, `session`, `case`.
     pub resource_type: String,
-    /// Which record.
+    /// Id of the record acted on; null when the event names none (sign-in and sign-out events, for example).
     pub resource_id: Option<uuid::Uuid>,
     /// From which address.
     pub client_ip: Option<String>,

@@ -1,7 +1,5 @@
 //! Sign-in, token refresh, sign-out and the caller's own profile.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Duration;
 use domain::audit::actions;
@@ -79,13 +77,13 @@ pub struct MeResponse {
     pub id: uuid::Uuid,
     /// Sign-in email.
     pub email: String,
-    /// Display name.
+    /// The caller's name as shown to colleagues.
     pub display_name: String,
-    /// Roles.
+    /// The caller's roles as stored now; the access token keeps the roles it was issued with.
     pub roles: Vec<String>,
     /// Police division, for liaisons and embedded workers.
     pub division_id: Option<uuid::Uuid>,
-    /// The tenant.
+    /// The tenant (organisation) the caller belongs to.
     pub tenant: MeTenant,
 }
 
@@ -169,7 +167,7 @@ pub async fn login(
         // A refused attempt is no failure: it checked nothing. Only its summary is audited.
         state.login_failures.refund(&keys.account).await;
         state.login_failures.refund(&keys.address).await;
-        state.metrics.login_throttled.fetch_add(1, Ordering::Relaxed);
+        state.metrics.login_throttled.inc();
         let refused = state.login_failures.add(&keys.refused).await;
         if domain::auth::audits_throttled_attempt(refused) {
             #[expect(clippy::disallowed_methods, reason = "a sign-in: the login names its tenant")]
@@ -185,7 +183,7 @@ pub async fn login(
         state.login_failures.refund(&keys.account).await;
         state.login_failures.refund(&keys.address).await;
     } else if let Err(ApiError::Unauthorized) = &outcome {
-        state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+        state.metrics.login_failures.inc();
     } else {
         // Not a failure of the caller's (the database or the hasher): not held against them.
         state.login_failures.refund(&keys.account).await;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use domain::audit::actions;
 use domain::authz::{Action, Actor, CaseScope};
 use domain::case::{self, CaseStatus, ReferralSource, RiskLevel, VictimizationType};
-use domain::user::Role;
+
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
 use infra::TenantTx;
 use infra::crypto::TenantCipher;
@@ -21,7 +21,7 @@ use super::clients::nullable;
 use super::{Page, PageQuery, authorize};
 use crate::audit_trail::entry;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, etag};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, with_etag};
 use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
@@ -30,17 +30,18 @@ use crate::state::AppState;
 #[schema(example = json!({"client_id": "01936f1e-0000-7000-8000-000000000001", "victimization_types": ["human_trafficking_sexual"],
     "referral_source": "police", "restricted": false}))]
 pub struct CreateCaseRequest {
-    /// The client.
+    /// Id of an existing client of this agency that the caller may see (`422` otherwise).
     pub client_id: uuid::Uuid,
     /// What happened; at least one of the victimization types.
+    #[schema(min_items = 1)]
     pub victimization_types: Vec<String>,
     /// `police`, `self`, `community_organization`, `hospital`, `court` or `other`.
     pub referral_source: String,
-    /// The program the case belongs to.
+    /// Id of one of this agency's programs for the case to belong to; omit for none.
     pub program_id: Option<uuid::Uuid>,
-    /// The police division.
+    /// Id of the police division involved (from the reference data); omit for none.
     pub division_id: Option<uuid::Uuid>,
-    /// The worker (a supervisor or case manager of this agency).
+    /// Id of the worker to assign: an active supervisor or case manager of this agency; omit to leave unassigned.
     pub assigned_to: Option<uuid::Uuid>,
     /// Visible only to the assigned worker and supervisors.
     #[serde(default)]
@@ -55,11 +56,12 @@ pub struct UpdateCaseRequest {
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub assigned_to: Option<Option<uuid::Uuid>>,
-    /// New victimization types (replaces all).
+    /// New victimization types, at least one (replaces all); omit to keep them.
+    #[schema(min_items = 1)]
     pub victimization_types: Option<Vec<String>>,
-    /// Restrict or unrestrict.
+    /// `true` restricts the case; `false` lifts the restriction (supervisors only, else `403`); omit to keep.
     pub restricted: Option<bool>,
-    /// `low`, `moderate`, `high`, `extreme`, or `null`.
+    /// New risk level, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub risk_level: Option<Option<String>>,
@@ -77,31 +79,31 @@ pub struct ReasonRequest {
 /// A case.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseResponse {
-    /// Id.
+    /// The case's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The client.
+    /// Id of the client the case is about.
     pub client_id: uuid::Uuid,
     /// `open` or `closed`.
     pub status: String,
-    /// What happened.
+    /// What happened: one or more victimization types, without repeats, in the order the enum lists them.
     pub victimization_types: Vec<String>,
-    /// Who referred.
+    /// Who referred the client, as given when the case was opened.
     pub referral_source: String,
-    /// Program.
+    /// Id of the agency program the case belongs to; null when none.
     pub program_id: Option<uuid::Uuid>,
-    /// Police division.
+    /// Id of the police division involved; null when none.
     pub division_id: Option<uuid::Uuid>,
-    /// Assigned worker.
+    /// Id of the assigned worker (a supervisor or case manager); null when unassigned.
     pub assigned_to: Option<uuid::Uuid>,
     /// Visible only to the assigned worker and supervisors.
     pub restricted: bool,
-    /// Latest assessed risk.
+    /// Set by the newest risk assessment or by a PATCH; null until either happens or after a PATCH clears it.
     pub risk_level: Option<String>,
-    /// When opened.
+    /// When the case was opened (UTC, set by the server).
     pub opened_at: chrono::DateTime<chrono::Utc>,
-    /// When closed.
+    /// When the case was last closed (UTC); null while it is open, including after a reopen.
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Version for `If-Match`.
+    /// Same as the `ETag`: send it back as `If-Match: "<version>"` to change the case. Goes up on every change.
     pub version: i32,
 }
 
@@ -139,19 +141,10 @@ pub struct CaseQuery {
     pub division_id: Option<uuid::Uuid>,
 }
 
-fn respond(mut builder: actix_web::HttpResponseBuilder, case: Case) -> HttpResponse {
-    builder.insert_header((actix_web::http::header::ETAG, etag(case.version)));
-    builder.json(CaseResponse::from(case))
-}
-
 /// Refuses an assignee who is not an active supervisor or case manager of this agency.
 async fn check_assignee(tx: &TenantTx, worker: UserId) -> Result<(), ApiError> {
     match users::get(tx, worker).await {
-        Ok(user)
-            if user.active && (user.roles.contains(Role::CaseManager) || user.roles.contains(Role::Supervisor)) =>
-        {
-            Ok(())
-        }
+        Ok(user) if case::may_hold_cases(user.active, &user.roles) => Ok(()),
         Ok(_) | Err(infra::StoreError::NotFound) => {
             Err(ApiError::field("assigned_to", "must be an active supervisor or case manager of this agency"))
         }
@@ -259,7 +252,7 @@ pub async fn create_case(
         Begun::Proceed(tx) => tx,
     };
     let new = body.try_into_domain(&tx, &cipher, &actor).await?;
-    let case = cases::insert(&tx, &cipher, new)?;
+    let case = cases::queue_insert(&tx, &cipher, new)?;
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });
     audit::record(&tx, entry(&actor, &meta, actions::CASE_CREATED, "case", Some(case.id), details)).await?;
@@ -269,7 +262,7 @@ pub async fn create_case(
     let response =
         idempotent.finish(tx, &actor, Created::new(&CaseResponse::from(case), location)?.with_etag(version)).await?;
     if wake {
-        state.bus.publish(&super::referrals::events_topic(actor.tenant_id)).await;
+        state.bus.publish(&infra::cache::events_topic(actor.tenant_id)).await;
     }
     Ok(response)
 }
@@ -351,7 +344,7 @@ pub async fn get_case(
     let case = cases::get(&tx, path.into_inner(), CaseScope::of(&actor)).await?;
     audit::record(&tx, entry(&actor, &meta, actions::CASE_READ, "case", Some(case.id), serde_json::json!({}))).await?;
     tx.commit().await?;
-    Ok(respond(HttpResponse::Ok(), case))
+    Ok(with_etag(HttpResponse::Ok(), case.version, &CaseResponse::from(case)))
 }
 
 /// Change a case.
@@ -423,9 +416,9 @@ pub async fn update_case(
     .await?;
     tx.commit().await?;
     if reassigned {
-        state.bus.publish(&super::referrals::events_topic(actor.tenant_id)).await;
+        state.bus.publish(&infra::cache::events_topic(actor.tenant_id)).await;
     }
-    Ok(respond(HttpResponse::Ok(), case))
+    Ok(with_etag(HttpResponse::Ok(), case.version, &CaseResponse::from(case)))
 }
 
 /// Tells a newly assigned worker (a `case.assigned` event in the same transaction); true if told.
@@ -455,7 +448,7 @@ async fn change_status(
     let current = cases::get(&tx, id, CaseScope::of(actor)).await?;
     let transition = if closing { case::close(current.status) } else { case::reopen(current.status) };
     let to = transition.map_err(|e| ApiError::Conflict(e.to_string()))?;
-    let case = cases::change_status(&tx, &cipher, id, current.status, to, &reason, actor.user_id).await?;
+    let case = cases::change_status(&tx, &cipher, &current, to, &reason, actor.user_id).await?;
     let action = if closing { actions::CASE_CLOSED } else { actions::CASE_REOPENED };
     audit::record(
         &tx,
@@ -463,7 +456,7 @@ async fn change_status(
     )
     .await?;
     tx.commit().await?;
-    Ok(respond(HttpResponse::Ok(), case))
+    Ok(with_etag(HttpResponse::Ok(), case.version, &CaseResponse::from(case)))
 }
 
 /// Close a case.

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Page, PageQuery, authorize};
 use crate::audit_trail::entry;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, etag};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, with_etag};
 use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
@@ -40,29 +40,29 @@ pub struct SafeContactDto {
     "phone": "+1 416 555 0199", "preferred_language": "Portuguese",
     "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false, "notes": "Call after 6 pm only"}}))]
 pub struct CreateClientRequest {
-    /// Given name.
+    /// Given name, trimmed; found later by exact, case-insensitive search.
     #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
-    /// Family name.
+    /// Family name, trimmed; omit when unknown.
     #[schema(max_length = 100)]
     pub family_name: Option<String>,
-    /// Date of birth.
+    /// Date of birth as `YYYY-MM-DD`, from 1900-01-01 to today; omit when unknown.
     pub date_of_birth: Option<NaiveDate>,
     /// `woman`, `man`, `non_binary`, `two_spirit`, `another_gender` or `prefer_not_to_say`.
     pub gender: Option<String>,
-    /// Phone.
+    /// Phone number with 7 to 15 digits; `+`, spaces, dots, dashes and parentheses are allowed.
     #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32)]
     pub phone: Option<String>,
-    /// Email.
+    /// Email address, stored trimmed and lowercased; only kept on record, never used to sign in.
     #[schema(format = Email)]
     pub email: Option<String>,
-    /// Preferred language.
+    /// The language the client prefers, as free text (e.g. "Portuguese").
     #[schema(max_length = 64)]
     pub preferred_language: Option<String>,
-    /// Address.
+    /// Address as free text.
     #[schema(max_length = 500)]
     pub address: Option<String>,
-    /// How to contact safely.
+    /// How to contact the client safely; omit when not yet known.
     pub safe_contact: Option<SafeContactDto>,
 }
 
@@ -70,38 +70,38 @@ pub struct CreateClientRequest {
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"phone": "+1 416 555 0100", "preferred_language": "Portuguese"}))]
 pub struct UpdateClientRequest {
-    /// Given name.
+    /// New given name; omit to keep it (it cannot be cleared).
     #[schema(min_length = 1, max_length = 100)]
     pub given_name: Option<String>,
-    /// Family name.
+    /// New family name, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 100, value_type = Option<String>)]
     pub family_name: Option<Option<String>>,
-    /// Date of birth.
+    /// New date of birth (`YYYY-MM-DD`, 1900-01-01 to today), or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<NaiveDate>)]
     pub date_of_birth: Option<Option<NaiveDate>>,
-    /// Gender.
+    /// New gender, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub gender: Option<Option<String>>,
-    /// Phone.
+    /// New phone number (7 to 15 digits), or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32, value_type = Option<String>)]
     pub phone: Option<Option<String>>,
-    /// Email.
+    /// New email address, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(format = Email, max_length = 254, value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    /// Preferred language.
+    /// New preferred language, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 64, value_type = Option<String>)]
     pub preferred_language: Option<Option<String>>,
-    /// Address.
+    /// New address, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 500, value_type = Option<String>)]
     pub address: Option<Option<String>>,
-    /// How to contact safely.
+    /// Replaces the whole safe-contact record, or `null` clears it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<SafeContactDto>)]
     pub safe_contact: Option<Option<SafeContactDto>>,
@@ -115,31 +115,31 @@ pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> 
 /// A client.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientResponse {
-    /// Id.
+    /// The client's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// Given name.
+    /// Given name (encrypted at rest, like every personal field here except `gender`).
     pub given_name: String,
-    /// Family name.
+    /// Family name; null when not recorded.
     pub family_name: Option<String>,
-    /// Date of birth.
+    /// Date of birth as `YYYY-MM-DD`; null when not recorded.
     pub date_of_birth: Option<NaiveDate>,
-    /// Gender.
+    /// Gender as the client describes it; null when not recorded. Not encrypted at rest.
     pub gender: Option<String>,
-    /// Phone.
+    /// Phone number as entered (trimmed); null when not recorded.
     pub phone: Option<String>,
-    /// Email.
+    /// Email address, lowercased; null when not recorded.
     pub email: Option<String>,
-    /// Preferred language.
+    /// Preferred language as free text; null when not recorded.
     pub preferred_language: Option<String>,
-    /// Address.
+    /// Address as free text; null when not recorded.
     pub address: Option<String>,
-    /// How to contact safely.
+    /// How to contact the client safely; null when not recorded.
     pub safe_contact: Option<SafeContactDto>,
-    /// Version for `If-Match`.
+    /// Same as the `ETag`: send it back as `If-Match: "<version>"` to change the client. Goes up on every change.
     pub version: i32,
-    /// When created.
+    /// When the client was recorded (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
-    /// When last changed.
+    /// When the client was last changed (UTC); equal to `created_at` until the first change.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -177,7 +177,7 @@ pub struct ClientQuery {
     pub given_name: Option<String>,
     /// Family name, matched exactly ignoring case and extra spaces.
     pub family_name: Option<String>,
-    /// Date of birth.
+    /// Date of birth as `YYYY-MM-DD`, matched exactly.
     pub date_of_birth: Option<NaiveDate>,
 }
 
@@ -293,11 +293,6 @@ impl UpdateClientRequest {
         let fields = check_fields(&mut e, &raw);
         e.finish(|| fields)
     }
-}
-
-fn with_etag(mut response: actix_web::HttpResponseBuilder, client: Client) -> HttpResponse {
-    response.insert_header((actix_web::http::header::ETAG, etag(client.version)));
-    response.json(ClientResponse::from(client))
 }
 
 /// Record a client.
@@ -430,7 +425,7 @@ pub async fn get_client(
     audit::record(&tx, entry(&actor, &meta, actions::CLIENT_READ, "client", Some(client.id), serde_json::json!({})))
         .await?;
     tx.commit().await?;
-    Ok(with_etag(HttpResponse::Ok(), client))
+    Ok(with_etag(HttpResponse::Ok(), client.version, &ClientResponse::from(client)))
 }
 
 /// Change a client.
@@ -484,5 +479,5 @@ pub async fn update_client(
     );
     audit::record(&tx, event).await?;
     tx.commit().await?;
-    Ok(with_etag(HttpResponse::Ok(), client))
+    Ok(with_etag(HttpResponse::Ok(), client.version, &ClientResponse::from(client)))
 }

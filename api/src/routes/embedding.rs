@@ -25,26 +25,26 @@ use crate::state::AppState;
 pub struct CreatePostingRequest {
     /// The worker (a supervisor or case manager of this agency).
     pub user_id: uuid::Uuid,
-    /// The police division.
+    /// Id of the police division the worker is posted at.
     pub division_id: uuid::Uuid,
-    /// First day.
+    /// First day of the posting (`YYYY-MM-DD`).
     pub starts_on: NaiveDate,
-    /// Last day, if it ends.
+    /// Last day of the posting (`YYYY-MM-DD`, inclusive, not before `starts_on`); omit for an open-ended posting.
     pub ends_on: Option<NaiveDate>,
 }
 
 /// A posting.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PostingResponse {
-    /// Id.
+    /// The posting's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The worker.
+    /// Id of the posted worker.
     pub user_id: uuid::Uuid,
-    /// The division.
+    /// Id of the police division the worker is posted at.
     pub division_id: uuid::Uuid,
-    /// First day.
+    /// First day of the posting (`YYYY-MM-DD`).
     pub starts_on: NaiveDate,
-    /// Last day.
+    /// Last day of the posting (`YYYY-MM-DD`, inclusive); null when open-ended.
     pub ends_on: Option<NaiveDate>,
 }
 
@@ -65,11 +65,11 @@ impl From<Posting> for PostingResponse {
 #[schema(example = json!({"user_id": "01936f1e-0000-7000-8000-000000000003", "division_id": "01936f1e-0000-7000-8000-000000000004",
     "starts_at": "2026-12-01T08:00:00Z", "ends_at": "2026-12-01T16:00:00Z"}))]
 pub struct CreateShiftRequest {
-    /// The worker.
+    /// Id of the worker: an active supervisor or case manager of this agency.
     pub user_id: uuid::Uuid,
-    /// The police division.
+    /// Id of the police division where the worker is on duty.
     pub division_id: uuid::Uuid,
-    /// Start.
+    /// When the shift starts; the worker is on duty from this instant. Must not overlap their other shifts (`409`).
     pub starts_at: DateTime<Utc>,
     /// End (after the start, at most 24 hours later).
     pub ends_at: DateTime<Utc>,
@@ -78,15 +78,15 @@ pub struct CreateShiftRequest {
 /// A shift.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShiftResponse {
-    /// Id.
+    /// The shift's id, assigned by the server; cancel the shift with it.
     pub id: uuid::Uuid,
-    /// The worker.
+    /// Id of the worker on shift.
     pub user_id: uuid::Uuid,
-    /// The division.
+    /// Id of the police division the shift is at.
     pub division_id: uuid::Uuid,
-    /// Start.
+    /// When the shift starts (UTC); the worker is on duty from this instant.
     pub starts_at: DateTime<Utc>,
-    /// End.
+    /// When the shift ends (UTC), at most 24 hours after the start; the worker is off duty from this instant.
     pub ends_at: DateTime<Utc>,
 }
 
@@ -133,11 +133,11 @@ pub struct AtQuery {
 /// A worker on duty.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OnDutyItem {
-    /// The worker.
+    /// Id of the worker on duty.
     pub user_id: uuid::Uuid,
-    /// Their name.
+    /// The worker's display name.
     pub display_name: String,
-    /// Their shift.
+    /// Id of the shift that has them on duty at the instant asked about.
     pub shift_id: uuid::Uuid,
     /// When the shift ends.
     pub ends_at: DateTime<Utc>,

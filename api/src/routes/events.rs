@@ -16,10 +16,10 @@ use infra::db::begin_tenant_read_tx;
 use infra::store::events;
 use tokio::sync::broadcast;
 
-use super::referrals::events_topic;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authenticated;
 use crate::state::AppState;
+use infra::cache::events_topic;
 
 /// How often an idle stream sends a comment line (keeps proxies from closing it) and re-checks the
 /// session.

@@ -22,16 +22,16 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Toronto Women's Shelter", "kind": "shelter", "phone": "416-555-0100"}))]
 pub struct CreateOrganizationRequest {
-    /// Name.
+    /// The organisation's name, trimmed.
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Kind, e.g. `shelter`, `legal_clinic`, `counselling`.
     #[schema(min_length = 1, max_length = 64)]
     pub kind: String,
-    /// Phone.
+    /// The organisation's phone number, 7 to 15 digits; omit if none.
     #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32)]
     pub phone: Option<String>,
-    /// Email.
+    /// The organisation's email address, stored trimmed and lowercased; omit if none.
     #[schema(format = Email)]
     pub email: Option<String>,
 }
@@ -39,17 +39,17 @@ pub struct CreateOrganizationRequest {
 /// A community organisation.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrganizationResponse {
-    /// Id.
+    /// The organisation's id, assigned by the server; name it as `organization_id` in a referral out.
     pub id: uuid::Uuid,
-    /// Name.
+    /// The organisation's name.
     pub name: String,
-    /// Kind.
+    /// What kind of organisation it is, free text as the agency admin entered it (e.g. `shelter`).
     pub kind: String,
-    /// Phone.
+    /// The organisation's phone number; null when none was given.
     pub phone: Option<String>,
-    /// Email.
+    /// The organisation's email address, lowercased; null when none was given.
     pub email: Option<String>,
-    /// When created.
+    /// When the organisation was added (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -25,7 +25,7 @@ pub struct CreateProgramRequest {
     /// Short code, unique in the agency: lowercase letters, digits and hyphens.
     #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 32, pattern = "^[a-z0-9-]{1,32}$")]
     pub code: String,
-    /// Name.
+    /// The program's display name, trimmed.
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Who funds it.
@@ -36,15 +36,15 @@ pub struct CreateProgramRequest {
 /// A program.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgramResponse {
-    /// Id.
+    /// The program's id, assigned by the server; cases and referrals name it as `program_id`.
     pub id: uuid::Uuid,
-    /// Code.
+    /// Short code, unique in the agency; de-identified figures can be grouped by it.
     pub code: String,
-    /// Name.
+    /// The program's display name.
     pub name: String,
-    /// Funder.
+    /// Who funds the program, as free text (e.g. `MCCSS`); null when not given.
     pub funder: Option<String>,
-    /// When created.
+    /// When the program was created (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -26,12 +26,12 @@ pub struct CreatePoliceServiceRequest {
     /// Full name.
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    /// Short name.
+    /// Short name or abbreviation, e.g. `TPS`.
     #[schema(min_length = 1, max_length = 32)]
     pub short_name: String,
-    /// First day in force (default today).
+    /// First day in force, `YYYY-MM-DD` (default: today's date in UTC).
     pub effective_from: Option<NaiveDate>,
-    /// First day no longer in force.
+    /// First day no longer in force (the end is exclusive; after `effective_from`); omit for no end.
     pub effective_to: Option<NaiveDate>,
 }
 
@@ -41,47 +41,47 @@ pub struct CreatePoliceServiceRequest {
 pub struct CreatePoliceDivisionRequest {
     /// The service it belongs to.
     pub police_service_id: uuid::Uuid,
-    /// Name.
+    /// The division's name, e.g. `51 Division`.
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Code as police use it.
     #[schema(min_length = 1, max_length = 16, pattern = "^[A-Za-z0-9-]+$")]
     pub code: String,
-    /// First day in force (default today).
+    /// First day in force, `YYYY-MM-DD` (default: today's date in UTC).
     pub effective_from: Option<NaiveDate>,
-    /// First day no longer in force.
+    /// First day no longer in force (the end is exclusive; after `effective_from`); omit for no end.
     pub effective_to: Option<NaiveDate>,
 }
 
 /// A police service.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PoliceServiceResponse {
-    /// Id.
+    /// The police service's id; its divisions name it as `police_service_id`.
     pub id: uuid::Uuid,
     /// Full name.
     pub name: String,
-    /// Short name.
+    /// Short name or abbreviation, e.g. `TPS`.
     pub short_name: String,
     /// First day in force.
     pub effective_from: NaiveDate,
-    /// First day no longer in force.
+    /// First day no longer in force; null when no end is set.
     pub effective_to: Option<NaiveDate>,
 }
 
 /// A police division.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PoliceDivisionResponse {
-    /// Id.
+    /// The division's id; cases, referrals, postings and shifts name it as `division_id`.
     pub id: uuid::Uuid,
-    /// Its service.
+    /// Id of the police service the division belongs to.
     pub police_service_id: uuid::Uuid,
-    /// Name.
+    /// The division's name, e.g. `51 Division`.
     pub name: String,
-    /// Code.
+    /// The division's code as police use it, e.g. `51` or `D51`.
     pub code: String,
     /// First day in force.
     pub effective_from: NaiveDate,
-    /// First day no longer in force.
+    /// First day no longer in force; null when no end is set.
     pub effective_to: Option<NaiveDate>,
 }
 

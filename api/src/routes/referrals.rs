@@ -6,12 +6,12 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::audit::actions;
-use domain::authz::{Action, Actor};
+use domain::authz::Action;
 use domain::case::{self as case_rules, ReferralSource};
 use domain::dispatch::{self, ContactOutcome, ReferralError, ReferralStatus, Urgency};
 use domain::person::{self, SafeContact};
-use domain::user::Role;
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
+use infra::cache::events_topic;
 use infra::db::begin_tenant_tx;
 use infra::store::audit;
 use infra::store::cases::{self, NewCase};
@@ -33,18 +33,18 @@ use crate::state::AppState;
 /// The person referred (encrypted at rest; never shown to police liaisons).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ReferralPersonDto {
-    /// Given name.
+    /// The person's given name, trimmed.
     #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
-    /// Family name.
+    /// Family name, 1 to 100 characters; null when unknown.
     pub family_name: Option<String>,
-    /// Date of birth.
+    /// Date of birth as `YYYY-MM-DD`, from 1900-01-01 to today; null when unknown.
     pub date_of_birth: Option<NaiveDate>,
-    /// Phone.
+    /// Phone number with 7 to 15 digits; `+`, spaces, dots, dashes and parentheses are allowed.
     pub phone: Option<String>,
-    /// Email.
+    /// Email address, stored trimmed and lowercased; null when unknown.
     pub email: Option<String>,
-    /// Preferred language.
+    /// The language the person prefers, as free text of up to 64 characters; null when unknown.
     pub preferred_language: Option<String>,
     /// How to contact safely.
     pub safe_contact: SafeContactDto,
@@ -58,16 +58,17 @@ pub struct ReferralPersonDto {
 pub struct CreateReferralRequest {
     /// The police division where police met the person.
     pub division_id: uuid::Uuid,
-    /// The agency program.
+    /// Id of one of this agency's programs; omit for none.
     pub program_id: Option<uuid::Uuid>,
     /// The police occurrence number (encrypted at rest).
     #[schema(pattern = "^[A-Za-z0-9/-]+$", min_length = 1, max_length = 32)]
     pub occurrence_number: Option<String>,
-    /// What happened.
+    /// What happened: at least one victimization type; repeats are dropped.
+    #[schema(min_items = 1)]
     pub victimization_types: Vec<String>,
-    /// `immediate`, `same_day` or `routine`.
+    /// How soon the person needs a worker; picks the agency's escalation window for acceptance.
     pub urgency: String,
-    /// The person.
+    /// The person referred (encrypted at rest; never shown to police liaisons).
     pub person: ReferralPersonDto,
     /// Whether the person agreed to be contacted. `false` is recorded, and no worker may contact them.
     pub consent_to_contact: bool,
@@ -81,31 +82,31 @@ pub struct CreateReferralRequest {
 /// A referral as its maker and the dispatch board see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReferralResponse {
-    /// Id.
+    /// The referral's id, assigned by the server.
     pub id: uuid::Uuid,
     /// `pending`, `accepted`, `contacted`, `declined`, `unable_to_reach` or `converted`.
     pub status: String,
-    /// Division.
+    /// Id of the police division where police met the person.
     pub division_id: uuid::Uuid,
-    /// Urgency.
+    /// How soon the person needs a worker; it set the escalation deadline.
     pub urgency: String,
-    /// The on-duty worker it was assigned to.
+    /// Id of the on-duty worker it was assigned to on creation; null when nobody was on duty at the division.
     pub assigned_to: Option<uuid::Uuid>,
-    /// Who accepted it.
+    /// Id of the worker who accepted the referral; null until accepted.
     pub accepted_by: Option<uuid::Uuid>,
-    /// When accepted.
+    /// When the referral was accepted (UTC); null until then.
     pub accepted_at: Option<DateTime<Utc>>,
-    /// When the person was first reached.
+    /// When the person was first reached (the first `reached` contact attempt); null until then.
     pub first_contact_at: Option<DateTime<Utc>>,
-    /// When it escalated to supervisors for want of acceptance.
+    /// When it escalated to supervisors for want of acceptance; null unless it did.
     pub escalated_at: Option<DateTime<Utc>>,
     /// Seconds from creation to acceptance (a response-time figure for ministry reporting).
     pub seconds_to_accept: Option<i64>,
     /// Seconds from creation to first contact with the person.
     pub seconds_to_first_contact: Option<i64>,
-    /// When made.
+    /// When the referral was made (UTC, set by the server).
     pub created_at: DateTime<Utc>,
-    /// Version.
+    /// 1 when made; goes up by one on acceptance, on each contact attempt and on conversion.
     pub version: i32,
 }
 
@@ -115,27 +116,27 @@ pub struct ReferralDetailResponse {
     /// The status view.
     #[serde(flatten)]
     pub summary: ReferralResponse,
-    /// Program.
+    /// Id of the agency program named on the referral; null when none.
     pub program_id: Option<uuid::Uuid>,
-    /// Who made it.
+    /// Id of the user who made the referral (a police liaison or agency staff).
     pub created_by: uuid::Uuid,
-    /// Occurrence number.
+    /// The police occurrence number (encrypted at rest); null when not given.
     pub occurrence_number: Option<String>,
-    /// What happened.
+    /// What happened: the victimization types, without repeats.
     pub victimization_types: Vec<String>,
-    /// The person.
+    /// The person referred (encrypted at rest, decrypted for workers).
     pub person: Option<ReferralPersonDto>,
-    /// Consent to contact.
+    /// Whether the person agreed to be contacted; when `false`, contact attempts are refused (`409`).
     pub consent_to_contact: bool,
-    /// Children involved.
+    /// Whether children are involved; null when not stated.
     pub children_involved: Option<bool>,
-    /// Notes.
+    /// Free-text notes (encrypted at rest); null when none were given.
     pub notes: Option<String>,
-    /// When it escalates if not accepted.
+    /// When it escalates to supervisors if still not accepted (UTC): creation time plus the urgency's window.
     pub escalation_due_at: DateTime<Utc>,
-    /// The case it became.
+    /// Id of the case made by converting the referral; null until converted.
     pub case_id: Option<uuid::Uuid>,
-    /// The client it became.
+    /// Id of the client made by converting the referral; null until converted.
     pub client_id: Option<uuid::Uuid>,
 }
 
@@ -216,30 +217,25 @@ pub struct ContactAttemptRequest {
 /// A recorded contact attempt and where the referral now stands.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactAttemptResponse {
-    /// Id of the attempt.
+    /// Id of the attempt, assigned by the server.
     pub id: uuid::Uuid,
-    /// The referral.
+    /// Id of the referral the attempt was made on.
     pub referral_id: uuid::Uuid,
-    /// The outcome.
+    /// The outcome recorded, as sent.
     pub outcome: String,
     /// The referral's status now.
     pub status: String,
-    /// When the person was first reached.
+    /// When the person was first reached (UTC); null until an attempt has outcome `reached`.
     pub first_contact_at: Option<DateTime<Utc>>,
 }
 
 /// What a conversion made.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversionResponse {
-    /// The new case.
+    /// Id of the case made from the referral (also in `Location`).
     pub case_id: uuid::Uuid,
-    /// The new client.
+    /// Id of the client made from the referral's person.
     pub client_id: uuid::Uuid,
-}
-
-/// True when the caller only refers (a police liaison without case-work roles).
-fn liaison_only(actor: &Actor) -> bool {
-    actor.has(Role::PoliceLiaison) && !actor.has(Role::Supervisor) && !actor.has(Role::CaseManager)
 }
 
 fn referral_error(e: ReferralError) -> ApiError {
@@ -346,7 +342,7 @@ pub async fn create_referral(
     let Some(routing) = routing::of(&tx, division, actor.user_id, now).await? else {
         return Err(ApiError::field("division_id", "does not name a police division"));
     };
-    if liaison_only(&actor) && routing.referrer_division != Some(division) {
+    if actor.refers_only() && routing.referrer_division != Some(division) {
         return Err(ApiError::Forbidden);
     }
     let program_code = match body.program_id {
@@ -377,7 +373,7 @@ pub async fn create_referral(
         escalation_due_at: routing.windows.deadline(urgency, now),
         codes: Codes { program: program_code, division: Some(routing.division_code) },
     };
-    let referral = referrals::insert(&tx, &cipher, new)?;
+    let referral = referrals::queue_insert(&tx, &cipher, new)?;
     let payload = serde_json::json!({ "referral_id": referral.id, "division_id": division, "urgency": urgency.as_str(), "assigned_to": assigned_to });
     events::publish(&tx, &on_duty, "referral.created", &payload).await?;
     let details = serde_json::json!({ "division_id": division, "assigned_to": assigned_to, "on_duty": on_duty.len() });
@@ -386,12 +382,6 @@ pub async fn create_referral(
     let response = idempotent.finish(tx, &actor, Created::new(&ReferralResponse::from(&referral), location)?).await?;
     state.bus.publish(&events_topic(actor.tenant_id)).await;
     Ok(response)
-}
-
-/// The wake-up topic of a tenant's event streams.
-#[must_use]
-pub fn events_topic(tenant: domain::TenantId) -> String {
-    format!("events:{tenant}")
 }
 
 /// List referrals.
@@ -426,7 +416,7 @@ pub async fn list_referrals(
     let filter = ReferralFilter {
         status,
         division_id: query.division_id.map(PoliceDivisionId::from_uuid),
-        created_by: liaison_only(&actor).then_some(actor.user_id),
+        created_by: actor.refers_only().then_some(actor.user_id),
     };
     let tx = begin_tenant_tx(&state.db, &actor).await?;
     let rows = referrals::list(&tx, &filter, after, limit.get() + 1).await?;
@@ -458,7 +448,7 @@ pub async fn get_referral(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::CreateReferral)?;
-    if liaison_only(&actor) {
+    if actor.refers_only() {
         let tx = begin_tenant_tx(&state.db, &actor).await?;
         let referral = referrals::get(&tx, None, path.into_inner()).await?;
         tx.commit().await?;
@@ -504,20 +494,19 @@ pub async fn accept_referral(
     // `state::AppState::cipher`).
     let cipher = state.cipher(actor.tenant_id).await?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
-    let referral = referrals::get(&tx, None, path.into_inner()).await?;
-    dispatch::accept(referral.status).map_err(referral_error)?;
+    let referral = referrals::get(&tx, Some(&cipher), path.into_inner()).await?;
+    let next = dispatch::accept(referral.status).map_err(referral_error)?;
     let now = infra::db::now();
-    match referrals::accept(&tx, &cipher, referral.id, actor.user_id, now).await {
+    let accepted = match referrals::accept(&tx, &cipher, &referral, next, actor.user_id, now).await {
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyAccepted)),
         other => other?,
-    }
+    };
     let payload = serde_json::json!({ "referral_id": referral.id, "accepted_by": actor.user_id });
     let mut recipients = vec![referral.created_by];
     recipients.extend(referral.assigned_to.filter(|a| *a != actor.user_id));
     events::publish(&tx, &recipients, "referral.accepted", &payload).await?;
     audit::record(&tx, entry(&actor, &meta, "referral.accepted", "referral", Some(referral.id), serde_json::json!({})))
         .await?;
-    let accepted = referrals::get(&tx, None, referral.id).await?;
     tx.commit().await?;
     state.bus.publish(&events_topic(actor.tenant_id)).await;
     Ok(HttpResponse::Ok().json(ReferralResponse::from(&accepted)))
@@ -564,10 +553,10 @@ pub async fn create_contact_attempt(
         Begun::Replay(replay) => return replay.answer().await,
         Begun::Proceed(tx) => tx,
     };
-    let referral = referrals::get(&tx, None, referral_id).await?;
+    let referral = referrals::get(&tx, Some(&cipher), referral_id).await?;
     let next = dispatch::contact(referral.status, referral.consent_to_contact, outcome).map_err(referral_error)?;
     let now = infra::db::now();
-    let attempt =
+    let (attempt, updated) =
         match referrals::record_contact(&tx, &cipher, &referral, outcome, next, notes.as_deref(), actor.user_id, now)
             .await
         {
@@ -579,7 +568,6 @@ pub async fn create_contact_attempt(
     let details = serde_json::json!({ "outcome": outcome.as_str(), "attempt_id": attempt });
     audit::record(&tx, entry(&actor, &meta, "referral.contact_attempted", "referral", Some(referral.id), details))
         .await?;
-    let updated = referrals::get(&tx, None, referral.id).await?;
     let answer = ContactAttemptResponse {
         id: attempt,
         referral_id: referral.id,
@@ -627,7 +615,7 @@ pub async fn convert_referral(
         Begun::Proceed(tx) => tx,
     };
     let referral = referrals::get(&tx, Some(&cipher), referral_id).await?;
-    dispatch::convert(referral.status).map_err(referral_error)?;
+    let next = dispatch::convert(referral.status).map_err(referral_error)?;
     let person = referral.person.clone().ok_or_else(|| ApiError::Internal("referral person unreadable".to_owned()))?;
     let fields = ClientFields {
         given_name: person.given_name,
@@ -647,7 +635,7 @@ pub async fn convert_referral(
         None => None,
     };
     let division = reference::get_division(tx.raw(), referral.division_id).await?;
-    let case = cases::insert(
+    let case = cases::queue_insert(
         &tx,
         &cipher,
         NewCase {
@@ -660,10 +648,10 @@ pub async fn convert_referral(
             restricted: false,
         },
     )?;
-    match referrals::mark_converted(&tx, referral.id, referral.status, case.id, client.id).await {
+    match referrals::mark_converted(&tx, &referral, next, case.id, client.id).await {
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyConverted)),
         other => other?,
-    }
+    };
     if let Some(worker) = worker {
         events::publish(
             &tx,

@@ -56,9 +56,10 @@ const CONTENTS: &[(Metric, &[Dimension])] = &[
 pub struct ReportFigures {
     /// The agency's slug.
     pub agency: String,
-    /// Fiscal year.
+    /// Ontario fiscal year, named for the calendar year it starts in (2026 runs from 1 April 2026).
     pub fiscal_year: i32,
-    /// Quarter.
+    /// Fiscal quarter, 1 (April–June) to 4 (January–March).
+    #[schema(minimum = 1, maximum = 4)]
     pub quarter: i32,
     /// First day of the quarter.
     pub from: NaiveDate,
@@ -73,22 +74,23 @@ pub struct ReportFigures {
 pub struct ReportAgency {
     /// Tenant id.
     pub id: uuid::Uuid,
-    /// Slug.
+    /// The agency's sign-in short name, e.g. `victim-services-toronto`.
     pub slug: String,
-    /// Name.
+    /// The agency's display name.
     pub name: String,
 }
 
 /// A report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportResponse {
-    /// Id.
+    /// The report's id, assigned by the server; each version of a quarter's report has its own.
     pub id: uuid::Uuid,
-    /// The agency.
+    /// The agency the report belongs to.
     pub agency: ReportAgency,
     /// Ontario fiscal year (2026 runs from 1 April 2026 to 31 March 2027).
     pub fiscal_year: i32,
     /// Quarter, 1 (April–June) to 4 (January–March).
+    #[schema(minimum = 1, maximum = 4)]
     pub quarter: i32,
     /// 1, then one more for each redraft after a return.
     pub report_version: i32,
@@ -107,20 +109,20 @@ pub struct ReportResponse {
     /// Who submitted it (shown to the agency only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub submitted_by: Option<uuid::Uuid>,
-    /// When submitted.
+    /// When a supervisor submitted it (UTC); null while a draft.
     pub submitted_at: Option<DateTime<Utc>>,
-    /// When the ministry reviewed it.
+    /// When the ministry accepted or returned it (UTC); null until then.
     pub reviewed_at: Option<DateTime<Utc>>,
-    /// Why the ministry returned it.
+    /// Why the ministry returned it; null unless returned.
     pub return_reason: Option<String>,
-    /// When drafted.
+    /// When the report was drafted (UTC, set by the server).
     pub created_at: DateTime<Utc>,
 }
 
 /// A page of reports (figures left out: read one report for them).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportPage {
-    /// The reports.
+    /// The reports on this page, oldest first, without `figures`.
     pub items: Vec<ReportResponse>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
@@ -136,6 +138,7 @@ pub struct CreateReportRequest {
     pub fiscal_year: i32,
     /// Quarter, 1 to 4.
     #[serde(deserialize_with = "crate::whole_numbers::required")]
+    #[schema(minimum = 1, maximum = 4)]
     pub quarter: u8,
 }
 
@@ -156,6 +159,7 @@ pub struct ReportQuery {
     /// Only this fiscal year.
     pub fiscal_year: Option<i32>,
     /// Only this quarter.
+    #[param(minimum = 1, maximum = 4)]
     pub quarter: Option<i32>,
     /// Only this status.
     pub status: Option<String>,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::authorize;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IfMatch, etag};
+use crate::extract::{Authenticated, IfMatch, with_etag};
 use crate::state::AppState;
 
 /// Minutes a referral may wait for acceptance before supervisors are alerted.
@@ -34,7 +34,7 @@ pub struct EscalationMinutes {
 /// The agency's settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsResponse {
-    /// Escalation windows.
+    /// Minutes a referral of each urgency may wait for acceptance before supervisors are alerted.
     pub escalation_minutes: EscalationMinutes,
     /// Version for `If-Match` (0 while the defaults were never changed).
     pub version: i32,
@@ -44,7 +44,7 @@ pub struct SettingsResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"escalation_minutes": {"immediate": 10, "same_day": 180, "routine": 2880}}))]
 pub struct UpdateSettingsRequest {
-    /// New escalation windows.
+    /// The new windows: all three urgencies are required and replace the current values.
     pub escalation_minutes: EscalationMinutes,
 }
 
@@ -57,7 +57,7 @@ fn respond(s: Settings) -> HttpResponse {
         },
         version: s.version,
     };
-    HttpResponse::Ok().insert_header((actix_web::http::header::ETAG, etag(s.version))).json(body)
+    with_etag(HttpResponse::Ok(), s.version, &body)
 }
 
 /// Read the agency's settings.

@@ -27,7 +27,7 @@ pub struct TenantAdminRequest {
     /// Sign-in email.
     #[schema(format = Email)]
     pub email: String,
-    /// Display name.
+    /// The admin's name as shown to colleagues, 1 to 200 characters.
     pub display_name: String,
     /// Initial password, 12 to 128 characters.
     #[schema(format = Password, min_length = 12, max_length = 128)]
@@ -59,11 +59,11 @@ pub struct TenantResponse {
     pub id: uuid::Uuid,
     /// Sign-in slug.
     pub slug: String,
-    /// Name.
+    /// The organisation's display name.
     pub name: String,
     /// `platform`, `agency` or `ministry`.
     pub kind: String,
-    /// When created.
+    /// When the tenant was created (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

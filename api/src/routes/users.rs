@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::{Page, PageQuery, authorize};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, etag};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, with_etag};
 use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
@@ -71,20 +71,20 @@ pub struct UserResponse {
     pub id: uuid::Uuid,
     /// Sign-in email.
     pub email: String,
-    /// Display name.
+    /// Name shown to colleagues.
     pub display_name: String,
     /// Roles in effect.
     pub roles: Vec<String>,
     /// Roles granted but waiting for a second person's confirmation (`supervisor`: see
     /// `POST /users/{id}/supervisor-confirmation`); not in effect until then.
     pub pending_roles: Vec<String>,
-    /// Police division.
+    /// Id of the user's police division (always set for a police liaison); null when none.
     pub division_id: Option<uuid::Uuid>,
-    /// Profession.
+    /// The user's profession, which is separate from their roles; null when not given.
     pub profession: Option<String>,
     /// Whether the user can sign in.
     pub active: bool,
-    /// Version for `If-Match`.
+    /// Same as the `ETag`: send it back as `If-Match: "<version>"` to change the user. Goes up on every change.
     pub version: i32,
 }
 
@@ -187,11 +187,6 @@ fn grant_error(e: domain::grants::GrantError) -> ApiError {
 /// The user's roles waiting for confirmation, as stored.
 fn pending(user: &User) -> String {
     if user.grants.supervisor_pending { domain::user::Role::Supervisor.as_str().to_owned() } else { String::new() }
-}
-
-fn with_etag(mut response: actix_web::HttpResponseBuilder, user: User) -> HttpResponse {
-    response.insert_header((actix_web::http::header::ETAG, etag(user.version)));
-    response.json(UserResponse::from(user))
 }
 
 /// Create a user.
@@ -309,7 +304,7 @@ pub async fn get_user(
     let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
     let user = users::get(&tx, UserId::from_uuid(path.into_inner())).await?;
     tx.commit().await?;
-    Ok(with_etag(HttpResponse::Ok(), user))
+    Ok(with_etag(HttpResponse::Ok(), user.version, &UserResponse::from(user)))
 }
 
 /// Change a user.
@@ -389,7 +384,7 @@ pub async fn update_user(
     for session in ended {
         state.revocations.revoke(session, std::time::Duration::from_secs(900));
     }
-    Ok(with_etag(HttpResponse::Ok(), user))
+    Ok(with_etag(HttpResponse::Ok(), user.version, &UserResponse::from(user)))
 }
 
 /// Confirm a supervisor.
@@ -438,5 +433,5 @@ pub async fn confirm_supervisor(
     for session in ended {
         state.revocations.revoke(session, std::time::Duration::from_secs(900));
     }
-    Ok(with_etag(HttpResponse::Ok(), user))
+    Ok(with_etag(HttpResponse::Ok(), user.version, &UserResponse::from(user)))
 }

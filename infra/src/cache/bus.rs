@@ -43,6 +43,13 @@ impl WakeBus {
     }
 }
 
+/// The wake-up topic of a tenant's event streams: published after a commit that queued events
+/// for its users (referrals, assignments, escalations), heard by every open stream of the tenant.
+#[must_use]
+pub fn events_topic(tenant: domain::TenantId) -> String {
+    format!("events:{tenant}")
+}
+
 async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<String>) {
     let mut backoff = Duration::from_millis(100);
     loop {

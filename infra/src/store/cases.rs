@@ -130,7 +130,7 @@ fn insert_types(tx: &TenantTx, case_id: Uuid, types: &[VictimizationType]) {
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] only if the case it made does not read back (a bug, never a guess).
-pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Result<Case, StoreError> {
+pub fn queue_insert(tx: &TenantTx, cipher: &TenantCipher, new: NewCase) -> Result<Case, StoreError> {
     let id = Uuid::now_v7();
     let now = crate::db::now();
     let model = case::Model {
@@ -274,34 +274,35 @@ pub async fn update(tx: &TenantTx, id: Uuid, expected_version: i32, changes: Cas
     if let Some(level) = changes.risk_level {
         update = update.col_expr(case::Column::RiskLevel, Expr::value(level.map(|l| l.as_str().to_owned())));
     }
-    if update.exec(tx.raw()).await.store()?.rows_affected == 0 {
+    let Some(updated) = update.exec_with_returning(tx.raw()).await.store()?.into_iter().next() else {
         get(tx, id, CaseScope::All).await?;
         return Err(StoreError::VersionMismatch);
-    }
+    };
     if let Some(types) = &changes.victimization_types {
         replace_types(tx, id, types).await?;
     }
-    get(tx, id, CaseScope::All).await
+    Case::try_from(updated)
 }
 
-/// Moves a case from `from` to `to`, recording who and why (the reason sealed) and, on closing,
-/// the de-identified fact. Conditional on the
-/// status still being `from`, so two supervisors closing at once cannot both succeed.
+/// Applies a status change the domain decided (`domain::case::close` or `reopen`) to `current`,
+/// recording who and why (the reason sealed) and, on closing, the de-identified fact. Conditional
+/// on the status still being the one it was decided from, so two supervisors closing at once
+/// cannot both succeed; the row as changed comes back from the update (`RETURNING`).
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on `cases.status` when the status changed meanwhile.
 pub async fn change_status(
     tx: &TenantTx,
     cipher: &TenantCipher,
-    id: Uuid,
-    from: CaseStatus,
+    current: &Case,
     to: CaseStatus,
     reason: &str,
     by: UserId,
 ) -> Result<Case, StoreError> {
+    let (id, from) = (current.id, current.status);
     let now = crate::db::now();
     let closed_at = if to == CaseStatus::Closed { Some(now) } else { None };
-    let result = case::Entity::update_many()
+    let changed = case::Entity::update_many()
         .col_expr(case::Column::Status, Expr::value(to.as_str()))
         .col_expr(case::Column::ClosedAt, Expr::value(closed_at))
         .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
@@ -309,12 +310,12 @@ pub async fn change_status(
         .filter(case::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(case::Column::Id.eq(id))
         .filter(case::Column::Status.eq(from.as_str()))
-        .exec(tx.raw())
+        .exec_with_returning(tx.raw())
         .await
-        .store()?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Conflict { constraint: "cases.status" });
-    }
+        .store()?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::Conflict { constraint: "cases.status" })?;
     let change_id = Uuid::now_v7();
     case_status_change::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
@@ -331,7 +332,7 @@ pub async fn change_status(
     if to == CaseStatus::Closed {
         super::facts::case_milestone(tx, cipher, id, domain::reporting::FactKind::CaseClosed, now).await?;
     }
-    get(tx, id, CaseScope::All).await
+    Case::try_from(changed)
 }
 
 /// Sets the case's risk level from its newest assessment.

@@ -282,19 +282,16 @@ pub async fn update(
         GivenNameIndex => given_name_index, FamilyNameIndex => family_name_index,
         DateOfBirthIndex => date_of_birth_index
     );
-    if update.exec(tx.raw()).await.store()?.rows_affected == 0 {
+    // The row as updated comes back from the update itself (`RETURNING`); only a miss reads again,
+    // to tell a stale version from a client that is not there.
+    let Some(model) = update.exec_with_returning(tx.raw()).await.store()?.into_iter().next() else {
         client::Entity::find_by_id((tx.tenant_id().as_uuid(), id))
             .one(tx.raw())
             .await
             .store()?
             .ok_or(StoreError::NotFound)?;
         return Err(StoreError::VersionMismatch);
-    }
-    let model = client::Entity::find_by_id((tx.tenant_id().as_uuid(), id))
-        .one(tx.raw())
-        .await
-        .store()?
-        .ok_or(StoreError::NotFound)?;
+    };
     open(cipher, model)
 }
 

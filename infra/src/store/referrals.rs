@@ -180,7 +180,7 @@ pub(super) fn open_statuses() -> [&'static str; 2] {
 ///
 /// # Errors
 /// [`StoreError`] on encryption failure.
-pub fn insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> Result<Referral, StoreError> {
+pub fn queue_insert(tx: &TenantTx, cipher: &TenantCipher, new: NewReferral) -> Result<Referral, StoreError> {
     let id = Uuid::now_v7();
     let person = super::encode_json(PERSON, &new.person)?;
     let model = referral::Model {
@@ -303,52 +303,59 @@ pub async fn list(
     query.all(tx.raw()).await.store()?.into_iter().map(|m| from_model(m, None)).collect()
 }
 
-/// Moves a referral from `from` to `to` with the given column changes, only if its status is still
-/// `from`; returns false when someone else moved it first.
+/// Applies a status change the domain decided (`domain::dispatch`) to `referral`, with the given
+/// column changes, only if its status is still the one the decision was made from: one
+/// `UPDATE ... RETURNING`, so the row as changed comes back without reading it again (decrypted
+/// when `cipher` is given). `None` when someone else moved it first.
 async fn transition(
     tx: &TenantTx,
-    id: Uuid,
-    from: ReferralStatus,
+    cipher: Option<&TenantCipher>,
+    referral: &Referral,
     to: ReferralStatus,
     set: Vec<(referral::Column, sea_orm::Value)>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Referral>, StoreError> {
     let mut update = referral::Entity::update_many()
         .col_expr(referral::Column::Status, Expr::value(to.as_str()))
         .col_expr(referral::Column::Version, Expr::col(referral::Column::Version).add(1))
         .col_expr(referral::Column::UpdatedAt, Expr::value(crate::db::now()))
         .filter(referral::Column::TenantId.eq(tx.tenant_id().as_uuid()))
-        .filter(referral::Column::Id.eq(id))
-        .filter(referral::Column::Status.eq(from.as_str()));
+        .filter(referral::Column::Id.eq(referral.id))
+        .filter(referral::Column::Status.eq(referral.status.as_str()));
     for (column, value) in set {
         update = update.col_expr(column, Expr::value(value));
     }
-    Ok(update.exec(tx.raw()).await.store()?.rows_affected == 1)
+    let changed = update.exec_with_returning(tx.raw()).await.store()?;
+    changed.into_iter().next().map(|m| from_model(m, cipher)).transpose()
 }
 
-/// Accepts a pending referral for `by` and records the minutes it waited.
+/// Accepts `referral` (read with the cipher) for `by`, moving it to `next`
+/// (`domain::dispatch::accept`), and records the minutes it waited. Returns it as accepted.
 ///
 /// # Errors
-/// [`StoreError::Conflict`] on `referrals.accepted` when it was no longer pending.
+/// [`StoreError::Conflict`] on `referrals.accepted` when it was no longer in the status it was
+/// read in.
 pub async fn accept(
     tx: &TenantTx,
     cipher: &TenantCipher,
-    id: Uuid,
+    referral: &Referral,
+    next: ReferralStatus,
     by: UserId,
     at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Referral, StoreError> {
     let set = vec![
         (referral::Column::AcceptedBy, Some(by.as_uuid()).into()),
         (referral::Column::AcceptedAt, Some(at).into()),
     ];
-    if !transition(tx, id, ReferralStatus::Pending, ReferralStatus::Accepted, set).await? {
-        return Err(StoreError::Conflict { constraint: "referrals.accepted" });
-    }
-    let referral = get(tx, Some(cipher), id).await?;
-    record_fact(tx, cipher, &referral, FactKind::ReferralAccepted, at).await
+    let accepted = transition(tx, Some(cipher), referral, next, set)
+        .await?
+        .ok_or(StoreError::Conflict { constraint: "referrals.accepted" })?;
+    record_fact(tx, cipher, &accepted, FactKind::ReferralAccepted, at).await?;
+    Ok(accepted)
 }
 
-/// Records a contact attempt and the status it leads to; the first `reached` sets
-/// `first_contact_at` and records the minutes to first contact.
+/// Records a contact attempt on `referral` (read with the cipher) and moves it to `next`
+/// (`domain::dispatch::contact`); the first `reached` sets `first_contact_at` and records the
+/// minutes to first contact. Returns the attempt's id and the referral as changed.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on `referrals.status` when the status changed meanwhile.
@@ -362,18 +369,17 @@ pub async fn record_contact(
     notes: Option<&str>,
     by: UserId,
     at: DateTime<Utc>,
-) -> Result<Uuid, StoreError> {
+) -> Result<(Uuid, Referral), StoreError> {
     let mut set = Vec::new();
     let first_contact = outcome == ContactOutcome::Reached && referral.first_contact_at.is_none();
     if first_contact {
         set.push((referral::Column::FirstContactAt, Some(at).into()));
     }
-    if !transition(tx, referral.id, referral.status, next, set).await? {
-        return Err(StoreError::Conflict { constraint: "referrals.status" });
-    }
+    let changed = transition(tx, Some(cipher), referral, next, set)
+        .await?
+        .ok_or(StoreError::Conflict { constraint: "referrals.status" })?;
     if first_contact {
-        let with_person = get(tx, Some(cipher), referral.id).await?;
-        record_fact(tx, cipher, &with_person, FactKind::ReferralFirstContact, at).await?;
+        record_fact(tx, cipher, &changed, FactKind::ReferralFirstContact, at).await?;
     }
     let id = Uuid::now_v7();
     contact_attempt::ActiveModel {
@@ -388,27 +394,24 @@ pub async fn record_contact(
     .insert(tx.raw())
     .await
     .store()?;
-    Ok(id)
+    Ok((id, changed))
 }
 
-/// Marks a referral converted into `case_id` and `client_id`, only from `from`.
+/// Marks `referral` converted into `case_id` and `client_id`, moving it to `next`
+/// (`domain::dispatch::convert`) only from the status it was read in.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on `referrals.status` when it changed meanwhile.
 pub async fn mark_converted(
     tx: &TenantTx,
-    id: Uuid,
-    from: ReferralStatus,
+    referral: &Referral,
+    next: ReferralStatus,
     case_id: Uuid,
     client_id: Uuid,
-) -> Result<(), StoreError> {
+) -> Result<Referral, StoreError> {
     let set =
         vec![(referral::Column::CaseId, Some(case_id).into()), (referral::Column::ClientId, Some(client_id).into())];
-    if transition(tx, id, from, ReferralStatus::Converted, set).await? {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict { constraint: "referrals.status" })
-    }
+    transition(tx, None, referral, next, set).await?.ok_or(StoreError::Conflict { constraint: "referrals.status" })
 }
 
 /// The tenants with a referral due for escalation at `now` (pending, past its deadline, not yet

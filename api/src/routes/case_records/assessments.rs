@@ -37,21 +37,21 @@ pub struct RiskAssessmentRequest {
 /// A recorded assessment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RiskAssessmentResponse {
-    /// Id.
+    /// The assessment's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The case.
+    /// Id of the case the assessment belongs to.
     pub case_id: uuid::Uuid,
-    /// Instrument.
+    /// The instrument the assessment used.
     pub tool: String,
-    /// Score.
+    /// The instrument's score, 0 to 1000; null when none was given.
     pub score: Option<i32>,
-    /// Level.
+    /// The assessed risk level; recording the assessment set the case's `risk_level` to it.
     pub level: String,
-    /// Notes.
+    /// Free-text notes (encrypted at rest, shown to those who may work the case); null when none were given.
     pub notes: Option<String>,
-    /// Who assessed.
+    /// Id of the user who recorded the assessment.
     pub assessor_id: uuid::Uuid,
-    /// When.
+    /// When the assessment was recorded (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -37,17 +37,17 @@ pub struct ChildRequest {
 /// A recorded child.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChildResponse {
-    /// Id.
+    /// The child record's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The case.
+    /// Id of the case the child is recorded on.
     pub case_id: uuid::Uuid,
-    /// Given name.
+    /// The child's given name, trimmed (encrypted at rest, shown to those who may work the case).
     pub given_name: String,
-    /// Year of birth.
+    /// Four-digit year of birth; null when not given.
     pub year_of_birth: Option<i32>,
-    /// Notes.
+    /// Free-text notes (encrypted at rest); null when none were given.
     pub notes: Option<String>,
-    /// When recorded.
+    /// When the child was recorded (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

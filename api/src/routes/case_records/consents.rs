@@ -29,7 +29,7 @@ pub struct ConsentRequest {
     pub scope: String,
     /// Given (`true`) or withdrawn (`false`).
     pub granted: bool,
-    /// When it lapses (in the future).
+    /// When it lapses (RFC 3339, must be in the future); omit or send null for a decision that never lapses.
     pub expires_at: Option<DateTime<Utc>>,
     /// Notes (encrypted at rest).
     #[schema(max_length = 20000)]
@@ -39,23 +39,23 @@ pub struct ConsentRequest {
 /// A consent decision as recorded.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentResponse {
-    /// Id.
+    /// The decision's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The case.
+    /// Id of the case the decision is recorded on.
     pub case_id: uuid::Uuid,
-    /// Scope.
+    /// What the decision covers.
     pub scope: String,
-    /// Given or withdrawn.
+    /// `true` when consent was given, `false` when it was refused or withdrawn.
     pub granted: bool,
-    /// When it lapses.
+    /// When it lapses (UTC); null when it never does.
     pub expires_at: Option<DateTime<Utc>>,
     /// True when this decision is the one in force for its scope now.
     pub in_force: bool,
-    /// Notes.
+    /// Free-text notes (encrypted at rest); null when none were given.
     pub notes: Option<String>,
-    /// Who recorded it.
+    /// Id of the user who recorded the decision.
     pub recorded_by: uuid::Uuid,
-    /// When recorded.
+    /// When the decision was recorded (UTC, set by the server); the newest per scope is the one that counts.
     pub created_at: DateTime<Utc>,
 }
 
@@ -177,19 +177,19 @@ pub struct OutboundReferralRequest {
 /// A referral out.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboundReferralResponse {
-    /// Id.
+    /// The referral's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The case.
+    /// Id of the case the client was referred from.
     pub case_id: uuid::Uuid,
-    /// The organisation.
+    /// Id of the community organisation (from this agency's list) the client was referred to.
     pub organization_id: uuid::Uuid,
-    /// What was asked for.
+    /// The service asked for, as free text (trimmed).
     pub service: String,
-    /// Notes.
+    /// Free-text notes (encrypted at rest); null when none were given.
     pub notes: Option<String>,
-    /// Who made it.
+    /// Id of the user who made the referral.
     pub created_by: uuid::Uuid,
-    /// When.
+    /// When the referral was made (UTC, set by the server).
     pub created_at: DateTime<Utc>,
 }
 

@@ -27,17 +27,17 @@ pub struct NoteRequest {
 /// A note.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NoteResponse {
-    /// Id.
+    /// The note's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The case.
+    /// Id of the case the note is on.
     pub case_id: uuid::Uuid,
-    /// The text.
+    /// The note's text, trimmed (encrypted at rest, shown to those who may work the case); never changes.
     pub body: String,
-    /// Who wrote it.
+    /// Id of the user who wrote the note.
     pub author_id: uuid::Uuid,
-    /// The note this one corrects, for an amendment.
+    /// Id of the note of the same case that this amendment corrects; null for an ordinary note.
     pub amends_note_id: Option<uuid::Uuid>,
-    /// When written.
+    /// When the note was written (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -10,16 +10,16 @@ use utoipa::ToSchema;
 
 use super::{audit_change, audit_read, open_case, optional_notes};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IfMatch, RequestMeta, etag};
+use crate::extract::{Authenticated, IfMatch, RequestMeta, with_etag};
 use crate::state::AppState;
 
 /// Someone to call in an emergency.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 pub struct EmergencyContactDto {
-    /// Name.
+    /// Who the contact is (a name or a label such as "Sister"), trimmed.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// Phone.
+    /// Phone number: 7 to 15 digits, optionally with `+`, spaces, dots, dashes or parentheses; at most 32 characters.
     pub phone: String,
 }
 
@@ -34,7 +34,7 @@ pub struct SafetyPlanRequest {
     pub emergency_contacts: Vec<EmergencyContactDto>,
     /// Places to go (each 1 to 500 characters; at most 50).
     pub safe_places: Vec<String>,
-    /// Notes.
+    /// Free-text notes; the plan is replaced whole, so omitting them or sending null saves a plan without notes.
     #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
@@ -42,21 +42,21 @@ pub struct SafetyPlanRequest {
 /// A saved safety plan.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SafetyPlanResponse {
-    /// The case.
+    /// Id of the case the plan belongs to (a case has at most one plan).
     pub case_id: uuid::Uuid,
-    /// Steps.
+    /// Steps to take, in the order saved.
     pub steps: Vec<String>,
-    /// Emergency contacts.
+    /// People to call, in the order saved.
     pub emergency_contacts: Vec<EmergencyContactDto>,
-    /// Safe places.
+    /// Places to go, in the order saved.
     pub safe_places: Vec<String>,
-    /// Notes.
+    /// Free-text notes; null when the last save had none.
     pub notes: Option<String>,
-    /// Version for `If-Match`.
+    /// 1 when created, +1 on each save; equals the `ETag`, to send back as `If-Match: "<version>"` to replace the plan.
     pub version: i32,
-    /// Who last saved it.
+    /// Id of the user who last saved the plan.
     pub updated_by: uuid::Uuid,
-    /// When.
+    /// When the plan was last saved (UTC, set by the server).
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -76,7 +76,7 @@ fn respond(plan: SafetyPlan) -> HttpResponse {
         updated_by: plan.updated_by.as_uuid(),
         updated_at: plan.updated_at,
     };
-    HttpResponse::Ok().insert_header((header::ETAG, etag(plan.version))).json(body)
+    with_etag(HttpResponse::Ok(), plan.version, &body)
 }
 
 /// Up to 50 entries of 1 to 500 characters each.

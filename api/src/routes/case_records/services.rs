@@ -42,23 +42,23 @@ pub struct ServiceRequest {
 /// A service.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceResponse {
-    /// Id.
+    /// The service record's id, assigned by the server.
     pub id: uuid::Uuid,
-    /// The case.
+    /// Id of the case the service was delivered on.
     pub case_id: uuid::Uuid,
-    /// Type.
+    /// The kind of service delivered.
     pub service_type: String,
-    /// When delivered.
+    /// When the service was delivered (UTC), as the worker gave it.
     pub delivered_at: DateTime<Utc>,
-    /// Minutes.
+    /// Time spent in minutes, 1 to 1440; null when not given.
     pub minutes: Option<i32>,
-    /// Amount in cents.
+    /// Money spent in cents; always present for `vqrp_plus`, otherwise null when not given.
     pub amount_cents: Option<i64>,
-    /// Notes.
+    /// Free-text notes (encrypted at rest); null when none were given.
     pub notes: Option<String>,
-    /// Who recorded it.
+    /// Id of the user who recorded the service.
     pub recorded_by: uuid::Uuid,
-    /// When recorded.
+    /// When the service was recorded (UTC, set by the server).
     pub created_at: DateTime<Utc>,
 }
 
