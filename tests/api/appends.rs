@@ -150,6 +150,31 @@ async fn opening_a_case_sends_the_database_a_fixed_number_of_statements() {
     assert_eq!(keyed.status(), StatusCode::CREATED);
     let expected = if on_postgres() { 4 } else { 9 };
     assert_eq!(sent, expected, "statements for one POST /cases with an Idempotency-Key");
+
+    // Naming a program, a division and an assignee too: the four references are read in one
+    // statement (`infra::store::case_references`), so the count stays; on SQLite the assignment's
+    // event is one more row.
+    let program: Value = app
+        .post(
+            "/api/v1/programs",
+            Some(&agency.admin.access_token),
+            &json!({"code": "exit-route", "name": "Exit Route"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let mut named = body.clone();
+    named["program_id"] = program["id"].clone();
+    named["division_id"] = json!(app.division_id("51").await);
+    named["assigned_to"] = json!(worker.user_id);
+    let before = app.state.db.statements_sent();
+    let case: Value = app.post("/api/v1/cases", Some(&worker.access_token), &named, StatusCode::CREATED).await;
+    let sent = app.state.db.statements_sent() - before;
+    assert_eq!(
+        (case["program_id"].clone(), case["assigned_to"].clone()),
+        (program["id"].clone(), json!(worker.user_id))
+    );
+    let expected = if on_postgres() { 2 } else { 8 };
+    assert_eq!(sent, expected, "statements for one POST /cases naming a program, a division and an assignee");
 }
 
 /// Rows appended together (a search page's audit events, a referral's events for every worker on

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
 
-use crate::helpers::{on_postgres, spawn_app_with};
+use crate::helpers::on_postgres;
 
 #[tokio::test]
 async fn connections_the_database_dropped_while_idle_are_replaced_before_a_request_uses_them() {

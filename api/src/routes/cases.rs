@@ -8,11 +8,11 @@ use domain::case::{self, CaseStatus, ReferralSource, RiskLevel, VictimizationTyp
 
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
 use infra::TenantTx;
-use infra::crypto::TenantCipher;
+
 use infra::db::begin_tenant_tx;
 use infra::store::audit::{self, AuditFilter};
 use infra::store::cases::{self, Case, CaseChanges, CaseFilter, NewCase};
-use infra::store::{clients, programs, reference, users};
+use infra::store::{case_references, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -141,70 +141,56 @@ pub struct CaseQuery {
     pub division_id: Option<uuid::Uuid>,
 }
 
+/// Why an assignee is refused.
+const ASSIGNEE_REFUSED: &str = "must be an active supervisor or case manager of this agency";
+
 /// Refuses an assignee who is not an active supervisor or case manager of this agency.
 async fn check_assignee(tx: &TenantTx, worker: UserId) -> Result<(), ApiError> {
     match users::get(tx, worker).await {
         Ok(user) if case::may_hold_cases(user.active, &user.roles) => Ok(()),
-        Ok(_) | Err(infra::StoreError::NotFound) => {
-            Err(ApiError::field("assigned_to", "must be an active supervisor or case manager of this agency"))
-        }
+        Ok(_) | Err(infra::StoreError::NotFound) => Err(ApiError::field("assigned_to", ASSIGNEE_REFUSED)),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The row a reference names, or a field error when it names none.
-fn found<T>(
-    read: Result<T, infra::StoreError>,
-    e: &mut ValidationErrors,
-    field: &'static str,
-    message: &'static str,
-) -> Result<Option<T>, ApiError> {
-    match read {
-        Ok(row) => Ok(Some(row)),
-        Err(infra::StoreError::NotFound) => {
-            e.add(field, message);
-            Ok(None)
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
 impl CreateCaseRequest {
-    async fn try_into_domain(&self, tx: &TenantTx, cipher: &TenantCipher, actor: &Actor) -> Result<NewCase, ApiError> {
+    /// The references this request names, for [`case_references::find`].
+    fn named(&self) -> case_references::Named {
+        case_references::Named {
+            client: self.client_id,
+            program: self.program_id,
+            division: self.division_id.map(PoliceDivisionId::from_uuid),
+            assignee: self.assigned_to.map(UserId::from_uuid),
+        }
+    }
+
+    /// The case to open, from the request and what its references were found to be (no query
+    /// here: `found` was read in one statement). Every field's problem is reported at once.
+    fn try_into_domain(&self, found: case_references::Found) -> Result<NewCase, ApiError> {
         let mut e = ValidationErrors::default();
         let types = e.check("victimization_types", case::victimization_types(&self.victimization_types));
         let source = e.check("referral_source", ReferralSource::parse(&self.referral_source));
-        let client = clients::visible(tx, cipher, self.client_id, CaseScope::of(actor)).await?;
-        if client.is_none() {
+        if found.client.is_none() {
             e.add("client_id", "does not name a client");
         }
-        let program = match self.program_id {
-            Some(id) => {
-                found(programs::get(tx, id).await, &mut e, "program_id", "does not name a program of this agency")?
-            }
-            None => None,
-        };
-        let division = match self.division_id {
-            Some(id) => found(
-                reference::get_division(tx.raw(), PoliceDivisionId::from_uuid(id)).await,
-                &mut e,
-                "division_id",
-                "does not name a police division",
-            )?,
-            None => None,
-        };
-        if let Some(worker) = self.assigned_to
-            && let Err(ApiError::Validation(mut errors)) = check_assignee(tx, UserId::from_uuid(worker)).await
+        if self.program_id.is_some() && found.program.is_none() {
+            e.add("program_id", "does not name a program of this agency");
+        }
+        if self.division_id.is_some() && found.division.is_none() {
+            e.add("division_id", "does not name a police division");
+        }
+        if self.assigned_to.is_some()
+            && !found.assignee.as_ref().is_some_and(|u| case::may_hold_cases(u.active, &u.roles))
         {
-            e.0.append(&mut errors.0);
+            e.add("assigned_to", ASSIGNEE_REFUSED);
         }
         Ok(e.finish(|| {
             Some(NewCase {
-                client: client?,
+                client: found.client?,
                 victimization_types: types?,
                 referral_source: source?,
-                program,
-                division,
+                program: found.program,
+                division: found.division,
                 assigned_to: self.assigned_to.map(UserId::from_uuid),
                 restricted: self.restricted,
             })
@@ -251,7 +237,8 @@ pub async fn create_case(
         }
         Begun::Proceed(tx) => tx,
     };
-    let new = body.try_into_domain(&tx, &cipher, &actor).await?;
+    let found = case_references::find(&tx, &cipher, body.named(), CaseScope::of(&actor)).await?;
+    let new = body.try_into_domain(found)?;
     let case = cases::queue_insert(&tx, &cipher, new)?;
     announce_assignment(&tx, &case, None).await?;
     let details = serde_json::json!({ "client_id": case.client_id, "restricted": case.restricted });

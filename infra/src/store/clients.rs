@@ -141,7 +141,7 @@ pub async fn insert(tx: &TenantTx, cipher: &TenantCipher, fields: &ClientFields)
 
 /// The rule of which clients `scope` may see, on `clients`: a client with no case, or with one
 /// case the scope sees (so a client whose every case is restricted to someone else is hidden).
-fn seen_in(tenant: Uuid, scope: CaseScope) -> Condition {
+pub(super) fn seen_in(tenant: Uuid, scope: CaseScope) -> Condition {
     if scope == CaseScope::All {
         return Condition::all();
     }

@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod audit;
 pub mod case_records;
+pub mod case_references;
 pub mod cases;
 pub mod clients;
 pub mod consents;
