@@ -189,7 +189,7 @@ pub const fn reopen(current: CaseStatus) -> Result<CaseStatus, TransitionError> 
 /// # Errors
 /// [`TextError`].
 pub fn reason(raw: &str) -> Result<String, TextError> {
-    bounded_text(raw, 2000)
+    bounded_text(raw, crate::validation::limits::REASON)
 }
 
 /// Free-text notes on a record: up to 20,000 characters, newlines allowed (stored encrypted).
@@ -201,7 +201,7 @@ pub fn note_text(raw: &str) -> Result<String, NoteError> {
     if trimmed.is_empty() {
         return Err(NoteError::Empty);
     }
-    if raw.chars().count() > 20_000 {
+    if raw.chars().count() > crate::validation::limits::NOTE {
         return Err(NoteError::TooLong);
     }
     Ok(trimmed.to_owned())

@@ -61,7 +61,7 @@ fn text(raw: &str, max: usize) -> Result<String, PersonError> {
 /// # Errors
 /// [`PersonError`].
 pub fn name(raw: &str) -> Result<String, PersonError> {
-    text(raw, 100)
+    text(raw, crate::validation::limits::PERSON_NAME)
 }
 
 /// The longest phone number accepted, in characters (all ASCII), separators included.

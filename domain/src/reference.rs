@@ -72,7 +72,7 @@ impl DivisionCode {
 /// # Errors
 /// [`TextError`] when empty, too long or holding control characters.
 pub fn reference_name(raw: &str) -> Result<String, TextError> {
-    bounded_text(raw, 200)
+    bounded_text(raw, crate::validation::limits::LABEL)
 }
 
 /// A police service's short name (`TPS`): 1 to 32 characters.
@@ -80,7 +80,7 @@ pub fn reference_name(raw: &str) -> Result<String, TextError> {
 /// # Errors
 /// [`TextError`] when empty, too long or holding control characters.
 pub fn short_name(raw: &str) -> Result<String, TextError> {
-    bounded_text(raw, 32)
+    bounded_text(raw, crate::validation::limits::SHORT_NAME)
 }
 
 /// The divisions of Toronto Police Service that a fresh database is seeded with.

@@ -69,7 +69,7 @@ impl DisplayName {
     /// # Errors
     /// [`TextError`] when empty, too long or holding control characters.
     pub fn parse(raw: &str) -> Result<Self, TextError> {
-        bounded_text(raw, 200).map(Self)
+        bounded_text(raw, crate::validation::limits::LABEL).map(Self)
     }
 
     /// The name.

@@ -60,6 +60,27 @@ impl ValidationErrors {
     }
 }
 
+/// How long each kind of free text may be, in characters (white space around it included): the
+/// one home of each limit. The checks below and in `person` and `case` read them, and so does the
+/// OpenAPI document (`api::openapi::text`), so a limit changes in one place.
+pub mod limits {
+    /// A person's given or family name, a child's, an emergency contact's.
+    pub const PERSON_NAME: usize = 100;
+    /// A one-line name: a program, an organisation, a service referred to, a police service or
+    /// division, a tenant, a user's display name, a program's funder.
+    pub const LABEL: usize = 200;
+    /// A short one-line word: an organisation's kind; a preferred language.
+    pub const SHORT_LABEL: usize = 64;
+    /// A police service's short name (`TPS`).
+    pub const SHORT_NAME: usize = 32;
+    /// A safety plan's step or safe place (one line); an address.
+    pub const PLAN_ITEM: usize = 500;
+    /// Safe-contact notes; why a case was closed or reopened; why a report was returned.
+    pub const REASON: usize = 2_000;
+    /// Notes on a record (newlines allowed).
+    pub const NOTE: usize = 20_000;
+}
+
 /// Trims a free-text value and checks its length in characters. The limit counts the text as sent,
 /// white space around it included, as the OpenAPI document's `maxLength` does.
 ///

@@ -1,8 +1,10 @@
 //! The conventions every operation shares (api-contract.md, "Conventions"), stated once and added
 //! to the document after the routes are collected, so no handler has to repeat them and none can
 //! forget one: `X-Request-Id` on every response, `Location` on every 201, the problem responses
-//! of bodies (400, 413, 415), of idempotent creates (409 in flight, 422 key reused), of signed-in
-//! routes (401), of everything (500) and of everything that reads the database (503). It also
+//! of bodies (400, 413, 415, 422 invalid fields), of ids in the path (404), of `If-Match` (412,
+//! 428), of idempotent creates (409 in flight, 422 key reused), of signed-in routes (401), of
+//! everything (500) and of everything that reads the database (503). A handler writes only the
+//! statuses with a meaning of its own (who may call it: 403; its conflicts: 409). It also
 //! tidies what generated clients trip over: list items refer to their named schema instead of
 //! copying it, response fields the service always sends are `required`, optional headers are plain
 //! strings, and sign-in needs no token.
@@ -56,12 +58,37 @@ fn ensure(op: &mut Operation, status: &str, description: &str, also: Option<&str
     }
 }
 
-fn apply_to(op: &mut Operation, signed_in: bool, uses_database: bool) {
+/// What a path's id names, from the segment before its first `{…}`: `/api/v1/police-divisions/{id}`
+/// names a police division.
+fn resource_of(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let at = segments.iter().position(|s| s.starts_with('{'))?;
+    let plural = segments.get(at.checked_sub(1)?)?;
+    Some(plural.strip_suffix('s').unwrap_or(plural).replace('-', " "))
+}
+
+fn apply_to(op: &mut Operation, path: &str, signed_in: bool, uses_database: bool) {
     let idempotent = has_parameter(op, "Idempotency-Key");
     if op.request_body.is_some() {
         ensure(op, "400", "The body is not valid JSON", None);
         ensure(op, "413", "The body is larger than 1 MiB", None);
         ensure(op, "415", "The body is not application/json", None);
+        ensure(op, "422", "Invalid fields (`validation_failed`: the problem's `errors` name each field and why)", None);
+    }
+    if let Some(resource) = resource_of(path) {
+        // The same answer whether it does not exist or the caller may not see it (another tenant's,
+        // a restricted case): a 404 tells nobody which.
+        let missing = format!("No {resource} with this id that you may see (`not_found`)");
+        ensure(op, "404", &missing, None);
+    }
+    if has_parameter(op, "If-Match") {
+        ensure(op, "428", "No `If-Match`: send the `ETag` you read (`precondition_required`)", None);
+        ensure(
+            op,
+            "412",
+            "`If-Match` is not the current version: it changed since you read it (`precondition_failed`)",
+            None,
+        );
     }
     if idempotent {
         let in_flight = "a request with the same Idempotency-Key is still in flight (retry shortly)";
@@ -206,7 +233,7 @@ pub fn apply(doc: &mut OpenApi) {
         for op in
             [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
         {
-            apply_to(op, signed_in, path.starts_with("/api/v1/"));
+            apply_to(op, path, signed_in, path.starts_with("/api/v1/"));
             plain_string_headers(op);
             if !signed_in && path.starts_with("/api/v1/") {
                 op.security = None; // sign-in and refresh take no token

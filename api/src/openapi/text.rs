@@ -24,10 +24,10 @@ const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
 enum Rule {
     /// `bounded_text` and `person::name`: something besides white space, no control characters
     /// (so no line breaks) once trimmed, at most this many characters.
-    OneLine(u32),
+    OneLine(usize),
     /// `note_text` and `person::free_text`: something besides white space, at most this many
     /// characters; line breaks allowed.
-    NotBlank(u32),
+    NotBlank(usize),
     /// `person::phone`: 7 to 15 digits, with spaces, `+`, `-`, `.` and parentheses; at most 32
     /// characters.
     Phone,
@@ -44,60 +44,95 @@ impl Rule {
         }
     }
 
-    fn max_length(self) -> Option<u32> {
+    fn max_length(self) -> Option<usize> {
         match self {
             Self::OneLine(max) | Self::NotBlank(max) => Some(max),
-            Self::Phone => Some(domain::person::PHONE_MAX_CHARS),
+            Self::Phone => usize::try_from(domain::person::PHONE_MAX_CHARS).ok(),
         }
     }
 }
 
-/// Every free-text property of a request schema, with the rule its handler applies. A list
-/// property (`steps`) names the rule of its items.
-const FIELDS: &[(&str, &str, Rule)] = &[
-    ("ChildRequest", "given_name", Rule::OneLine(100)),
-    ("ChildRequest", "notes", Rule::NotBlank(20_000)),
-    ("ConsentRequest", "notes", Rule::NotBlank(20_000)),
-    ("ContactAttemptRequest", "notes", Rule::NotBlank(20_000)),
-    ("CreateClientRequest", "given_name", Rule::OneLine(100)),
-    ("CreateClientRequest", "family_name", Rule::OneLine(100)),
-    ("CreateClientRequest", "phone", Rule::Phone),
-    ("CreateClientRequest", "preferred_language", Rule::NotBlank(64)),
-    ("CreateClientRequest", "address", Rule::NotBlank(500)),
-    ("UpdateClientRequest", "given_name", Rule::OneLine(100)),
-    ("UpdateClientRequest", "family_name", Rule::OneLine(100)),
-    ("UpdateClientRequest", "phone", Rule::Phone),
-    ("UpdateClientRequest", "preferred_language", Rule::NotBlank(64)),
-    ("UpdateClientRequest", "address", Rule::NotBlank(500)),
-    ("SafeContactDto", "notes", Rule::NotBlank(2_000)),
-    ("ReferralPersonDto", "given_name", Rule::OneLine(100)),
-    ("ReferralPersonDto", "family_name", Rule::OneLine(100)),
-    ("ReferralPersonDto", "phone", Rule::Phone),
-    ("ReferralPersonDto", "preferred_language", Rule::NotBlank(64)),
-    ("CreateReferralRequest", "notes", Rule::NotBlank(20_000)),
-    ("CreateOrganizationRequest", "name", Rule::OneLine(200)),
-    ("CreateOrganizationRequest", "kind", Rule::OneLine(64)),
-    ("CreateOrganizationRequest", "phone", Rule::Phone),
-    ("CreateProgramRequest", "name", Rule::OneLine(200)),
-    ("CreateProgramRequest", "funder", Rule::OneLine(200)),
-    ("CreatePoliceServiceRequest", "name", Rule::OneLine(200)),
-    ("CreatePoliceServiceRequest", "short_name", Rule::OneLine(32)),
-    ("CreatePoliceDivisionRequest", "name", Rule::OneLine(200)),
-    ("CreateTenantRequest", "name", Rule::OneLine(200)),
-    ("TenantAdminRequest", "display_name", Rule::OneLine(200)),
-    ("CreateUserRequest", "display_name", Rule::OneLine(200)),
-    ("UpdateUserRequest", "display_name", Rule::OneLine(200)),
-    ("NoteRequest", "body", Rule::NotBlank(20_000)),
-    ("OutboundReferralRequest", "service", Rule::OneLine(200)),
-    ("OutboundReferralRequest", "notes", Rule::NotBlank(20_000)),
-    ("RiskAssessmentRequest", "notes", Rule::NotBlank(20_000)),
-    ("ServiceRequest", "notes", Rule::NotBlank(20_000)),
-    ("SafetyPlanRequest", "steps", Rule::OneLine(500)),
-    ("SafetyPlanRequest", "safe_places", Rule::OneLine(500)),
-    ("SafetyPlanRequest", "notes", Rule::NotBlank(20_000)),
-    ("EmergencyContactDto", "name", Rule::OneLine(100)),
-    ("EmergencyContactDto", "phone", Rule::Phone),
-];
+/// `Type.field` as the names the document uses, checked by the compiler: renaming a field or a
+/// request type without updating the table below fails to build instead of failing when the
+/// document is made.
+macro_rules! property {
+    ($schema:ident . $field:ident) => {{
+        let _field_exists = |s: &$schema| {
+            let _ = &s.$field;
+        };
+        (stringify!($schema), stringify!($field))
+    }};
+}
+
+/// Every free-text property of a request schema, with the rule its handler applies (the limits
+/// are `domain::validation::limits`, which the handlers' checks read too). A list property
+/// (`steps`) names the rule of its items.
+fn fields() -> Vec<((&'static str, &'static str), Rule)> {
+    use domain::validation::limits::{LABEL, NOTE, PERSON_NAME, PLAN_ITEM, REASON, SHORT_LABEL, SHORT_NAME};
+
+    use crate::routes::case_records::assessments::RiskAssessmentRequest;
+    use crate::routes::case_records::children::ChildRequest;
+    use crate::routes::case_records::consents::{ConsentRequest, OutboundReferralRequest};
+    use crate::routes::case_records::notes::NoteRequest;
+    use crate::routes::case_records::safety_plan::{EmergencyContactDto, SafetyPlanRequest};
+    use crate::routes::case_records::services::ServiceRequest;
+    use crate::routes::cases::ReasonRequest;
+    use crate::routes::clients::{CreateClientRequest, SafeContactDto, UpdateClientRequest};
+    use crate::routes::organizations::CreateOrganizationRequest;
+    use crate::routes::programs::CreateProgramRequest;
+    use crate::routes::reference::{CreatePoliceDivisionRequest, CreatePoliceServiceRequest};
+    use crate::routes::referrals::{ContactAttemptRequest, CreateReferralRequest, ReferralPersonDto};
+    use crate::routes::reports::ReturnReportRequest;
+    use crate::routes::tenants::{CreateTenantRequest, TenantAdminRequest};
+    use crate::routes::users::{CreateUserRequest, UpdateUserRequest};
+
+    vec![
+        (property!(ChildRequest.given_name), Rule::OneLine(PERSON_NAME)),
+        (property!(ChildRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(ConsentRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(ContactAttemptRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(CreateClientRequest.given_name), Rule::OneLine(PERSON_NAME)),
+        (property!(CreateClientRequest.family_name), Rule::OneLine(PERSON_NAME)),
+        (property!(CreateClientRequest.phone), Rule::Phone),
+        (property!(CreateClientRequest.preferred_language), Rule::NotBlank(SHORT_LABEL)),
+        (property!(CreateClientRequest.address), Rule::NotBlank(PLAN_ITEM)),
+        (property!(UpdateClientRequest.given_name), Rule::OneLine(PERSON_NAME)),
+        (property!(UpdateClientRequest.family_name), Rule::OneLine(PERSON_NAME)),
+        (property!(UpdateClientRequest.phone), Rule::Phone),
+        (property!(UpdateClientRequest.preferred_language), Rule::NotBlank(SHORT_LABEL)),
+        (property!(UpdateClientRequest.address), Rule::NotBlank(PLAN_ITEM)),
+        (property!(SafeContactDto.notes), Rule::NotBlank(REASON)),
+        (property!(ReferralPersonDto.given_name), Rule::OneLine(PERSON_NAME)),
+        (property!(ReferralPersonDto.family_name), Rule::OneLine(PERSON_NAME)),
+        (property!(ReferralPersonDto.phone), Rule::Phone),
+        (property!(ReferralPersonDto.preferred_language), Rule::NotBlank(SHORT_LABEL)),
+        (property!(CreateReferralRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(CreateOrganizationRequest.name), Rule::OneLine(LABEL)),
+        (property!(CreateOrganizationRequest.kind), Rule::OneLine(SHORT_LABEL)),
+        (property!(CreateOrganizationRequest.phone), Rule::Phone),
+        (property!(CreateProgramRequest.name), Rule::OneLine(LABEL)),
+        (property!(CreateProgramRequest.funder), Rule::OneLine(LABEL)),
+        (property!(CreatePoliceServiceRequest.name), Rule::OneLine(LABEL)),
+        (property!(CreatePoliceServiceRequest.short_name), Rule::OneLine(SHORT_NAME)),
+        (property!(CreatePoliceDivisionRequest.name), Rule::OneLine(LABEL)),
+        (property!(CreateTenantRequest.name), Rule::OneLine(LABEL)),
+        (property!(TenantAdminRequest.display_name), Rule::OneLine(LABEL)),
+        (property!(CreateUserRequest.display_name), Rule::OneLine(LABEL)),
+        (property!(UpdateUserRequest.display_name), Rule::OneLine(LABEL)),
+        (property!(NoteRequest.body), Rule::NotBlank(NOTE)),
+        (property!(OutboundReferralRequest.service), Rule::OneLine(LABEL)),
+        (property!(OutboundReferralRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(RiskAssessmentRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(ServiceRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(SafetyPlanRequest.steps), Rule::OneLine(PLAN_ITEM)),
+        (property!(SafetyPlanRequest.safe_places), Rule::OneLine(PLAN_ITEM)),
+        (property!(SafetyPlanRequest.notes), Rule::NotBlank(NOTE)),
+        (property!(EmergencyContactDto.name), Rule::OneLine(PERSON_NAME)),
+        (property!(EmergencyContactDto.phone), Rule::Phone),
+        (property!(ReasonRequest.reason), Rule::OneLine(REASON)),
+        (property!(ReturnReportRequest.reason), Rule::OneLine(REASON)),
+    ]
+}
 
 /// Lists the handlers cap (`steps: at most 50 entries`).
 const LIST_LIMITS: &[(&str, &str, usize)] = &[
@@ -110,11 +145,10 @@ fn constrain_text(schema: &mut Schema, rule: Rule) {
     match schema {
         Schema::Object(object) => {
             object.pattern = Some(rule.pattern());
-            if let Rule::OneLine(_) = rule {
-                object.min_length = Some(1);
-            }
+            // Something besides white space; a phone number, at least its 7 digits.
+            object.min_length = Some(if rule == Rule::Phone { 7 } else { 1 });
             if let Some(max) = rule.max_length() {
-                object.max_length = Some(max as usize);
+                object.max_length = Some(max);
             }
         }
         Schema::Array(array) => {
@@ -131,7 +165,8 @@ fn constrain_text(schema: &mut Schema, rule: Rule) {
 /// The property `field` of the component schema `schema`, written out (not a reference).
 ///
 /// # Panics
-/// When either is missing: the list names a field that was renamed, and the document would
+/// When either is missing: the compiler checks the type and field names (`property!`), but a
+/// `serde` rename or a schema name of utoipa's own would still miss, and the document would
 /// silently lose its constraint. Every test that builds the document catches it.
 fn property<'a>(components: &'a mut Components, schema: &str, field: &str) -> &'a mut Schema {
     let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
@@ -146,7 +181,7 @@ fn property<'a>(components: &'a mut Components, schema: &str, field: &str) -> &'
 /// Writes every free-text rule into `doc`.
 pub fn apply(doc: &mut OpenApi) {
     let Some(components) = &mut doc.components else { return };
-    for &(schema, field, rule) in FIELDS {
+    for ((schema, field), rule) in fields() {
         constrain_text(property(components, schema, field), rule);
     }
     for &(schema, field, max) in LIST_LIMITS {
@@ -169,7 +204,7 @@ mod tests {
 
     /// What the document says of `text`: the pattern, and `maxLength` (in characters).
     fn matches(rule: Rule, re: &Regex, text: &str) -> bool {
-        let fits = rule.max_length().is_none_or(|max| text.chars().count() <= max as usize);
+        let fits = rule.max_length().is_none_or(|max| text.chars().count() <= max);
         re.is_match(text) && fits
     }
 
@@ -179,8 +214,8 @@ mod tests {
 
     fn domain_accepts(rule: Rule, text: &str) -> bool {
         match rule {
-            Rule::OneLine(max) => domain::validation::bounded_text(text, max as usize).is_ok(),
-            Rule::NotBlank(max) => domain::person::free_text(text, max as usize).is_ok(),
+            Rule::OneLine(max) => domain::validation::bounded_text(text, max).is_ok(),
+            Rule::NotBlank(max) => domain::person::free_text(text, max).is_ok(),
             Rule::Phone => domain::person::phone(text).is_ok(),
         }
     }

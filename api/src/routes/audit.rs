@@ -97,7 +97,6 @@ pub struct VerifyResponse {
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEventResponse>),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -144,7 +144,6 @@ fn throttle_keys(state: &AppState, tenant: &str, email: &str, ip: Option<&str>) 
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong tenant, email or password (indistinguishable)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing or malformed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this account or address", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot be reached, or too many sign-ins are being checked at once (`unavailable`); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
@@ -310,7 +309,6 @@ async fn issue_refresh(tx: &TenantTx, tenant: TenantId, session: SessionId) -> R
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]

@@ -72,7 +72,6 @@ pub struct UpdateCaseRequest {
 #[schema(example = json!({"reason": "Safety plan in place; client connected with shelter services."}))]
 pub struct ReasonRequest {
     /// The reason (encrypted at rest).
-    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -211,7 +210,6 @@ impl CreateCaseRequest {
     responses(
         (status = 201, description = "Opened", body = CaseResponse, headers(("Location" = String, description = "The new case"), ("ETag" = String, description = "Version for If-Match"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or references, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -266,7 +264,6 @@ pub async fn create_case(
     responses(
         (status = 200, description = "A page of cases", body = Page<CaseResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -314,7 +311,6 @@ pub async fn list_cases(
     responses(
         (status = 200, description = "The case (the read is audited)", body = CaseResponse, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -346,10 +342,6 @@ pub async fn get_case(
     responses(
         (status = 200, description = "Updated", body = CaseResponse, headers(("ETag" = String, description = "New version"))),
         (status = 403, description = "Not a supervisor or case manager, or a case manager lifting `restricted` (a supervisor's decision)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The case changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -458,7 +450,6 @@ async fn change_status(
     responses(
         (status = 200, description = "Closed", body = CaseResponse),
         (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json"),
     ),
@@ -486,7 +477,6 @@ pub async fn close_case(
     responses(
         (status = 200, description = "Reopened", body = CaseResponse),
         (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already open", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json"),
     ),
@@ -514,7 +504,6 @@ pub async fn reopen_case(
     responses(
         (status = 200, description = "A page of audit events about this case", body = Page<AuditEventResponse>),
         (status = 403, description = "Not a supervisor or agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case in this agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

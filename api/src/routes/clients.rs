@@ -30,7 +30,6 @@ pub struct SafeContactDto {
     /// Leaving a voicemail is safe.
     pub ok_to_voicemail: bool,
     /// Anything else a worker must know before contacting (encrypted at rest).
-    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 
@@ -41,26 +40,21 @@ pub struct SafeContactDto {
     "safe_contact": {"ok_to_call": true, "ok_to_text": false, "ok_to_voicemail": false, "notes": "Call after 6 pm only"}}))]
 pub struct CreateClientRequest {
     /// Given name, trimmed; found later by exact, case-insensitive search.
-    #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
     /// Family name, trimmed; omit when unknown.
-    #[schema(max_length = 100)]
     pub family_name: Option<String>,
     /// Date of birth as `YYYY-MM-DD`, from 1900-01-01 to today; omit when unknown.
     pub date_of_birth: Option<NaiveDate>,
     /// `woman`, `man`, `non_binary`, `two_spirit`, `another_gender` or `prefer_not_to_say`.
     pub gender: Option<String>,
     /// Phone number with 7 to 15 digits; `+`, spaces, dots, dashes and parentheses are allowed.
-    #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32)]
     pub phone: Option<String>,
     /// Email address, stored trimmed and lowercased; only kept on record, never used to sign in.
     #[schema(format = Email)]
     pub email: Option<String>,
     /// The language the client prefers, as free text (e.g. "Portuguese").
-    #[schema(max_length = 64)]
     pub preferred_language: Option<String>,
     /// Address as free text.
-    #[schema(max_length = 500)]
     pub address: Option<String>,
     /// How to contact the client safely; omit when not yet known.
     pub safe_contact: Option<SafeContactDto>,
@@ -71,11 +65,10 @@ pub struct CreateClientRequest {
 #[schema(example = json!({"phone": "+1 416 555 0100", "preferred_language": "Portuguese"}))]
 pub struct UpdateClientRequest {
     /// New given name; omit to keep it (it cannot be cleared).
-    #[schema(min_length = 1, max_length = 100)]
     pub given_name: Option<String>,
     /// New family name, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 100, value_type = Option<String>)]
+    #[schema(value_type = Option<String>)]
     pub family_name: Option<Option<String>>,
     /// New date of birth (`YYYY-MM-DD`, 1900-01-01 to today), or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
@@ -87,7 +80,7 @@ pub struct UpdateClientRequest {
     pub gender: Option<Option<String>>,
     /// New phone number (7 to 15 digits), or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32, value_type = Option<String>)]
+    #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     /// New email address, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
@@ -95,11 +88,11 @@ pub struct UpdateClientRequest {
     pub email: Option<Option<String>>,
     /// New preferred language, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 64, value_type = Option<String>)]
+    #[schema(value_type = Option<String>)]
     pub preferred_language: Option<Option<String>>,
     /// New address, or `null` to clear it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 500, value_type = Option<String>)]
+    #[schema(value_type = Option<String>)]
     pub address: Option<Option<String>>,
     /// Replaces the whole safe-contact record, or `null` clears it; omit to keep it.
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
@@ -183,7 +176,10 @@ pub struct ClientQuery {
 
 fn safe_contact(e: &mut ValidationErrors, field: &str, dto: Option<&SafeContactDto>) -> Option<SafeContact> {
     let dto = dto?;
-    let notes = dto.notes.as_deref().and_then(|n| e.check(&format!("{field}.notes"), person::free_text(n, 2000)));
+    let notes = dto
+        .notes
+        .as_deref()
+        .and_then(|n| e.check(&format!("{field}.notes"), person::free_text(n, domain::validation::limits::REASON)));
     Some(SafeContact {
         ok_to_call: dto.ok_to_call,
         ok_to_text: dto.ok_to_text,
@@ -214,8 +210,10 @@ fn check_fields(e: &mut ValidationErrors, raw: &RawClient<'_>) -> Option<ClientF
     let gender = raw.gender.map(|g| e.check("gender", Gender::parse(g)));
     let phone = raw.phone.map(|p| e.check("phone", person::phone(p)));
     let email = raw.email.map(|m| e.check("email", person::email(m)));
-    let language = raw.preferred_language.map(|l| e.check("preferred_language", person::free_text(l, 64)));
-    let address = raw.address.map(|a| e.check("address", person::free_text(a, 500)));
+    let language = raw
+        .preferred_language
+        .map(|l| e.check("preferred_language", person::free_text(l, domain::validation::limits::SHORT_LABEL)));
+    let address = raw.address.map(|a| e.check("address", person::free_text(a, domain::validation::limits::PLAN_ITEM)));
     let safe = safe_contact(e, "safe_contact", raw.safe_contact);
     if !e.is_empty() {
         return None;
@@ -307,8 +305,6 @@ impl UpdateClientRequest {
     responses(
         (status = 201, description = "Created", body = ClientResponse, headers(("Location" = String, description = "The new client"), ("ETag" = String, description = "Version for If-Match"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -406,7 +402,6 @@ pub async fn search_clients(
     responses(
         (status = 200, description = "The client (the read is audited)", body = ClientResponse, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -442,10 +437,6 @@ pub async fn get_client(
     responses(
         (status = 200, description = "Updated", body = ClientResponse, headers(("ETag" = String, description = "New version"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client visible to you", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The client changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

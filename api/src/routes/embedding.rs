@@ -336,7 +336,6 @@ pub async fn list_shifts(
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such shift in this agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -364,7 +363,6 @@ pub async fn delete_shift(
     responses(
         (status = 200, description = "Workers on duty", body = OnDutyResponse),
         (status = 403, description = "Not agency staff", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such division", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

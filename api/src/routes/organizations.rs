@@ -23,13 +23,10 @@ use crate::state::AppState;
 #[schema(example = json!({"name": "Toronto Women's Shelter", "kind": "shelter", "phone": "416-555-0100"}))]
 pub struct CreateOrganizationRequest {
     /// The organisation's name, trimmed.
-    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Kind, e.g. `shelter`, `legal_clinic`, `counselling`.
-    #[schema(min_length = 1, max_length = 64)]
     pub kind: String,
     /// The organisation's phone number, 7 to 15 digits; omit if none.
-    #[schema(pattern = "^[0-9 +.()-]+$", min_length = 7, max_length = 32)]
     pub phone: Option<String>,
     /// The organisation's email address, stored trimmed and lowercased; omit if none.
     #[schema(format = Email)]
@@ -70,7 +67,6 @@ impl From<Organization> for OrganizationResponse {
     responses(
         (status = 201, description = "Created", body = OrganizationResponse, headers(("Location" = String, description = "The new organisation"))),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -85,8 +81,8 @@ pub async fn create_organization(
     let actor = caller.0;
     authorize(&actor, Action::ManageAgencySetup)?;
     let mut e = ValidationErrors::default();
-    let name = e.check("name", bounded_text(&body.name, 200));
-    let kind = e.check("kind", bounded_text(&body.kind, 64));
+    let name = e.check("name", bounded_text(&body.name, domain::validation::limits::LABEL));
+    let kind = e.check("kind", bounded_text(&body.kind, domain::validation::limits::SHORT_LABEL));
     let phone = body.phone.as_deref().map(|p| e.check("phone", domain::person::phone(p)));
     let email = body.email.as_deref().map(|m| e.check("email", domain::person::email(m)));
     let (name, kind) = e.finish(|| Some((name?, kind?)))?;
@@ -120,7 +116,6 @@ pub async fn create_organization(
     responses(
         (status = 200, description = "A page of organisations", body = Page<OrganizationResponse>),
         (status = 403, description = "Not agency staff who refer", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -150,7 +145,6 @@ pub async fn list_organizations(
     responses(
         (status = 200, description = "The organisation", body = OrganizationResponse),
         (status = 403, description = "Not agency staff who refer", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation in this agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

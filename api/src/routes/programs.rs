@@ -26,10 +26,8 @@ pub struct CreateProgramRequest {
     #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 32, pattern = "^[a-z0-9-]{1,32}$")]
     pub code: String,
     /// The program's display name, trimmed.
-    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Who funds it.
-    #[schema(max_length = 200)]
     pub funder: Option<String>,
 }
 
@@ -73,7 +71,6 @@ fn code(raw: &str) -> Result<String, &'static str> {
         (status = 201, description = "Created", body = ProgramResponse, headers(("Location" = String, description = "The new program"))),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Code taken in this agency", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -89,8 +86,8 @@ pub async fn create_program(
     authorize(&actor, Action::ManageAgencySetup)?;
     let mut e = ValidationErrors::default();
     let code = e.check("code", code(&body.code));
-    let name = e.check("name", bounded_text(&body.name, 200));
-    let funder = body.funder.as_deref().map(|f| e.check("funder", bounded_text(f, 200)));
+    let name = e.check("name", bounded_text(&body.name, domain::validation::limits::LABEL));
+    let funder = body.funder.as_deref().map(|f| e.check("funder", bounded_text(f, domain::validation::limits::LABEL)));
     let (code, name) = e.finish(|| Some((code?, name?)))?;
     let idempotent = Idempotent::new(idempotency, &actor, "create_program", &*body)?;
     let tx = match idempotent.begin(&state, &actor, &meta).await? {
@@ -117,7 +114,6 @@ pub async fn create_program(
     responses(
         (status = 200, description = "A page of programs", body = Page<ProgramResponse>),
         (status = 403, description = "Not a member of an agency", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -147,7 +143,6 @@ pub async fn list_programs(
     responses(
         (status = 200, description = "The program", body = ProgramResponse),
         (status = 403, description = "Not a member of an agency", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such program in this agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

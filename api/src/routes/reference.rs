@@ -24,10 +24,8 @@ use crate::state::AppState;
 #[schema(example = json!({"name": "Peel Regional Police", "short_name": "PRP"}))]
 pub struct CreatePoliceServiceRequest {
     /// Full name.
-    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Short name or abbreviation, e.g. `TPS`.
-    #[schema(min_length = 1, max_length = 32)]
     pub short_name: String,
     /// First day in force, `YYYY-MM-DD` (default: today's date in UTC).
     pub effective_from: Option<NaiveDate>,
@@ -42,7 +40,6 @@ pub struct CreatePoliceDivisionRequest {
     /// The service it belongs to.
     pub police_service_id: uuid::Uuid,
     /// The division's name, e.g. `51 Division`.
-    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Code as police use it.
     #[schema(min_length = 1, max_length = 16, pattern = "^[A-Za-z0-9-]+$")]
@@ -151,7 +148,6 @@ fn entry(actor: &domain::authz::Actor, meta: &RequestMeta, action: &'static str,
     responses(
         (status = 201, description = "Created", body = PoliceServiceResponse, headers(("Location" = String, description = "The list that holds the new service"))),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -192,7 +188,6 @@ pub async fn create_police_service(
     params(PageQuery, ReferenceQuery),
     responses(
         (status = 200, description = "A page of police services", body = Page<PoliceServiceResponse>),
-        (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -274,7 +269,6 @@ pub async fn create_police_division(
     params(PageQuery, ReferenceQuery),
     responses(
         (status = 200, description = "A page of police divisions", body = Page<PoliceDivisionResponse>),
-        (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -34,7 +34,6 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ReferralPersonDto {
     /// The person's given name, trimmed.
-    #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
     /// Family name, 1 to 100 characters; null when unknown.
     pub family_name: Option<String>,
@@ -75,7 +74,6 @@ pub struct CreateReferralRequest {
     /// Whether children are involved.
     pub children_involved: Option<bool>,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -210,7 +208,6 @@ pub struct ContactAttemptRequest {
     /// `reached`, `no_answer`, `declined` or `unsafe_to_contact`.
     pub outcome: String,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -270,15 +267,12 @@ impl CreateReferralRequest {
         let dob = p.date_of_birth.and_then(|d| e.check("person.date_of_birth", person::date_of_birth(d, today)));
         let phone = p.phone.as_deref().and_then(|v| e.check("person.phone", person::phone(v)));
         let email = p.email.as_deref().and_then(|v| e.check("person.email", person::email(v)));
-        let language = p
-            .preferred_language
-            .as_deref()
-            .and_then(|v| e.check("person.preferred_language", person::free_text(v, 64)));
-        let safe_notes = p
-            .safe_contact
-            .notes
-            .as_deref()
-            .and_then(|v| e.check("person.safe_contact.notes", person::free_text(v, 2000)));
+        let language = p.preferred_language.as_deref().and_then(|v| {
+            e.check("person.preferred_language", person::free_text(v, domain::validation::limits::SHORT_LABEL))
+        });
+        let safe_notes = p.safe_contact.notes.as_deref().and_then(|v| {
+            e.check("person.safe_contact.notes", person::free_text(v, domain::validation::limits::REASON))
+        });
         let notes = self.notes.as_deref().and_then(|n| e.check("notes", case_rules::note_text(n)));
         e.finish(|| {
             let person = ReferralPerson {
@@ -314,7 +308,6 @@ impl CreateReferralRequest {
     responses(
         (status = 201, description = "Made", body = ReferralResponse, headers(("Location" = String, description = "The new referral"))),
         (status = 403, description = "Not allowed to refer, or a liaison referring at another division", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A duplicate with this Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or references", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -395,7 +388,6 @@ pub async fn create_referral(
     responses(
         (status = 200, description = "A page of referrals (status views)", body = Page<ReferralResponse>),
         (status = 403, description = "Not agency staff who refer or work referrals", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -435,7 +427,6 @@ pub async fn list_referrals(
     responses(
         (status = 200, description = "The referral (workers get the detail view)", body = ReferralDetailResponse),
         (status = 403, description = "Not agency staff who refer or work referrals", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such referral visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -476,7 +467,6 @@ pub async fn get_referral(
     responses(
         (status = 200, description = "Accepted", body = ReferralResponse),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already accepted", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -524,9 +514,7 @@ pub async fn accept_referral(
     responses(
         (status = 201, description = "Recorded", body = ContactAttemptResponse),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No consent to contact (code consent_required), not yet accepted, or closed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -590,7 +578,6 @@ pub async fn create_contact_attempt(
     responses(
         (status = 201, description = "Converted", body = ConversionResponse, headers(("Location" = String, description = "The new case"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such referral", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not accepted, declined, or already converted", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -148,7 +148,6 @@ pub struct CreateReportRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReturnReportRequest {
     /// What needs correcting (about the figures; never name a person).
-    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -320,7 +319,6 @@ pub async fn create_report(
     responses(
         (status = 200, description = "A page of reports, oldest first (without figures)", body = ReportPage),
         (status = 403, description = "Not a ministry analyst, or an agency supervisor or admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -94,9 +94,7 @@ pub async fn get_settings(state: web::Data<AppState>, caller: Authenticated) -> 
     responses(
         (status = 200, description = "Updated", body = SettingsResponse, headers(("ETag" = String, description = "New version"))),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since read", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A window out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

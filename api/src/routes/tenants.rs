@@ -43,7 +43,6 @@ pub struct CreateTenantRequest {
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 3, max_length = 63)]
     pub slug: String,
     /// Organisation name.
-    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// `agency` or `ministry`.
     #[schema(example = "agency")]
@@ -130,7 +129,6 @@ impl CreateTenantRequest {
         (status = 201, description = "Created", body = TenantResponse, headers(("Location" = String, description = "The new tenant"))),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken, or a duplicate in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -197,7 +195,6 @@ pub async fn create_tenant(
     responses(
         (status = 200, description = "A page of tenants", body = Page<TenantResponse>),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -226,7 +223,6 @@ pub async fn list_tenants(
     responses(
         (status = 200, description = "The tenant", body = TenantResponse),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

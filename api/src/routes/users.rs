@@ -28,7 +28,6 @@ pub struct CreateUserRequest {
     #[schema(format = Email)]
     pub email: String,
     /// Name shown to colleagues.
-    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     /// Roles: `agency_admin`, `supervisor`, `case_manager`, `police_liaison`; at least one.
     #[schema(min_items = 1)]
@@ -47,7 +46,6 @@ pub struct CreateUserRequest {
 #[schema(example = json!({"roles": ["case_manager", "supervisor"], "active": true}))]
 pub struct UpdateUserRequest {
     /// New display name.
-    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     /// New roles (replaces all; at least one). Changing roles ends the user's sessions.
     #[schema(min_items = 1)]
@@ -202,7 +200,6 @@ fn pending(user: &User) -> String {
         (status = 201, description = "Created", body = UserResponse, headers(("Location" = String, description = "The new user"), ("ETag" = String, description = "Version for If-Match"))),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email taken in this tenant, or a duplicate in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -259,7 +256,6 @@ pub async fn create_user(
     responses(
         (status = 200, description = "A page of users", body = Page<UserResponse>),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -289,7 +285,6 @@ pub async fn list_users(
     responses(
         (status = 200, description = "The user", body = UserResponse, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -322,10 +317,6 @@ pub async fn get_user(
     responses(
         (status = 200, description = "Updated", body = UserResponse, headers(("ETag" = String, description = "New version"))),
         (status = 403, description = "Not an agency admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The user changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -400,7 +391,6 @@ pub async fn update_user(
     responses(
         (status = 200, description = "Confirmed: `supervisor` is in effect", body = UserResponse, headers(("ETag" = String, description = "New version"))),
         (status = 403, description = "Not a supervisor, or the requester or grantee", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No supervisor grant waits for this user", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

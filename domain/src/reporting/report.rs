@@ -78,7 +78,7 @@ pub fn next_version(newest: Option<(i32, ReportStatus)>) -> Result<i32, ReportEr
 /// # Errors
 /// [`TextError`] when empty or too long.
 pub fn return_reason(raw: &str) -> Result<String, TextError> {
-    bounded_text(raw, 2000)
+    bounded_text(raw, crate::validation::limits::REASON)
 }
 
 #[cfg(test)]

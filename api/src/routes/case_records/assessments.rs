@@ -30,7 +30,6 @@ pub struct RiskAssessmentRequest {
     /// `low`, `moderate`, `high` or `extreme`.
     pub level: String,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -82,8 +81,6 @@ impl From<RiskAssessment> for RiskAssessmentResponse {
     responses(
         (status = 201, description = "Recorded", body = RiskAssessmentResponse, headers(("Location" = String, description = "The case's assessments"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -140,7 +137,6 @@ pub async fn create_risk_assessment(
     responses(
         (status = 200, description = "A page of assessments (the read is audited)", body = Page<RiskAssessmentResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

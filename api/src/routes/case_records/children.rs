@@ -23,14 +23,12 @@ use crate::state::AppState;
 #[schema(example = json!({"given_name": "Mia", "year_of_birth": 2019}))]
 pub struct ChildRequest {
     /// Given name (encrypted at rest).
-    #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
     /// Year of birth, 1900 to this year (the upper bound moves with the calendar, so the document states only 1900).
     #[schema(minimum = 1900)]
     #[serde(default, deserialize_with = "crate::whole_numbers::optional")]
     pub year_of_birth: Option<i32>,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -76,8 +74,6 @@ impl From<Child> for ChildResponse {
     responses(
         (status = 201, description = "Recorded", body = ChildResponse, headers(("Location" = String, description = "The case's children"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -124,7 +120,6 @@ pub async fn create_child(
     responses(
         (status = 200, description = "A page of children (the read is audited)", body = Page<ChildResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -32,7 +32,6 @@ pub struct ConsentRequest {
     /// When it lapses (RFC 3339, must be in the future); omit or send null for a decision that never lapses.
     pub expires_at: Option<DateTime<Utc>>,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -88,8 +87,6 @@ fn response(c: Consent, all: &[domain::case::ConsentRecord]) -> ConsentResponse 
     responses(
         (status = 201, description = "Recorded", body = ConsentResponse, headers(("Location" = String, description = "The case's consents"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -139,7 +136,6 @@ pub async fn create_consent(
     responses(
         (status = 200, description = "All consent decisions (the read is audited)", body = Page<ConsentResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -167,10 +163,8 @@ pub struct OutboundReferralRequest {
     /// The organisation (of this agency's list).
     pub organization_id: uuid::Uuid,
     /// What is asked for.
-    #[schema(min_length = 1, max_length = 200)]
     pub service: String,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -219,7 +213,6 @@ impl From<OutboundReferral> for OutboundReferralResponse {
     responses(
         (status = 201, description = "Referred", body = OutboundReferralResponse, headers(("Location" = String, description = "The case's referrals out"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No consent to share with a community organisation is in force (code consent_required)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown organisation", body = Problem, content_type = "application/problem+json"),
     ),
@@ -236,7 +229,7 @@ pub async fn create_outbound_referral(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     let mut e = ValidationErrors::default();
-    let service = e.check("service", bounded_text(&body.service, 200));
+    let service = e.check("service", bounded_text(&body.service, domain::validation::limits::LABEL));
     let notes = optional_notes(&mut e, "notes", body.notes.as_deref());
     let service = e.finish(|| service)?;
     let case_id = path.into_inner();
@@ -284,7 +277,6 @@ pub async fn create_outbound_referral(
     responses(
         (status = 200, description = "A page of referrals out (the read is audited)", body = Page<OutboundReferralResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -20,7 +20,6 @@ use crate::state::AppState;
 #[schema(example = json!({"body": "Met at 51 Division; client wants shelter tonight."}))]
 pub struct NoteRequest {
     /// The text (encrypted at rest), 1 to 20,000 characters.
-    #[schema(min_length = 1, max_length = 20000)]
     pub body: String,
 }
 
@@ -97,7 +96,6 @@ async fn add(
     responses(
         (status = 201, description = "Added", body = NoteResponse, headers(("Location" = String, description = "The case's notes"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -154,7 +152,6 @@ pub async fn create_note_amendment(
     responses(
         (status = 200, description = "A page of notes (the read is audited)", body = Page<NoteResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -17,7 +17,6 @@ use crate::state::AppState;
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 pub struct EmergencyContactDto {
     /// Who the contact is (a name or a label such as "Sister"), trimmed.
-    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Phone number: 7 to 15 digits, optionally with `+`, spaces, dots, dashes or parentheses; at most 32 characters.
     pub phone: String,
@@ -35,7 +34,6 @@ pub struct SafetyPlanRequest {
     /// Places to go (each 1 to 500 characters; at most 50).
     pub safe_places: Vec<String>,
     /// Free-text notes; the plan is replaced whole, so omitting them or sending null saves a plan without notes.
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -84,7 +82,11 @@ fn list(field: &str, items: &[String], e: &mut ValidationErrors) -> Vec<String> 
     if items.len() > 50 {
         e.add(field, "must hold at most 50 entries");
     }
-    items.iter().enumerate().filter_map(|(i, s)| e.check(&format!("{field}[{i}]"), bounded_text(s, 500))).collect()
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| e.check(&format!("{field}[{i}]"), bounded_text(s, domain::validation::limits::PLAN_ITEM)))
+        .collect()
 }
 
 impl SafetyPlanRequest {
@@ -122,9 +124,6 @@ impl SafetyPlanRequest {
     responses(
         (status = 200, description = "Saved", body = SafetyPlanResponse, headers(("ETag" = String, description = "New version"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The plan changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "A plan exists and If-Match is missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

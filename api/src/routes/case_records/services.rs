@@ -35,7 +35,6 @@ pub struct ServiceRequest {
     #[serde(default, deserialize_with = "crate::whole_numbers::optional")]
     pub amount_cents: Option<i64>,
     /// Notes (encrypted at rest).
-    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -118,7 +117,6 @@ impl ServiceRequest {
     responses(
         (status = 201, description = "Recorded", body = ServiceResponse, headers(("Location" = String, description = "The case's services"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (vqrp_plus without amount_cents, …)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -159,7 +157,6 @@ pub async fn create_service(
     responses(
         (status = 200, description = "A page of services (the read is audited)", body = Page<ServiceResponse>),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such case visible to you", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
