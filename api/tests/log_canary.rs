@@ -129,14 +129,32 @@ async fn trace_logs_hold_no_personal_information() {
         .json(&json!({"given_name": CANARIES[0], "phone": "call Oswaldina"}))
         .send()
         .await;
+
+    // Passwords and reset codes are secrets too: a reset issued, redeemed, then a change.
+    let me = service.get("/api/v1/me", &worker).await;
+    let reset_path = format!("/api/v1/users/{}/password-reset", me["id"].as_str().unwrap());
+    let issued = service.post(&reset_path, Some(&admin), json!({})).await;
+    let code = issued["reset_code"].as_str().unwrap().to_owned();
+    let redeem =
+        json!({"tenant": slug, "email": "cm@canary.example", "reset_code": code, "new_password": RESET_SECRET});
+    service.post("/api/v1/auth/password-reset", None, redeem).await;
+    let worker = service.login(&slug, "cm@canary.example", RESET_SECRET).await;
+    let change = json!({"current_password": RESET_SECRET, "new_password": CHANGED_SECRET});
+    service.post("/api/v1/me/password", Some(&worker), change).await;
+    service.login(&slug, "cm@canary.example", CHANGED_SECRET).await;
     drop(service);
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("request finished"), "the log was written at trace level:\n{log}");
-    for canary in CANARIES {
+    let secrets = [code.as_str(), &code.replace('-', ""), RESET_SECRET, CHANGED_SECRET, password];
+    for canary in CANARIES.iter().chain(&secrets) {
         assert!(!log.contains(canary), "{canary} appears in the service log");
     }
 }
+
+/// The passwords the reset and the change set, looked for in the log.
+const RESET_SECRET: &str = "Quintessa reset passphrase";
+const CHANGED_SECRET: &str = "Quintessa changed passphrase";
 
 fn uuid_suffix() -> String {
     format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())

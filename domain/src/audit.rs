@@ -28,6 +28,14 @@ pub mod actions {
     pub const USER_UPDATED: &str = "user.updated";
     /// A second person confirmed a grant of `supervisor` (`domain::grants`).
     pub const USER_ROLE_CONFIRMED: &str = "user.role_confirmed";
+    /// A user changed their own password (every other session ended).
+    pub const PASSWORD_CHANGED: &str = "user.password_changed";
+    /// A password reset code was issued for a user (the code itself is never recorded).
+    pub const PASSWORD_RESET_ISSUED: &str = "user.password_reset_issued";
+    /// A reset code was redeemed and the password replaced (every session ended).
+    pub const PASSWORD_RESET: &str = "user.password_reset";
+    /// A reset code was refused (unknown, used, expired or wrong for this account).
+    pub const PASSWORD_RESET_FAILED: &str = "auth.password_reset_failed";
     /// A police service was created.
     pub const POLICE_SERVICE_CREATED: &str = "police_service.created";
     /// A police division was created.

@@ -66,6 +66,8 @@ pub enum Action {
     LiftRestriction,
     /// Confirm another user's requested `supervisor` role (`crate::grants`).
     ConfirmSupervisors,
+    /// Issue a one-time password reset code for another user (`crate::passwords` says for whom).
+    IssuePasswordResets,
     /// Read who read or changed a case.
     ReadAccessLog,
     /// Create postings and shifts.
@@ -148,6 +150,9 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
         Action::CloseCases | Action::LiftRestriction => actor.has(Role::Supervisor),
         Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
+        Action::IssuePasswordResets => {
+            actor.tenant_kind == TenantKind::Agency && (actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor))
+        }
         Action::ReadAccessLog => actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin),
         Action::ManageEmbedding | Action::ManageSettings => actor.has(Role::AgencyAdmin),
         Action::ReadEmbedding => {

@@ -14,6 +14,7 @@ pub mod grants;
 pub mod idempotency;
 pub mod ids;
 pub mod paging;
+pub mod passwords;
 pub mod person;
 pub mod reference;
 pub mod reporting;

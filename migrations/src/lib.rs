@@ -23,6 +23,7 @@ mod m20261129_000009_background_work_queries;
 mod m20261203_000010_idempotency_sealed;
 mod m20261203_000011_supervisor_confirmation;
 mod m20261203_000012_aggregate_releases;
+mod m20261206_000013_password_resets;
 mod rls;
 mod tables;
 
@@ -59,6 +60,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "aggregate_releases",
     "aggregate_release_counts",
     "aggregate_release_chunks",
+    "password_resets",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -90,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_idempotency_sealed::Migration),
             Box::new(m20261203_000011_supervisor_confirmation::Migration),
             Box::new(m20261203_000012_aggregate_releases::Migration),
+            Box::new(m20261206_000013_password_resets::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ mod master_key;
 mod matrix;
 mod ministry_privacy;
 mod operations;
+mod passwords;
 mod programs;
 mod redis_outage;
 mod reference;

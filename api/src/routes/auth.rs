@@ -109,14 +109,19 @@ fn audit_entry(
 /// emails or of addresses cannot be hashed to find one there (an unkeyed hash could be). The same
 /// on every replica: the key comes from the master key. A new master key starts the counts
 /// afresh, which a window of minutes can bear.
-struct ThrottleKeys {
-    account: String,
-    address: String,
+pub(super) struct ThrottleKeys {
+    pub(super) account: String,
+    pub(super) address: String,
     /// Attempts refused while throttled, for the summary in the audit log.
     refused: String,
 }
 
-fn throttle_keys(state: &AppState, tenant: &str, email: &str, ip: Option<&str>) -> Result<ThrottleKeys, ApiError> {
+pub(super) fn throttle_keys(
+    state: &AppState,
+    tenant: &str,
+    email: &str,
+    ip: Option<&str>,
+) -> Result<ThrottleKeys, ApiError> {
     let master = state.keyring.current();
     let account = domain::auth::canonical_account(tenant, email);
     let account =

@@ -11,6 +11,7 @@ pub mod embedding;
 pub mod events;
 pub mod ops;
 pub mod organizations;
+pub mod passwords;
 pub mod programs;
 pub mod reference;
 pub mod referrals;
@@ -32,6 +33,9 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(auth::refresh)
         .service(auth::logout)
         .service(auth::me)
+        .service(passwords::change_password)
+        .service(passwords::redeem_password_reset)
+        .service(passwords::issue_password_reset)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)

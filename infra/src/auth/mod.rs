@@ -25,6 +25,29 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A new password reset code, as shown once (`domain::passwords::format_reset_code`).
+///
+/// # Errors
+/// When the operating system has no randomness to give.
+pub fn new_reset_code() -> Result<String, getrandom::Error> {
+    Ok(domain::passwords::format_reset_code(random_bytes::<{ domain::passwords::RESET_CODE_BYTES }>()?))
+}
+
+/// The stored form of a reset code: a keyed hash (the master key's pseudonym) of the tenant and the
+/// code as normalised, so a copy of the database cannot even try codes; `None` for text that
+/// cannot be a code.
+///
+/// # Errors
+/// [`crate::crypto::CryptoError`] when the hash cannot be made.
+pub fn reset_code_hash(
+    master: &crate::crypto::MasterKey,
+    tenant: domain::TenantId,
+    raw: &str,
+) -> Result<Option<String>, crate::crypto::CryptoError> {
+    let Some(code) = domain::passwords::normalize_reset_code(raw) else { return Ok(None) };
+    master.pseudonym(b"vcao:password-reset:v1", &format!("{}:{code}", tenant.as_uuid())).map(Some)
+}
+
 /// A new refresh token: `rt1.<tenant id>.<256 random bits>`. The tenant id lets the service open
 /// the right tenant transaction before looking the token up; it is no secret.
 ///

@@ -17,6 +17,7 @@ pub mod idempotency_key;
 pub mod note;
 pub mod organization;
 pub mod outbound_referral;
+pub mod password_reset;
 pub mod police_division;
 pub mod police_service;
 pub mod posting;

@@ -15,6 +15,7 @@ pub mod facts;
 pub mod idempotency;
 pub mod notes;
 pub mod organizations;
+pub mod passwords;
 pub mod programs;
 pub mod reference;
 pub mod referrals;

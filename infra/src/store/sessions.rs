@@ -169,7 +169,7 @@ pub async fn revoke(tx: &TenantTx, id: SessionId, reason: &'static str) -> Resul
     Ok(row.map(|r| r.expires_at))
 }
 
-/// Revokes every live session of a user (deactivation, role change).
+/// Revokes every live session of a user (deactivation, role change, a reset password).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
@@ -178,16 +178,27 @@ pub async fn revoke_all_for_user(
     user_id: UserId,
     reason: &'static str,
 ) -> Result<Vec<SessionId>, StoreError> {
-    let live: Vec<uuid::Uuid> = session::Entity::find()
+    revoke_all_but(tx, user_id, None, reason).await
+}
+
+/// Revokes every live session of a user but `keep` (the one that changed the password).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn revoke_all_but(
+    tx: &TenantTx,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    reason: &'static str,
+) -> Result<Vec<SessionId>, StoreError> {
+    let mut query = session::Entity::find()
         .filter(session::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(session::Column::UserId.eq(user_id.as_uuid()))
-        .filter(session::Column::RevokedAt.is_null())
-        .all(tx.raw())
-        .await
-        .store()?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(keep) = keep {
+        query = query.filter(session::Column::Id.ne(keep.as_uuid()));
+    }
+    let live: Vec<uuid::Uuid> = query.all(tx.raw()).await.store()?.into_iter().map(|s| s.id).collect();
     for id in &live {
         revoke(tx, SessionId::from_uuid(*id), reason).await?;
     }
