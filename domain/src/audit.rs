@@ -34,6 +34,10 @@ pub mod actions {
     pub const PASSWORD_RESET_ISSUED: &str = "user.password_reset_issued";
     /// A reset code was redeemed and the password replaced (every session ended).
     pub const PASSWORD_RESET: &str = "user.password_reset";
+    /// A user ended one of their own sessions.
+    pub const SESSION_ENDED: &str = "auth.session_ended";
+    /// An admin ended every session of a user.
+    pub const USER_SESSIONS_ENDED: &str = "user.sessions_ended";
     /// A reset code was refused (unknown, used, expired or wrong for this account).
     pub const PASSWORD_RESET_FAILED: &str = "auth.password_reset_failed";
     /// A police service was created.

@@ -24,6 +24,7 @@ mod m20261203_000010_idempotency_sealed;
 mod m20261203_000011_supervisor_confirmation;
 mod m20261203_000012_aggregate_releases;
 mod m20261206_000013_password_resets;
+mod m20261206_000014_session_user_agent;
 mod rls;
 mod tables;
 
@@ -93,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_supervisor_confirmation::Migration),
             Box::new(m20261203_000012_aggregate_releases::Migration),
             Box::new(m20261206_000013_password_resets::Migration),
+            Box::new(m20261206_000014_session_user_agent::Migration),
         ]
     }
 }

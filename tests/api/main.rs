@@ -31,6 +31,7 @@ mod referrals;
 mod releases;
 mod reporting;
 mod reports;
+mod sessions;
 mod stored_values;
 mod tenants;
 mod users;

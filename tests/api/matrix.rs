@@ -71,6 +71,8 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
     )
     .await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let sessions: Value = app.get("/api/v1/me/sessions", Some(&worker.access_token)).await.json().await.unwrap();
+    let worker_session = id(&sessions["items"][0]);
     Owned {
         agency: agency.clone(),
         by_resource: vec![
@@ -82,6 +84,7 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
             ("shifts", id(&shift)),
             ("referrals", id(&referral)),
             ("reports", id(&report)),
+            ("me", worker_session),
         ],
         note_id: id(&note),
     }

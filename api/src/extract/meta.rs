@@ -16,6 +16,8 @@ pub struct RequestMeta {
     /// The client address (from `Forwarded` or `X-Forwarded-For` only when configured to trust
     /// them, see [`client_address`]).
     pub client_ip: Option<String>,
+    /// The `User-Agent`, printable characters only, at most 256 (kept, sealed, with a session).
+    pub user_agent: Option<String>,
 }
 
 impl FromRequest for RequestMeta {
@@ -33,7 +35,13 @@ impl FromRequest for RequestMeta {
         let client_ip =
             client_address(&header("forwarded"), &header("x-forwarded-for"), peer, hops).map(|ip| ip.to_string());
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        ready(Ok(Self { request_id, client_ip }))
+        let user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect::<String>())
+            .filter(|ua| !ua.trim().is_empty());
+        ready(Ok(Self { request_id, client_ip, user_agent }))
     }
 }
 

@@ -194,9 +194,12 @@ pub async fn login(
         state.login_failures.refund(&keys.address).await;
     }
     let (user, tenant) = outcome?;
+    // The key before the transaction: loading it takes a transaction of its own.
+    let cipher = state.cipher(tenant.id).await?;
     #[expect(clippy::disallowed_methods, reason = "a sign-in: the session starts here")]
     let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
-    let session = sessions::start(&tx, user.id, Duration::seconds(REFRESH_TOKEN_TTL_SECONDS)).await?;
+    let ttl = Duration::seconds(REFRESH_TOKEN_TTL_SECONDS);
+    let session = sessions::start(&tx, &cipher, user.id, ttl, meta.user_agent.as_deref()).await?;
     let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
     audit::record(
         &tx,

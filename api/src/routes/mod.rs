@@ -16,6 +16,7 @@ pub mod programs;
 pub mod reference;
 pub mod referrals;
 pub mod reports;
+pub mod sessions;
 pub mod settings;
 pub mod tenants;
 pub mod users;
@@ -36,6 +37,9 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(passwords::change_password)
         .service(passwords::redeem_password_reset)
         .service(passwords::issue_password_reset)
+        .service(sessions::list_my_sessions)
+        .service(sessions::end_my_session)
+        .service(sessions::end_user_sessions)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)

@@ -15,6 +15,7 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub revoked_reason: Option<String>,
+    pub user_agent_sealed: Option<Vec<u8>>,
 }
 
 /// No relations are navigated through the ORM; joins are written where they are needed.

@@ -5,10 +5,11 @@ use chrono::{DateTime, Duration, Utc};
 use domain::authz::Actor;
 use domain::{SessionId, UserId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect as _, Set};
 
 use super::{DbResultExt, StoreError};
 use crate::TenantTx;
+use crate::crypto::TenantCipher;
 use crate::entities::{refresh_token, session};
 
 /// A refresh token as found by its hash.
@@ -24,13 +25,21 @@ pub struct RefreshRecord {
     pub used_at: Option<DateTime<Utc>>,
 }
 
-/// Starts a session for `user_id` that lives `ttl`.
+/// Starts a session for `user_id` that lives `ttl`, remembering the user agent that signed in
+/// (sealed with the tenant's key).
 ///
 /// # Errors
-/// [`StoreError`] on database failure.
-pub async fn start(tx: &TenantTx, user_id: UserId, ttl: Duration) -> Result<SessionId, StoreError> {
+/// [`StoreError`] on database or encryption failure.
+pub async fn start(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    user_id: UserId,
+    ttl: Duration,
+    user_agent: Option<&str>,
+) -> Result<SessionId, StoreError> {
     let id = SessionId::new();
     let now = crate::db::now();
+    let user_agent_sealed = cipher.seal_opt(USER_AGENT, id.as_uuid(), user_agent)?;
     session::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         id: Set(id.as_uuid()),
@@ -39,11 +48,103 @@ pub async fn start(tx: &TenantTx, user_id: UserId, ttl: Duration) -> Result<Sess
         expires_at: Set(now + ttl),
         revoked_at: Set(None),
         revoked_reason: Set(None),
+        user_agent_sealed: Set(user_agent_sealed),
     }
     .insert(tx.raw())
     .await
     .store()?;
     Ok(id)
+}
+
+/// The sealed field of a session's user agent.
+const USER_AGENT: &str = "sessions.user_agent";
+
+/// A live session, as its user sees it.
+#[derive(Clone, Debug)]
+pub struct LiveSession {
+    /// Its id.
+    pub id: SessionId,
+    /// When it signed in.
+    pub created_at: DateTime<Utc>,
+    /// When its tokens were last issued (at sign-in or the last refresh).
+    pub last_used_at: DateTime<Utc>,
+    /// When it ends at the latest.
+    pub expires_at: DateTime<Utc>,
+    /// The user agent that signed in.
+    pub user_agent: Option<String>,
+}
+
+/// The user's live sessions (not revoked, not expired at `now`), newest first.
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure.
+pub async fn live_of(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    user_id: UserId,
+    now: DateTime<Utc>,
+) -> Result<Vec<LiveSession>, StoreError> {
+    use sea_orm::QueryOrder as _;
+    let tenant = tx.tenant_id().as_uuid();
+    let rows = session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user_id.as_uuid()))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::CreatedAt)
+        .all(tx.raw())
+        .await
+        .store()?;
+    // The newest refresh token of each, in one statement.
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let tokens: Vec<(uuid::Uuid, DateTime<Utc>)> = refresh_token::Entity::find()
+        .select_only()
+        .column(refresh_token::Column::SessionId)
+        .column(refresh_token::Column::CreatedAt)
+        .filter(refresh_token::Column::TenantId.eq(tenant))
+        .filter(refresh_token::Column::SessionId.is_in(ids))
+        .into_tuple()
+        .all(tx.raw())
+        .await
+        .store()?;
+    rows.into_iter()
+        .map(|row| {
+            let last = tokens.iter().filter(|(s, _)| *s == row.id).map(|(_, at)| *at).max();
+            Ok(LiveSession {
+                id: SessionId::from_uuid(row.id),
+                created_at: row.created_at,
+                last_used_at: last.unwrap_or(row.created_at).max(row.created_at),
+                expires_at: row.expires_at,
+                user_agent: cipher.open_opt(USER_AGENT, row.id, row.user_agent_sealed.as_deref())?,
+            })
+        })
+        .collect()
+}
+
+/// Ends `id` if it is a live session of `user_id`: `false` when it is not (another user's, ended,
+/// or none).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn revoke_own(
+    tx: &TenantTx,
+    user_id: UserId,
+    id: SessionId,
+    reason: &'static str,
+) -> Result<bool, StoreError> {
+    let own = session::Entity::find()
+        .filter(session::Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(session::Column::Id.eq(id.as_uuid()))
+        .filter(session::Column::UserId.eq(user_id.as_uuid()))
+        .filter(session::Column::RevokedAt.is_null())
+        .one(tx.raw())
+        .await
+        .store()?;
+    if own.is_none() {
+        return Ok(false);
+    }
+    revoke(tx, id, reason).await?;
+    Ok(true)
 }
 
 /// Stores the hash of a new refresh token of `session_id`.
