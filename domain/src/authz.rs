@@ -130,6 +130,16 @@ pub enum Decision {
     Forbidden,
 }
 
+/// The admin of the caller's own tenant: an agency's, a ministry's, or the platform's.
+fn tenant_admin(actor: &Actor) -> bool {
+    let role = match actor.tenant_kind {
+        TenantKind::Agency => Role::AgencyAdmin,
+        TenantKind::Ministry => Role::MinistryAdmin,
+        TenantKind::Platform => Role::PlatformAdmin,
+    };
+    actor.has(role)
+}
+
 fn ministry_analyst(actor: &Actor) -> bool {
     actor.tenant_kind == TenantKind::Ministry && actor.has(Role::MinistryAnalyst)
 }
@@ -140,9 +150,9 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
     let allowed = match action {
         Action::ManageTenants | Action::ManageReferenceData => actor.has(Role::PlatformAdmin),
         Action::ReadReferenceData | Action::ReadOwnProfile => true,
-        Action::ManageUsers | Action::ReadAuditLog | Action::ManageAgencySetup => {
-            actor.tenant_kind == TenantKind::Agency && actor.has(Role::AgencyAdmin)
-        }
+        // Every tenant has staff to run: its own admin manages its users and reads its audit log.
+        Action::ManageUsers | Action::ReadAuditLog => tenant_admin(actor),
+        Action::ManageAgencySetup => actor.tenant_kind == TenantKind::Agency && actor.has(Role::AgencyAdmin),
         Action::ReadPrograms => actor.tenant_kind == TenantKind::Agency,
         Action::ReadOrganizations => {
             actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
@@ -211,8 +221,13 @@ mod tests {
         let table: &[(Role, Action, Decision)] = &[
             (PlatformAdmin, ManageTenants, Allow),
             (PlatformAdmin, ManageReferenceData, Allow),
-            (PlatformAdmin, ManageUsers, Forbidden),
-            (PlatformAdmin, ReadAuditLog, Forbidden),
+            (PlatformAdmin, ManageUsers, Allow),
+            (PlatformAdmin, ReadAuditLog, Allow),
+            (MinistryAdmin, ManageUsers, Allow),
+            (MinistryAdmin, ReadAuditLog, Allow),
+            (MinistryAdmin, ReadAggregates, Forbidden),
+            (MinistryAdmin, ManageAgencySetup, Forbidden),
+            (MinistryAdmin, ManageTenants, Forbidden),
             (AgencyAdmin, ManageTenants, Forbidden),
             (AgencyAdmin, ManageReferenceData, Forbidden),
             (AgencyAdmin, ManageUsers, Allow),

@@ -132,17 +132,20 @@ pub enum Role {
     PoliceLiaison,
     /// Reads cross-agency aggregates and submitted reports.
     MinistryAnalyst,
+    /// Manages a ministry tenant's users (its analysts and admins) and reads its audit log.
+    MinistryAdmin,
 }
 
 impl Role {
     /// Every role, in a stable order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::PlatformAdmin,
         Self::AgencyAdmin,
         Self::Supervisor,
         Self::CaseManager,
         Self::PoliceLiaison,
         Self::MinistryAnalyst,
+        Self::MinistryAdmin,
     ];
 
     /// The stored and serialised name.
@@ -155,6 +158,7 @@ impl Role {
             Self::CaseManager => "case_manager",
             Self::PoliceLiaison => "police_liaison",
             Self::MinistryAnalyst => "ministry_analyst",
+            Self::MinistryAdmin => "ministry_admin",
         }
     }
 
@@ -171,7 +175,7 @@ impl Role {
     pub const fn tenant_kind(self) -> TenantKind {
         match self {
             Self::PlatformAdmin => TenantKind::Platform,
-            Self::MinistryAnalyst => TenantKind::Ministry,
+            Self::MinistryAnalyst | Self::MinistryAdmin => TenantKind::Ministry,
             Self::AgencyAdmin | Self::Supervisor | Self::CaseManager | Self::PoliceLiaison => TenantKind::Agency,
         }
     }
@@ -179,7 +183,9 @@ impl Role {
 
 /// A role name that does not exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("must be one of platform_admin, agency_admin, supervisor, case_manager, police_liaison, ministry_analyst")]
+#[error(
+    "must be one of platform_admin, agency_admin, supervisor, case_manager, police_liaison, ministry_analyst, ministry_admin"
+)]
 pub struct UnknownRole;
 
 /// A non-empty set of roles that all fit one tenant kind.
@@ -193,7 +199,9 @@ pub enum RoleSetError {
     #[error("must name at least one role")]
     Empty,
     /// A name that is not a role.
-    #[error("must be one of platform_admin, agency_admin, supervisor, case_manager, police_liaison, ministry_analyst")]
+    #[error(
+        "must be one of platform_admin, agency_admin, supervisor, case_manager, police_liaison, ministry_analyst, ministry_admin"
+    )]
     Unknown,
     /// A role of another kind of tenant (a ministry analyst in an agency, say).
     #[error("includes a role that a {0} tenant's users cannot hold")]

@@ -32,6 +32,7 @@ mod releases;
 mod reporting;
 mod reports;
 mod sessions;
+mod staff;
 mod stored_values;
 mod tenants;
 mod users;

@@ -33,11 +33,11 @@ async fn a_platform_admin_creates_an_agency_whose_admin_can_sign_in() {
 }
 
 #[tokio::test]
-async fn a_ministry_tenants_first_user_is_a_ministry_analyst() {
+async fn a_ministry_tenants_first_user_runs_it_and_reads_its_figures() {
     let app = spawn_app().await;
     let ministry = app.create_tenant("ministry").await;
     let me: Value = app.get("/api/v1/me", Some(&ministry.admin.access_token)).await.json().await.unwrap();
-    assert_eq!(me["roles"], json!(["ministry_analyst"]));
+    assert_eq!(me["roles"], json!(["ministry_analyst", "ministry_admin"]));
     assert_eq!(me["tenant"]["kind"], "ministry");
 }
 

@@ -133,18 +133,26 @@ async fn another_agencys_user_is_not_found_exactly_like_a_missing_one() {
 }
 
 #[tokio::test]
-async fn roles_other_than_agency_admin_may_not_manage_users() {
+async fn roles_other_than_a_tenants_admin_may_not_manage_users() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let target = app.create_user(&agency, &["case_manager"]).await;
     let ministry = app.create_tenant("ministry").await;
     let platform = app.platform_admin().await;
+    // A ministry's and the platform's admins manage their own tenants' users: an agency's user is
+    // not theirs to see, exactly as one that does not exist.
+    for token in [&ministry.admin.access_token, &platform.access_token] {
+        let path = format!("/api/v1/users/{}", target.user_id);
+        problem(app.get(&path, Some(token)).await, StatusCode::NOT_FOUND).await;
+        let patch = app.patch_json(&path, token, Some("\"1\""), &json!({"active": false})).await;
+        problem(patch, StatusCode::NOT_FOUND).await;
+        let listed: Value = app.get("/api/v1/users", Some(token)).await.json().await.unwrap();
+        assert!(listed["items"].as_array().unwrap().iter().all(|u| u["id"] != json!(target.user_id)));
+    }
     let mut tokens = Vec::new();
     for roles in [["supervisor"], ["case_manager"], ["police_liaison"]] {
         tokens.push(app.create_user(&agency, &roles).await.access_token);
     }
-    tokens.push(ministry.admin.access_token.clone());
-    tokens.push(platform.access_token.clone());
     for token in &tokens {
         problem(
             app.post_json("/api/v1/users", Some(token), &user_body("x@y.example", &["case_manager"])).await,

@@ -38,15 +38,7 @@ fn closed_set(schema: &str, property: &str) -> Option<Vec<&'static str>> {
         "urgency" => names_of(Urgency::ALL, Urgency::as_str),
         "outcome" if in_family("contact") => names_of(ContactOutcome::ALL, ContactOutcome::as_str),
         "gender" => names_of(domain::person::Gender::ALL, domain::person::Gender::as_str),
-        // Users are managed by an agency's admin, who can grant agency roles only.
-        "roles" if in_family("createuser") || in_family("updateuser") => {
-            use domain::user::Role;
-            Role::ALL
-                .into_iter()
-                .filter(|r| r.tenant_kind() == domain::tenant::TenantKind::Agency)
-                .map(Role::as_str)
-                .collect()
-        }
+        // Every role; each tenant's admin grants its own kind's (422 otherwise, `domain::user::RoleSet`).
         "roles" => names_of(&domain::user::Role::ALL, domain::user::Role::as_str),
         "profession" => names_of(&domain::user::Profession::ALL, domain::user::Profession::as_str),
         "status" if in_family("case") => names_of(CaseStatus::ALL, CaseStatus::as_str),

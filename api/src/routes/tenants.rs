@@ -47,7 +47,7 @@ pub struct CreateTenantRequest {
     /// `agency` or `ministry`.
     #[schema(example = "agency")]
     pub kind: String,
-    /// The tenant's first admin: `agency_admin` of an agency, `ministry_analyst` of a ministry.
+    /// The tenant's first admin: `agency_admin` of an agency; of a ministry, `ministry_admin` and `ministry_analyst`.
     pub admin: TenantAdminRequest,
 }
 
@@ -118,8 +118,9 @@ impl CreateTenantRequest {
 
 /// Create a tenant.
 ///
-/// Creates an agency or ministry tenant with its first admin (`agency_admin` or `ministry_analyst`). Platform
-/// admins only; slugs are unique (`409`).
+/// Creates an agency or ministry tenant with its first admin: an agency's `agency_admin`; a ministry's
+/// `ministry_admin`, who adds the ministry's analysts and admins, and `ministry_analyst`, so the new ministry reads
+/// its figures at once. Platform admins only; slugs are unique (`409`).
 #[utoipa::path(
     tag = "platform",
     operation_id = "create_tenant",
@@ -163,14 +164,19 @@ pub async fn create_tenant(
     audit::record(&tx, entry(Some(actor.user_id.as_uuid()))).await?;
     // The new tenant's admin and first audit event belong to the new tenant.
     tx.switch_tenant(tenant_id).await?;
-    let admin_role = if new.kind == TenantKind::Ministry { Role::MinistryAnalyst } else { Role::AgencyAdmin };
+    let admin_roles = if new.kind == TenantKind::Ministry {
+        RoleSet::parse(&[Role::MinistryAdmin.as_str(), Role::MinistryAnalyst.as_str()], TenantKind::Ministry)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    } else {
+        RoleSet::one(Role::AgencyAdmin)
+    };
     let admin = users::insert(
         &tx,
         NewUser {
             supervisor_requested_by: None,
             email: new.admin_email,
             display_name: new.admin_name,
-            roles: RoleSet::one(admin_role),
+            roles: admin_roles,
             division_id: None,
             profession: None,
             password_hash,
