@@ -1,5 +1,8 @@
 //! The one problem+json renderer (RFC 9457). Every error the service answers goes through
 //! [`ApiError`]; internal causes are logged with the request id and never sent to the client.
+//! Ours rather than a crate's: the contract's stable `code`s, field `errors` and headers
+//! (`Retry-After`, `Allow`, `WWW-Authenticate`) are most of it, and a crate would add a type to
+//! convert from, not remove one.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

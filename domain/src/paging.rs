@@ -2,6 +2,10 @@
 //!
 //! Lists are ordered by id, and ids are UUID v7, so "the rows after this id" is a stable,
 //! index-backed keyset page that never skips or repeats a row when others are inserted.
+//!
+//! Written here rather than taken from a crate: the store pages with sea-orm (`id > after`), and
+//! what is left is the cursor a client holds, the opaque encoding of the last id it was shown
+//! (no filter, no tenant), parsed and checked as any input is: a few lines no crate saves.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

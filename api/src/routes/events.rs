@@ -6,6 +6,8 @@
 //! event by at most one heartbeat and never loses it. Reconnecting with `Last-Event-ID` replays
 //! exactly what was missed. Every read checks the session (`begin_tenant_read_tx`), so a session
 //! revoked meanwhile ends the stream at its next read or heartbeat, whichever comes first.
+//! The stream is written by hand (no SSE crate): it is a few lines of `data:`/`id:` framing on a
+//! byte stream, and what matters (the outbox read, the session check, the token's end) is ours.
 
 use std::time::Duration;
 

@@ -1,6 +1,10 @@
 //! Counters of attempts in a fixed window (sign-ins per account and per address), shared through
 //! Redis when it answers and kept in process too.
 //!
+//! Not a rate-limiting crate (governor and the like): those limit requests per key in one process
+//! and count every request; this counts attempts before the hash is checked, refunds successes,
+//! survives a Redis outage and is shared across replicas through one `INCR`.
+//!
 //! An attempt is counted *before* the work it guards ([`FailureCounter::add`] answers the count
 //! with this attempt in it, atomically: `INCR` in Redis, a mutex here), and given back with
 //! [`FailureCounter::refund`] when it turned out not to be a failure. Counting after the password
