@@ -141,13 +141,27 @@ async fn trace_logs_hold_no_personal_information() {
     let worker = service.login(&slug, "cm@canary.example", RESET_SECRET).await;
     let change = json!({"current_password": RESET_SECRET, "new_password": CHANGED_SECRET});
     service.post("/api/v1/me/password", Some(&worker), change).await;
-    service.login(&slug, "cm@canary.example", CHANGED_SECRET).await;
+    let worker = service.login(&slug, "cm@canary.example", CHANGED_SECRET).await;
+    // An authenticator's secret and recovery codes, and a sign-in with its code.
+    let enrolment = service.post("/api/v1/me/mfa/totp", Some(&worker), json!({})).await;
+    let totp_secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let totp_code = |at: u64| infra::auth::totp::code_from_base32(&totp_secret, at).unwrap();
+    let confirmed = service.post("/api/v1/me/mfa/totp/confirm", Some(&worker), json!({"code": totp_code(now)})).await;
+    let recovery: Vec<String> =
+        confirmed["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    let first = json!({"tenant": slug, "email": "cm@canary.example", "password": CHANGED_SECRET});
+    let challenge = service.post("/api/v1/auth/login", None, first).await;
+    let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
+    service.post("/api/v1/auth/mfa", None, json!({"mfa_token": mfa_token, "code": totp_code(now + 30)})).await;
     drop(service);
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("request finished"), "the log was written at trace level:\n{log}");
-    let secrets = [code.as_str(), &code.replace('-', ""), RESET_SECRET, CHANGED_SECRET, password];
-    for canary in CANARIES.iter().chain(&secrets) {
+    let mut secrets = vec![code.clone(), code.replace('-', ""), RESET_SECRET.to_owned(), CHANGED_SECRET.to_owned()];
+    secrets.extend([password.to_owned(), totp_secret.clone(), mfa_token.clone()]);
+    secrets.extend(recovery.iter().flat_map(|c| [c.clone(), c.replace('-', "")]));
+    for canary in CANARIES.iter().copied().chain(secrets.iter().map(String::as_str)) {
         assert!(!log.contains(canary), "{canary} appears in the service log");
     }
 }

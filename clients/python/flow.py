@@ -6,14 +6,19 @@ are str enums, so responses compare equal to the contract's strings), so a chang
 client breaks this run.
 """
 
+import base64
 import datetime
+import hashlib
+import hmac
 import os
+import struct
 import sys
+import time
 import uuid
 from typing import TypeVar
 
 from vcao_platform_api_client import AuthenticatedClient, Client
-from vcao_platform_api_client.api.auth import get_me, login
+from vcao_platform_api_client.api.auth import complete_mfa, confirm_totp, enrol_totp, get_me, login
 from vcao_platform_api_client.api.cases import get_case
 from vcao_platform_api_client.api.embedding import create_shift
 from vcao_platform_api_client.api.platform import create_tenant
@@ -33,16 +38,21 @@ from vcao_platform_api_client.models import (
     CreateUserRequestRolesItem,
     LoginRequest,
     MeResponse,
+    MfaChallengeResponse,
+    MfaRequest,
     PagePoliceDivisionResponse,
     Problem,
     ReferralDetailResponse,
     ReferralPersonDto,
+    RecoveryCodesResponse,
     ReferralResponse,
     SafeContactDto,
     ShiftResponse,
     TenantAdminRequest,
     TenantResponse,
     TokenResponse,
+    TotpCodeRequest,
+    TotpEnrolmentResponse,
     UserResponse,
 )
 from vcao_platform_api_client.types import Response
@@ -67,6 +77,26 @@ def sign_in(tenant: str, email: str, password: str) -> AuthenticatedClient:
     body = LoginRequest(tenant=tenant, email=email, password=password)
     tokens = expect(f"login {email}", login.sync_detailed(client=anonymous, body=body), 200, TokenResponse)  # type: ignore[arg-type]
     assert tokens.token_type == "Bearer" and tokens.expires_in > 0, tokens
+    return AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, raise_on_unexpected_status=True)
+
+
+def totp(secret: str, at: float) -> str:
+    """The code an authenticator app shows for `secret` (base32) at `at` (RFC 6238: SHA-1, 6 digits, 30 s)."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = int.from_bytes(digest[offset : offset + 4], "big") & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def sign_in_with_totp(tenant: str, email: str, password: str, secret: str) -> AuthenticatedClient:
+    """Signs in with a password and then a code from the authenticator (the next step's: the current one was spent)."""
+    anonymous = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
+    body = LoginRequest(tenant=tenant, email=email, password=password)
+    challenge = expect(f"login {email}", login.sync_detailed(client=anonymous, body=body), 200, MfaChallengeResponse)  # type: ignore[arg-type]
+    assert challenge.mfa_required and challenge.methods == ["totp"], challenge
+    second = MfaRequest(mfa_token=challenge.mfa_token, code=totp(secret, time.time() + 30))
+    tokens = expect(f"mfa {email}", complete_mfa.sync_detailed(client=anonymous, body=second), 200, TokenResponse)  # type: ignore[arg-type]
     return AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, raise_on_unexpected_status=True)
 
 
@@ -112,7 +142,19 @@ def main() -> None:
         UserResponse,
     )
     assert worker.active and worker.roles == ["case_manager"], worker
-    case_manager = sign_in(slug, worker_email, PASSWORD)
+    first_session = sign_in(slug, worker_email, PASSWORD)
+
+    # The worker protects the account with an authenticator, then signs in with it.
+    enrolment = expect("enrol totp", enrol_totp.sync_detailed(client=first_session), 201, TotpEnrolmentResponse)
+    assert enrolment.otpauth_uri.startswith("otpauth://totp/"), enrolment.otpauth_uri
+    confirmed = expect(
+        "confirm totp",
+        confirm_totp.sync_detailed(client=first_session, body=TotpCodeRequest(code=totp(enrolment.secret, time.time()))),
+        200,
+        RecoveryCodesResponse,
+    )
+    assert len(confirmed.recovery_codes) == 10, confirmed
+    case_manager = sign_in_with_totp(slug, worker_email, PASSWORD, enrolment.secret)
 
     # Toronto Police 51 Division, from the seeded reference data.
     divisions = expect(

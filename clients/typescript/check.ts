@@ -46,9 +46,14 @@ const whenever: CreateReferralBody["urgency"] = "whenever";
 // @ts-expect-error a case is open or closed
 const archived: CaseOk["status"] = "archived";
 
-function authorization(tokens: LoginOk): string {
-  const seconds: number = tokens.expires_in;
-  return seconds > 0 ? `${tokens.token_type} ${tokens.access_token}` : "";
+// A sign-in answers tokens, or, for a user with an authenticator, the second step it waits for.
+function authorization(answer: LoginOk): string {
+  if ("mfa_required" in answer) {
+    const next: string = answer.mfa_token;
+    return next.length > 0 ? "" : "";
+  }
+  const seconds: number = answer.expires_in;
+  return seconds > 0 ? `${answer.token_type} ${answer.access_token}` : "";
 }
 
 // Every error body is the one Problem shape, with a stable code and optional per-field errors.

@@ -34,6 +34,14 @@ pub mod actions {
     pub const PASSWORD_RESET_ISSUED: &str = "user.password_reset_issued";
     /// A reset code was redeemed and the password replaced (every session ended).
     pub const PASSWORD_RESET: &str = "user.password_reset";
+    /// A sign-in's password was right and it waits for the second factor.
+    pub const MFA_CHALLENGED: &str = "auth.mfa_challenged";
+    /// A second factor was refused (a wrong, replayed or spent code).
+    pub const MFA_FAILED: &str = "auth.mfa_failed";
+    /// A user confirmed an authenticator (recovery codes issued).
+    pub const MFA_ENROLLED: &str = "user.mfa_enrolled";
+    /// A user removed their authenticator.
+    pub const MFA_REMOVED: &str = "user.mfa_removed";
     /// A user ended one of their own sessions.
     pub const SESSION_ENDED: &str = "auth.session_ended";
     /// An admin ended every session of a user.

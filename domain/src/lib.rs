@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod grants;
 pub mod idempotency;
 pub mod ids;
+pub mod mfa;
 pub mod paging;
 pub mod passwords;
 pub mod person;

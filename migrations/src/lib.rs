@@ -25,6 +25,7 @@ mod m20261203_000011_supervisor_confirmation;
 mod m20261203_000012_aggregate_releases;
 mod m20261206_000013_password_resets;
 mod m20261206_000014_session_user_agent;
+mod m20261206_000015_mfa;
 mod rls;
 mod tables;
 
@@ -62,6 +63,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "aggregate_release_counts",
     "aggregate_release_chunks",
     "password_resets",
+    "mfa_totp",
+    "mfa_recovery_codes",
+    "mfa_challenges",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -95,6 +99,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_aggregate_releases::Migration),
             Box::new(m20261206_000013_password_resets::Migration),
             Box::new(m20261206_000014_session_user_agent::Migration),
+            Box::new(m20261206_000015_mfa::Migration),
         ]
     }
 }

@@ -382,12 +382,19 @@ async fn the_runtime_role_cannot_rewrite_or_delete_audit_rows() {
 }
 
 #[tokio::test]
-async fn only_agency_admins_read_the_audit_log() {
+async fn only_a_tenants_admin_reads_its_audit_log() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let platform = app.platform_admin().await;
     let ministry = app.create_tenant("ministry").await;
-    let mut tokens = vec![platform.access_token, ministry.admin.access_token];
+    // A ministry's and the platform's admins read their own tenants' logs, and nothing of the agency's.
+    for token in [&platform.access_token, &ministry.admin.access_token] {
+        let page: Value = app.get_as("/api/v1/audit-events?limit=200", Some(token), StatusCode::OK).await;
+        let foreign = agency.admin.user_id.to_string();
+        assert!(page["items"].as_array().unwrap().iter().all(|e| e["actor_id"] != foreign.as_str()), "{page}");
+    }
+    let analyst = app.create_user(&ministry, &["ministry_analyst"]).await;
+    let mut tokens = vec![analyst.access_token];
     for role in ["supervisor", "case_manager", "police_liaison"] {
         tokens.push(app.create_user(&agency, &[role]).await.access_token);
     }

@@ -21,6 +21,7 @@ mod isolation;
 mod jwt;
 mod master_key;
 mod matrix;
+mod mfa;
 mod ministry_privacy;
 mod operations;
 mod passwords;

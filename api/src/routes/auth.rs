@@ -10,7 +10,7 @@ use domain::{SessionId, TenantId};
 use infra::auth::{new_refresh_token, password, refresh_token_tenant, token_hash};
 use infra::db::{TenantTx, begin_tenant_tx, begin_tenant_tx_for};
 use infra::store::audit::{self, AuditEntry};
-use infra::store::{sessions, tenants, users};
+use infra::store::{mfa, sessions, tenants, users};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -55,6 +55,27 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// Exchange at `/auth/refresh` for new tokens; single use.
     pub refresh_token: String,
+}
+
+/// The second step a sign-in waits for: the user has an authenticator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaChallengeResponse {
+    /// Always `true`: no token is issued until the second step.
+    pub mfa_required: bool,
+    /// Present it with a code at `POST /api/v1/auth/mfa`: it works once, for 5 minutes.
+    pub mfa_token: String,
+    /// The methods the second step accepts (`totp`: a code from the authenticator, or a recovery code).
+    pub methods: Vec<String>,
+}
+
+/// What a sign-in answers: tokens, or, for a user with an authenticator, the second step it waits for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    /// Signed in.
+    Tokens(TokenResponse),
+    /// The password was right; a second factor is needed (`POST /api/v1/auth/mfa`).
+    Mfa(MfaChallengeResponse),
 }
 
 /// The caller's tenant.
@@ -147,7 +168,7 @@ pub(super) fn throttle_keys(
     operation_id = "login",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 200, description = "Signed in: tokens; or, for a user with an authenticator, `mfa_required` and the `mfa_token` of the second step", body = LoginResponse),
         (status = 401, description = "Wrong tenant, email or password (indistinguishable)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this account or address", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot be reached, or too many sign-ins are being checked at once (`unavailable`); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
@@ -198,21 +219,46 @@ pub async fn login(
     let cipher = state.cipher(tenant.id).await?;
     #[expect(clippy::disallowed_methods, reason = "a sign-in: the session starts here")]
     let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
+    if mfa::has_confirmed(&tx, user.id).await? {
+        // The password was right; the second step holds the tokens back (`routes::mfa`).
+        let mfa_token = infra::auth::new_mfa_token(tenant.id).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let expires = infra::db::now() + Duration::seconds(domain::mfa::MFA_TOKEN_TTL_SECONDS);
+        mfa::challenge(&tx, user.id, token_hash(&mfa_token), expires).await?;
+        let details = serde_json::json!({ "methods": domain::mfa::METHODS });
+        audit::record(&tx, audit_entry(actions::MFA_CHALLENGED, Some(user.id.as_uuid()), &meta, details)).await?;
+        tx.commit().await?;
+        let methods = domain::mfa::METHODS.iter().map(|m| (*m).to_owned()).collect();
+        return Ok(HttpResponse::Ok().json(LoginResponse::Mfa(MfaChallengeResponse {
+            mfa_required: true,
+            mfa_token,
+            methods,
+        })));
+    }
+    start_session(&state, tx, &cipher, &user, &tenant, &meta, serde_json::json!({})).await
+}
+
+/// Starts a session for a user whose sign-in is complete (a password, and a second factor when
+/// they have one), in `tx`, and answers with its tokens. `details` joins the audit event. The
+/// tenant's `cipher` is loaded before `tx` began (loading it takes a transaction of its own).
+///
+/// # Errors
+/// Database, encryption or signing failures.
+pub(super) async fn start_session(
+    state: &AppState,
+    tx: TenantTx,
+    cipher: &infra::crypto::TenantCipher,
+    user: &users::User,
+    tenant: &tenants::Tenant,
+    meta: &RequestMeta,
+    mut details: serde_json::Value,
+) -> Result<HttpResponse, ApiError> {
     let ttl = Duration::seconds(REFRESH_TOKEN_TTL_SECONDS);
-    let session = sessions::start(&tx, &cipher, user.id, ttl, meta.user_agent.as_deref()).await?;
+    let session = sessions::start(&tx, cipher, user.id, ttl, meta.user_agent.as_deref()).await?;
     let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
-    audit::record(
-        &tx,
-        audit_entry(
-            actions::LOGIN_SUCCEEDED,
-            Some(user.id.as_uuid()),
-            &meta,
-            serde_json::json!({ "session_id": session }),
-        ),
-    )
-    .await?;
+    details["session_id"] = serde_json::json!(session);
+    audit::record(&tx, audit_entry(actions::LOGIN_SUCCEEDED, Some(user.id.as_uuid()), meta, details)).await?;
     tx.commit().await?;
-    token_response(&state, &user, &tenant, session, refresh_token)
+    token_response(state, user, tenant, session, refresh_token)
 }
 
 /// The user and tenant a sign-in names, when the password is theirs and the user active;

@@ -9,6 +9,7 @@ pub mod cases;
 pub mod clients;
 pub mod embedding;
 pub mod events;
+pub mod mfa;
 pub mod ops;
 pub mod organizations;
 pub mod passwords;
@@ -40,6 +41,10 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(sessions::list_my_sessions)
         .service(sessions::end_my_session)
         .service(sessions::end_user_sessions)
+        .service(mfa::enrol_totp)
+        .service(mfa::confirm_totp)
+        .service(mfa::remove_totp)
+        .service(mfa::complete_mfa)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)

@@ -83,7 +83,7 @@ fn new_password(raw: &str) -> Result<NewPassword, ApiError> {
 }
 
 /// Counts an attempt on `keys` before any hash is checked: `Err(429)` once over the sign-in limit.
-async fn count_attempt(state: &AppState, keys: &ThrottleKeys) -> Result<(), ApiError> {
+pub(super) async fn count_attempt(state: &AppState, keys: &ThrottleKeys) -> Result<(), ApiError> {
     let account = state.login_failures.add(&keys.account).await;
     let address = state.login_failures.add(&keys.address).await;
     if state.throttle.admits(account, address) {
@@ -95,7 +95,7 @@ async fn count_attempt(state: &AppState, keys: &ThrottleKeys) -> Result<(), ApiE
 }
 
 /// Gives an attempt back: it succeeded, or it failed on the service's side.
-async fn refund(state: &AppState, keys: &ThrottleKeys) {
+pub(super) async fn refund(state: &AppState, keys: &ThrottleKeys) {
     state.login_failures.refund(&keys.account).await;
     state.login_failures.refund(&keys.address).await;
 }
@@ -318,7 +318,7 @@ async fn find_reset(
 }
 
 /// An audit entry with no signed-in actor (the user it concerns is named as the actor).
-fn unsigned_entry(
+pub(super) fn unsigned_entry(
     action: &'static str,
     user: Option<UserId>,
     meta: &RequestMeta,

@@ -3,6 +3,7 @@
 pub mod keys;
 pub mod password;
 pub mod tokens;
+pub mod totp;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,6 +26,27 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A new `mfa_token`: `mfa1.<tenant>.<256 random bits>`, naming its tenant as refresh tokens do.
+///
+/// # Errors
+/// When the operating system has no randomness to give.
+pub fn new_mfa_token(tenant: domain::TenantId) -> Result<String, getrandom::Error> {
+    let secret = random_bytes::<32>()?;
+    Ok(format!("mfa1.{}.{}", tenant.as_uuid().simple(), URL_SAFE_NO_PAD.encode(secret)))
+}
+
+/// The tenant an `mfa_token` belongs to, if it has the shape this service issues.
+#[must_use]
+pub fn mfa_token_tenant(token: &str) -> Option<domain::TenantId> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("mfa1"), Some(tenant), Some(secret), None) if secret.len() == 43 => {
+            uuid::Uuid::try_parse(tenant).ok().map(domain::TenantId::from_uuid)
+        }
+        _ => None,
+    }
+}
+
 /// A new password reset code, as shown once (`domain::passwords::format_reset_code`).
 ///
 /// # Errors
@@ -44,8 +66,30 @@ pub fn reset_code_hash(
     tenant: domain::TenantId,
     raw: &str,
 ) -> Result<Option<String>, crate::crypto::CryptoError> {
+    typed_code_hash(master, b"vcao:password-reset:v1", tenant, raw)
+}
+
+/// The stored form of an MFA recovery code (the same typed form as reset codes), as
+/// [`reset_code_hash`] for its own purpose.
+///
+/// # Errors
+/// [`crate::crypto::CryptoError`] when the hash cannot be made.
+pub fn recovery_code_hash(
+    master: &crate::crypto::MasterKey,
+    tenant: domain::TenantId,
+    raw: &str,
+) -> Result<Option<String>, crate::crypto::CryptoError> {
+    typed_code_hash(master, b"vcao:mfa-recovery:v1", tenant, raw)
+}
+
+fn typed_code_hash(
+    master: &crate::crypto::MasterKey,
+    purpose: &[u8],
+    tenant: domain::TenantId,
+    raw: &str,
+) -> Result<Option<String>, crate::crypto::CryptoError> {
     let Some(code) = domain::passwords::normalize_reset_code(raw) else { return Ok(None) };
-    master.pseudonym(b"vcao:password-reset:v1", &format!("{}:{code}", tenant.as_uuid())).map(Some)
+    master.pseudonym(purpose, &format!("{}:{code}", tenant.as_uuid())).map(Some)
 }
 
 /// A new refresh token: `rt1.<tenant id>.<256 random bits>`. The tenant id lets the service open

@@ -13,6 +13,7 @@ pub mod embedding;
 pub mod events;
 pub mod facts;
 pub mod idempotency;
+pub mod mfa;
 pub mod notes;
 pub mod organizations;
 pub mod passwords;

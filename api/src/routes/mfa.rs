@@ -1,0 +1,318 @@
+//! Multi-factor sign-in with an authenticator app (TOTP, RFC 6238): a user enrols (a secret shown
+//! once), confirms with a code (ten recovery codes shown once), and from then on a sign-in with the
+//! right password waits for `POST /auth/mfa` with a code. Every code check counts against the
+//! sign-in throttle, so a stolen password, token or `mfa_token` gives no free guesses; a code is
+//! accepted once (`domain::mfa`). The secret is sealed like personal data; recovery codes are
+//! keyed hashes.
+
+use actix_web::{HttpResponse, delete, post, web};
+use domain::audit::actions;
+use domain::authz::Action;
+use domain::mfa::{RECOVERY_CODES, accepts_step};
+use infra::auth::{token_hash, totp};
+use infra::db::begin_tenant_tx_for;
+use infra::store::{audit, mfa, passwords as credentials, tenants};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::{start_session, throttle_keys};
+use super::authorize;
+use super::passwords::{count_attempt, refund};
+use crate::audit_trail::entry;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, RequestMeta};
+use crate::state::AppState;
+
+/// The issuer an authenticator app shows beside the account.
+const ISSUER: &str = "VCAO Platform";
+
+/// A new authenticator's secret, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrolmentResponse {
+    /// The secret in base32, to type into an authenticator app (32 characters, 160 bits).
+    pub secret: String,
+    /// The same as an `otpauth://totp/...` URI, for a QR code: SHA-1, 6 digits, 30 seconds.
+    pub otpauth_uri: String,
+}
+
+impl std::fmt::Debug for TotpEnrolmentResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrolmentResponse").finish_non_exhaustive()
+    }
+}
+
+/// A code from the authenticator.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"code": "287082"}))]
+#[serde(deny_unknown_fields)]
+pub struct TotpCodeRequest {
+    /// The 6 digits the authenticator shows now (spaces are ignored).
+    pub code: String,
+}
+
+impl std::fmt::Debug for TotpCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpCodeRequest").finish_non_exhaustive()
+    }
+}
+
+/// Recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    /// Ten codes, each good for one sign-in instead of an authenticator code (16 characters in groups of four;
+    /// case, spaces and hyphens do not matter). Only keyed hashes of them are kept; keep them somewhere safe.
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for RecoveryCodesResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryCodesResponse").finish_non_exhaustive()
+    }
+}
+
+/// The second step of a sign-in.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"mfa_token": "mfa1.0192b1c0a1b27c3d8e9f00112233aabb.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "code": "287082"}))]
+#[serde(deny_unknown_fields)]
+pub struct MfaRequest {
+    /// The `mfa_token` the sign-in answered with.
+    pub mfa_token: String,
+    /// A code from the authenticator (6 digits), or one of the recovery codes.
+    pub code: String,
+}
+
+impl std::fmt::Debug for MfaRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaRequest").finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> u64 {
+    u64::try_from(infra::db::now().timestamp()).unwrap_or(0)
+}
+
+/// Enrol an authenticator.
+///
+/// Starts enrolment: a new secret, shown once, for an authenticator app (type it, or scan `otpauth_uri` as a QR
+/// code). Nothing changes at sign-in until `POST /api/v1/me/mfa/totp/confirm` shows a code from it; enrolling again
+/// before that replaces the secret. `409` when an authenticator is already confirmed (remove it first).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "enrol_totp",
+    responses(
+        (status = 201, description = "The secret, shown once", body = TotpEnrolmentResponse),
+        (status = 409, description = "An authenticator is already confirmed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/me/mfa/totp")]
+pub async fn enrol_totp(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadOwnProfile)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    if mfa::has_confirmed(&tx, actor.user_id).await? {
+        return Err(ApiError::Conflict("An authenticator is already confirmed; remove it first.".to_owned()));
+    }
+    let (user, _) = credentials::credentials(&tx, actor.user_id).await?;
+    let secret = totp::new_secret().map_err(|e| ApiError::Internal(e.to_string()))?;
+    mfa::enrol(&tx, &cipher, actor.user_id, &secret).await?;
+    tx.commit().await?;
+    let body = TotpEnrolmentResponse {
+        secret: totp::base32(&secret),
+        otpauth_uri: totp::otpauth_uri(ISSUER, &user.email, &secret),
+    };
+    Ok(HttpResponse::Created().insert_header((actix_web::http::header::LOCATION, "/api/v1/me")).json(body))
+}
+
+/// Confirm an authenticator.
+///
+/// Confirms the enrolment with a code the authenticator shows now; from then on a sign-in asks for a code. Answers
+/// ten recovery codes, shown once (each replaces an authenticator code once). A wrong code is `422`; `409` when
+/// there is no enrolment waiting. Audited.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "confirm_totp",
+    request_body = TotpCodeRequest,
+    responses(
+        (status = 200, description = "Confirmed; the recovery codes, shown once", body = RecoveryCodesResponse),
+        (status = 409, description = "No enrolment waits for confirmation", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes for this account or address", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/me/mfa/totp/confirm")]
+pub async fn confirm_totp(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    body: web::Json<TotpCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadOwnProfile)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let waiting = mfa::totp(&tx, &cipher, actor.user_id).await?.filter(|t| !t.confirmed);
+    let Some(enrolment) = waiting else {
+        return Err(ApiError::Conflict("No authenticator waits for confirmation; enrol first.".to_owned()));
+    };
+    let step = totp::matched_step(&enrolment.secret, &body.code, unix_now());
+    let Some(step) = step.filter(|s| accepts_step(*s, enrolment.last_step)) else {
+        return Err(ApiError::field("code", "is not the code the authenticator shows now"));
+    };
+    if !mfa::accept_step(&tx, actor.user_id, step, true).await? {
+        return Err(ApiError::field("code", "was used already; wait for the next one"));
+    }
+    let master = state.keyring.current();
+    let mut codes = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let code = infra::auth::new_reset_code().map_err(|e| ApiError::Internal(e.to_string()))?;
+        let hash = infra::auth::recovery_code_hash(master, actor.tenant_id, &code)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .ok_or_else(|| ApiError::Internal("a recovery code does not read back".to_owned()))?;
+        codes.push(code);
+        hashes.push(hash);
+    }
+    mfa::replace_recovery_codes(&tx, actor.user_id, hashes).await?;
+    let event = entry(
+        &actor,
+        &meta,
+        actions::MFA_ENROLLED,
+        "user",
+        Some(actor.user_id.as_uuid()),
+        serde_json::json!({ "method": "totp" }),
+    );
+    audit::record(&tx, event).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(RecoveryCodesResponse { recovery_codes: codes }))
+}
+
+/// Remove my authenticator.
+///
+/// Removes the caller's authenticator and recovery codes: sign-ins need the password alone again. Needs a code the
+/// authenticator shows now (`422` otherwise; wrong codes count against the sign-in throttle). `404` when there is
+/// none. Audited.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "remove_totp",
+    request_body = TotpCodeRequest,
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No authenticator", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes for this account or address", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/me/mfa/totp")]
+pub async fn remove_totp(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    body: web::Json<TotpCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ReadOwnProfile)?;
+    let cipher = state.cipher(actor.tenant_id).await?;
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let Some(current) = mfa::totp(&tx, &cipher, actor.user_id).await?.filter(|t| t.confirmed) else {
+        return Err(ApiError::NotFound);
+    };
+    let (user, _) = credentials::credentials(&tx, actor.user_id).await?;
+    let tenant = tenants::get(tx.raw(), actor.tenant_id).await?;
+    let keys = throttle_keys(&state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
+    count_attempt(&state, &keys).await?;
+    let step =
+        totp::matched_step(&current.secret, &body.code, unix_now()).filter(|s| accepts_step(*s, current.last_step));
+    let accepted = match step {
+        Some(step) => mfa::accept_step(&tx, actor.user_id, step, false).await?,
+        None => false,
+    };
+    if !accepted {
+        state.metrics.login_failures.inc();
+        return Err(ApiError::field("code", "is not the code the authenticator shows now"));
+    }
+    refund(&state, &keys).await;
+    mfa::remove(&tx, actor.user_id).await?;
+    let event = entry(
+        &actor,
+        &meta,
+        actions::MFA_REMOVED,
+        "user",
+        Some(actor.user_id.as_uuid()),
+        serde_json::json!({ "method": "totp" }),
+    );
+    audit::record(&tx, event).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Complete a sign-in with a second factor.
+///
+/// The second step of a sign-in that answered `mfa_required`: the `mfa_token` and a code the authenticator shows
+/// now, or one of the recovery codes. Answers the usual tokens. The `mfa_token` works once, for 5 minutes, for its
+/// own user; a code works once. A wrong or spent token or code all answer `401`; every attempt counts against the
+/// sign-in throttle (`429` with `Retry-After` past its limit).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "complete_mfa",
+    request_body = MfaRequest,
+    responses(
+        (status = 200, description = "Signed in", body = super::auth::TokenResponse),
+        (status = 401, description = "A wrong, expired or spent `mfa_token` or code (indistinguishable)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts for this account or address", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/mfa")]
+pub async fn complete_mfa(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<MfaRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(tenant_id) = infra::auth::mfa_token_tenant(&body.mfa_token) else { return Err(ApiError::Unauthorized) };
+    let cipher = match state.cipher(tenant_id).await {
+        Ok(cipher) => cipher,
+        Err(ApiError::NotFound) => return Err(ApiError::Unauthorized),
+        Err(e) => return Err(e),
+    };
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
+    )]
+    let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
+    let now = infra::db::now();
+    let Some((challenge, user_id)) = mfa::live_challenge(&tx, &token_hash(&body.mfa_token), now).await? else {
+        return Err(ApiError::Unauthorized);
+    };
+    let (user, _) = credentials::credentials(&tx, user_id).await?;
+    let tenant = tenants::get(tx.raw(), tenant_id).await?;
+    let keys = throttle_keys(&state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
+    count_attempt(&state, &keys).await?;
+    let current = mfa::totp(&tx, &cipher, user_id).await?.filter(|t| t.confirmed);
+    let recovery = infra::auth::recovery_code_hash(state.keyring.current(), tenant_id, &body.code)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let method = match (&current, recovery) {
+        (_, Some(hash)) => mfa::use_recovery_code(&tx, user_id, &hash, now).await?.then_some("recovery_code"),
+        (Some(t), None) => {
+            match totp::matched_step(&t.secret, &body.code, unix_now()).filter(|s| accepts_step(*s, t.last_step)) {
+                Some(step) => mfa::accept_step(&tx, user_id, step, false).await?.then_some("totp"),
+                None => None,
+            }
+        }
+        (None, None) => None,
+    };
+    let Some(method) = method.filter(|_| user.active) else {
+        state.metrics.login_failures.inc();
+        let details = serde_json::json!({ "reason": "wrong_code" });
+        audit::record(&tx, super::passwords::unsigned_entry(actions::MFA_FAILED, Some(user_id), &meta, details))
+            .await?;
+        tx.commit().await?;
+        return Err(ApiError::Unauthorized);
+    };
+    if !mfa::spend_challenge(&tx, challenge, now).await? {
+        return Err(ApiError::Unauthorized);
+    }
+    refund(&state, &keys).await;
+    start_session(&state, tx, &cipher, &user, &tenant, &meta, serde_json::json!({ "mfa": method })).await
+}
