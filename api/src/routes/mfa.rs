@@ -137,7 +137,6 @@ pub async fn enrol_totp(state: web::Data<AppState>, caller: Authenticated) -> Re
     responses(
         (status = 200, description = "Confirmed; the recovery codes, shown once", body = RecoveryCodesResponse),
         (status = 409, description = "No enrolment waits for confirmation", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong codes for this account or address", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
