@@ -29,6 +29,17 @@ impl Actor {
         self.roles.contains(role)
     }
 
+    /// Whether the caller is their own tenant's admin: an agency's, a ministry's or the platform's.
+    #[must_use]
+    pub fn is_tenant_admin(&self) -> bool {
+        let role = match self.tenant_kind {
+            TenantKind::Agency => Role::AgencyAdmin,
+            TenantKind::Ministry => Role::MinistryAdmin,
+            TenantKind::Platform => Role::PlatformAdmin,
+        };
+        self.has(role)
+    }
+
     /// Whether the caller only refers: a police liaison without case-work roles, who makes
     /// referrals at their own division and sees only those they made, as status views.
     #[must_use]
@@ -130,16 +141,6 @@ pub enum Decision {
     Forbidden,
 }
 
-/// The admin of the caller's own tenant: an agency's, a ministry's, or the platform's.
-fn tenant_admin(actor: &Actor) -> bool {
-    let role = match actor.tenant_kind {
-        TenantKind::Agency => Role::AgencyAdmin,
-        TenantKind::Ministry => Role::MinistryAdmin,
-        TenantKind::Platform => Role::PlatformAdmin,
-    };
-    actor.has(role)
-}
-
 fn ministry_analyst(actor: &Actor) -> bool {
     actor.tenant_kind == TenantKind::Ministry && actor.has(Role::MinistryAnalyst)
 }
@@ -151,7 +152,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::ManageTenants | Action::ManageReferenceData => actor.has(Role::PlatformAdmin),
         Action::ReadReferenceData | Action::ReadOwnProfile => true,
         // Every tenant has staff to run: its own admin manages its users and reads its audit log.
-        Action::ManageUsers | Action::ReadAuditLog => tenant_admin(actor),
+        Action::ManageUsers | Action::ReadAuditLog => actor.is_tenant_admin(),
         Action::ManageAgencySetup => actor.tenant_kind == TenantKind::Agency && actor.has(Role::AgencyAdmin),
         Action::ReadPrograms => actor.tenant_kind == TenantKind::Agency,
         Action::ReadOrganizations => {
@@ -161,7 +162,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::CloseCases | Action::LiftRestriction => actor.has(Role::Supervisor),
         Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
         Action::IssuePasswordResets => {
-            actor.tenant_kind == TenantKind::Agency && (actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor))
+            actor.is_tenant_admin() || (actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor))
         }
         Action::ReadAccessLog => actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin),
         Action::ManageEmbedding | Action::ManageSettings => actor.has(Role::AgencyAdmin),

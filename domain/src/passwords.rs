@@ -69,7 +69,7 @@ pub enum ResetRefused {
     SupervisorByAdmin,
     /// The caller's roles issue no reset for this user.
     #[error(
-        "only an agency admin (for users who are not supervisors) or a supervisor (for other supervisors) issues a reset"
+        "only the tenant's admin (for users who are not supervisors) or a supervisor (for other supervisors) issues a reset"
     )]
     NotAllowed,
 }
@@ -87,7 +87,7 @@ pub fn may_issue_reset(actor: &Actor, target: UserId, target_roles: &RoleSet) ->
     if target_supervises && actor.has(Role::Supervisor) {
         return Ok(());
     }
-    if actor.has(Role::AgencyAdmin) {
+    if actor.is_tenant_admin() {
         return if target_supervises { Err(ResetRefused::SupervisorByAdmin) } else { Ok(()) };
     }
     Err(ResetRefused::NotAllowed)

@@ -49,6 +49,18 @@ async fn a_ministry_admin_adds_an_analyst_who_then_reads_the_figures() {
         .get("/api/v1/aggregates?metric=cases_opened&from=2026-04-01&to=2027-03-31", Some(&second.access_token))
         .await;
     assert_eq!(as_admin_only.status(), StatusCode::FORBIDDEN);
+    // The ministry's admin issues a reset code for an analyst, who redeems it.
+    let issued: Value = app
+        .post(
+            &format!("/api/v1/users/{}/password-reset", analyst.user_id),
+            Some(&ministry.admin.access_token),
+            &json!({}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let redeem = json!({"tenant": ministry.slug, "email": email, "reset_code": issued["reset_code"], "new_password": "the analyst's new passphrase"});
+    assert_eq!(app.post_json("/api/v1/auth/password-reset", None, &redeem).await.status(), StatusCode::NO_CONTENT);
+    app.login(&ministry.slug, &email, "the analyst's new passphrase").await;
     // Nobody changes their own roles.
     let own = app
         .patch_json(
