@@ -82,15 +82,17 @@ async fn a_user_enrols_and_signs_in_with_a_code_from_the_authenticator() {
         StatusCode::UNAUTHORIZED,
         "the confirmation's code is spent"
     );
-    let signed_in = second_step(&app, token, &code(&secret, 30)).await;
+    // The next step's code, kept: computed again later it could be the step after.
+    let next_code = code(&secret, 30);
+    let signed_in = second_step(&app, token, &next_code).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let tokens: Value = signed_in.json().await.unwrap();
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(app.get("/api/v1/me", Some(access)).await.status(), StatusCode::OK);
     // The mfa_token works once, and so does the code.
-    assert_eq!(second_step(&app, token, &code(&secret, 30)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(second_step(&app, token, &next_code).await.status(), StatusCode::UNAUTHORIZED);
     let next = first_step(&app, &agency.slug, &worker.email).await;
-    let replay = second_step(&app, next["mfa_token"].as_str().unwrap(), &code(&secret, 30)).await;
+    let replay = second_step(&app, next["mfa_token"].as_str().unwrap(), &next_code).await;
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED, "a code is accepted once");
 
     let events: Value =

@@ -45,10 +45,11 @@ async fn a_user_sees_their_sessions_and_ends_one() {
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["user_agent"], "Desk Browser/2.0");
     let phone_session = seen.iter().find(|s| s["user_agent"] == "Phone Browser/1.0").unwrap();
-    assert!(seen[0]["created_at"].as_str() >= seen[2]["created_at"].as_str(), "newest first");
+    let at = |v: &Value| v.as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(at(&seen[0]["created_at"]) >= at(&seen[2]["created_at"]), "newest first");
     for s in &seen {
         assert!(s.get("refresh_token").is_none() && s.get("access_token").is_none(), "no secrets: {s}");
-        assert!(s["last_used_at"].as_str() >= s["created_at"].as_str());
+        assert!(at(&s["last_used_at"]) >= at(&s["created_at"]));
     }
 
     let path = format!("/api/v1/me/sessions/{}", phone_session["id"].as_str().unwrap());
