@@ -62,6 +62,9 @@ async fn trace_logs_hold_no_personal_information() {
         .env("VCAO_DATA_DIR", dir.path())
         .env("VCAO_BIND", format!("127.0.0.1:{port}"))
         .env("VCAO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        // On the suite's shared PostgreSQL database the platform tenant's data key is wrapped under the
+        // suite's master key (tests/api/helpers.rs): a sign-in seals its user agent with it.
+        .env("VCAO_MASTER_KEY", SUITE_MASTER_KEY)
         .env("RUST_LOG", "trace")
         .env_remove("REDIS_URL")
         .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -165,6 +168,9 @@ async fn trace_logs_hold_no_personal_information() {
         assert!(!log.contains(canary), "{canary} appears in the service log");
     }
 }
+
+/// The master key of every test service on the suite's PostgreSQL database (as in tests/api/helpers.rs).
+const SUITE_MASTER_KEY: &str = "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=";
 
 /// The passwords the reset and the change set, looked for in the log.
 const RESET_SECRET: &str = "Quintessa reset passphrase";
