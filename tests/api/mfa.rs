@@ -124,6 +124,10 @@ async fn recovery_codes_work_once_and_an_mfa_token_only_for_its_own_user() {
     let bent = my_token.replacen(&agency.id.simple().to_string(), &other.id.simple().to_string(), 1);
     assert_ne!(bent, my_token);
     assert_eq!(second_step(&app, &bent, &codes[0]).await.status(), StatusCode::UNAUTHORIZED);
+    // A token naming a tenant that does not exist: refused before any key is looked up.
+    let nobody = uuid::Uuid::now_v7().simple().to_string();
+    let invented = my_token.replacen(&agency.id.simple().to_string(), &nobody, 1);
+    assert_eq!(second_step(&app, &invented, &codes[0]).await.status(), StatusCode::UNAUTHORIZED);
 
     // Typed as a person would, a recovery code signs in, once.
     let typed = codes[0].to_lowercase().replace('-', " ");

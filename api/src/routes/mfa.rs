@@ -270,20 +270,23 @@ pub async fn complete_mfa(
     body: web::Json<MfaRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(tenant_id) = infra::auth::mfa_token_tenant(&body.mfa_token) else { return Err(ApiError::Unauthorized) };
-    let cipher = match state.cipher(tenant_id).await {
-        Ok(cipher) => cipher,
-        Err(ApiError::NotFound) => return Err(ApiError::Unauthorized),
-        Err(e) => return Err(e),
-    };
+    let now = infra::db::now();
+    // The challenge first: only a live one names a tenant that exists, and the tenant's key is
+    // loaded (in a transaction of its own) only then, never for an id a stranger made up.
     #[expect(
         clippy::disallowed_methods,
         reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
     )]
     let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
-    let now = infra::db::now();
-    let Some((challenge, user_id)) = mfa::live_challenge(&tx, &token_hash(&body.mfa_token), now).await? else {
-        return Err(ApiError::Unauthorized);
-    };
+    let found = mfa::live_challenge(&tx, &token_hash(&body.mfa_token), now).await?;
+    tx.commit().await?;
+    let Some((challenge, user_id)) = found else { return Err(ApiError::Unauthorized) };
+    let cipher = state.cipher(tenant_id).await?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
+    )]
+    let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
     let (user, _) = credentials::credentials(&tx, user_id).await?;
     let tenant = tenants::get(tx.raw(), tenant_id).await?;
     let keys = throttle_keys(&state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
