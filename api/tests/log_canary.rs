@@ -133,18 +133,20 @@ async fn trace_logs_hold_no_personal_information() {
         .send()
         .await;
 
-    // Passwords and reset codes are secrets too: a reset issued, redeemed, then a change.
-    let me = service.get("/api/v1/me", &worker).await;
-    let reset_path = format!("/api/v1/users/{}/password-reset", me["id"].as_str().unwrap());
+    // Passwords and reset codes are secrets too: a reset issued (by the admin, for a second admin:
+    // a case worker's is a supervisor's to issue), redeemed, then a change.
+    let second = json!({"email": "admin2@canary.example", "display_name": "Second Admin", "roles": ["agency_admin"], "password": password});
+    let second = service.post("/api/v1/users", Some(&admin), second).await;
+    let reset_path = format!("/api/v1/users/{}/password-reset", second["id"].as_str().unwrap());
     let issued = service.post(&reset_path, Some(&admin), json!({})).await;
     let code = issued["reset_code"].as_str().unwrap().to_owned();
     let redeem =
-        json!({"tenant": slug, "email": "cm@canary.example", "reset_code": code, "new_password": RESET_SECRET});
+        json!({"tenant": slug, "email": "admin2@canary.example", "reset_code": code, "new_password": RESET_SECRET});
     service.post("/api/v1/auth/password-reset", None, redeem).await;
-    let worker = service.login(&slug, "cm@canary.example", RESET_SECRET).await;
+    let worker = service.login(&slug, "admin2@canary.example", RESET_SECRET).await;
     let change = json!({"current_password": RESET_SECRET, "new_password": CHANGED_SECRET});
     service.post("/api/v1/me/password", Some(&worker), change).await;
-    let worker = service.login(&slug, "cm@canary.example", CHANGED_SECRET).await;
+    let worker = service.login(&slug, "admin2@canary.example", CHANGED_SECRET).await;
     // An authenticator's secret and recovery codes, and a sign-in with its code.
     let enrolment = service.post("/api/v1/me/mfa/totp", Some(&worker), json!({})).await;
     let totp_secret = enrolment["secret"].as_str().unwrap().to_owned();
@@ -153,7 +155,7 @@ async fn trace_logs_hold_no_personal_information() {
     let confirmed = service.post("/api/v1/me/mfa/totp/confirm", Some(&worker), json!({"code": totp_code(now)})).await;
     let recovery: Vec<String> =
         confirmed["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    let first = json!({"tenant": slug, "email": "cm@canary.example", "password": CHANGED_SECRET});
+    let first = json!({"tenant": slug, "email": "admin2@canary.example", "password": CHANGED_SECRET});
     let challenge = service.post("/api/v1/auth/login", None, first).await;
     let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
     service.post("/api/v1/auth/mfa", None, json!({"mfa_token": mfa_token, "code": totp_code(now + 30)})).await;

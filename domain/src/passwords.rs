@@ -63,19 +63,22 @@ pub enum ResetRefused {
     /// Nobody issues a reset for themselves: they change their password while signed in.
     #[error("change your own password with POST /api/v1/me/password")]
     Own,
-    /// A supervisor's reset is issued by another supervisor, not by an administrator, who could
-    /// otherwise redeem it, sign in as the supervisor and read restricted cases.
-    #[error("a supervisor's password is reset by another supervisor of the agency")]
-    SupervisorByAdmin,
+    /// A case worker's reset (a case manager's or a supervisor's) is issued by a supervisor, not by
+    /// an administrator, who could otherwise redeem it, sign in as them and read the restricted
+    /// cases assigned to them, which admins may not.
+    #[error("a case manager's or supervisor's password is reset by a supervisor of the agency")]
+    CaseWorkerByAdmin,
     /// The caller's roles issue no reset for this user.
     #[error(
-        "only the tenant's admin (for users who are not supervisors) or a supervisor (for other supervisors) issues a reset"
+        "only the tenant's admin (for users who work no cases) or a supervisor (for case managers and supervisors) issues a reset"
     )]
     NotAllowed,
 }
 
 /// Whether `actor` may issue a reset code for `target`, whose roles (requested `supervisor`
-/// included, as it may be confirmed later) are `target_roles`.
+/// included, as it may be confirmed later) are `target_roles`. Whoever could redeem the code sees
+/// what the target sees, so the issuer must already see it: a supervisor sees every case, so a
+/// supervisor resets case workers; the tenant's admin resets everyone else.
 ///
 /// # Errors
 /// [`ResetRefused`].
@@ -83,12 +86,12 @@ pub fn may_issue_reset(actor: &Actor, target: UserId, target_roles: &RoleSet) ->
     if target == actor.user_id {
         return Err(ResetRefused::Own);
     }
-    let target_supervises = target_roles.contains(Role::Supervisor);
-    if target_supervises && actor.has(Role::Supervisor) {
+    let works_cases = target_roles.contains(Role::Supervisor) || target_roles.contains(Role::CaseManager);
+    if works_cases && actor.has(Role::Supervisor) {
         return Ok(());
     }
     if actor.is_tenant_admin() {
-        return if target_supervises { Err(ResetRefused::SupervisorByAdmin) } else { Ok(()) };
+        return if works_cases { Err(ResetRefused::CaseWorkerByAdmin) } else { Ok(()) };
     }
     Err(ResetRefused::NotAllowed)
 }
@@ -136,17 +139,22 @@ mod tests {
     }
 
     #[test]
-    fn an_admin_resets_staff_but_not_supervisors_and_nobody_resets_themselves() {
+    fn whoever_issues_a_reset_already_sees_what_its_target_sees() {
         let admin = actor(&["agency_admin"]);
         let supervisor = actor(&["supervisor"]);
         let other = UserId::from_uuid(uuid::Uuid::from_u128(2));
-        let staff = roles(&["case_manager"]);
+        let worker = roles(&["case_manager"]);
         let supervises = roles(&["supervisor", "case_manager"]);
+        let staff = roles(&["agency_admin"]);
+        let liaison = roles(&["police_liaison"]);
+        assert_eq!(may_issue_reset(&admin, other, &worker), Err(ResetRefused::CaseWorkerByAdmin));
+        assert_eq!(may_issue_reset(&admin, other, &supervises), Err(ResetRefused::CaseWorkerByAdmin));
         assert_eq!(may_issue_reset(&admin, other, &staff), Ok(()));
-        assert_eq!(may_issue_reset(&admin, other, &supervises), Err(ResetRefused::SupervisorByAdmin));
+        assert_eq!(may_issue_reset(&admin, other, &liaison), Ok(()));
         assert_eq!(may_issue_reset(&supervisor, other, &supervises), Ok(()));
-        assert_eq!(may_issue_reset(&supervisor, other, &staff), Err(ResetRefused::NotAllowed));
+        assert_eq!(may_issue_reset(&supervisor, other, &worker), Ok(()));
+        assert_eq!(may_issue_reset(&supervisor, other, &liaison), Err(ResetRefused::NotAllowed));
         assert_eq!(may_issue_reset(&admin, admin.user_id, &staff), Err(ResetRefused::Own));
-        assert_eq!(may_issue_reset(&actor(&["case_manager"]), other, &staff), Err(ResetRefused::NotAllowed));
+        assert_eq!(may_issue_reset(&actor(&["case_manager"]), other, &liaison), Err(ResetRefused::NotAllowed));
     }
 }

@@ -93,13 +93,14 @@ async fn audit_actions(app: &TestApp, admin_token: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn an_admin_issues_a_reset_code_the_user_redeems_once() {
+async fn a_supervisor_issues_a_reset_code_the_worker_redeems_once() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
     let signed_in = app.login(&agency.slug, &worker.email, PASSWORD).await;
 
-    let issued = issue(&app, &agency.admin.access_token, &worker.user_id.to_string()).await;
+    let issued = issue(&app, &supervisor.access_token, &worker.user_id.to_string()).await;
     assert_eq!(issued.status(), StatusCode::CREATED);
     assert!(issued.headers().get("location").is_some());
     let issued: Value = issued.json().await.unwrap();
@@ -137,9 +138,8 @@ async fn an_admin_issues_a_reset_code_the_user_redeems_once() {
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
 
     // A newer code replaces an older one.
-    let first: Value = issue(&app, &agency.admin.access_token, &worker.user_id.to_string()).await.json().await.unwrap();
-    let second: Value =
-        issue(&app, &agency.admin.access_token, &worker.user_id.to_string()).await.json().await.unwrap();
+    let first: Value = issue(&app, &supervisor.access_token, &worker.user_id.to_string()).await.json().await.unwrap();
+    let second: Value = issue(&app, &supervisor.access_token, &worker.user_id.to_string()).await.json().await.unwrap();
     let old = first["reset_code"].as_str().unwrap();
     assert_eq!(
         redeem(&app, &agency.slug, &worker.email, old, "a third passphrase here").await.status(),
@@ -164,22 +164,30 @@ async fn who_may_issue_a_reset_for_whom() {
     let worker = app.create_user(&agency, &["case_manager"]).await;
     let supervisor = app.create_user(&agency, &["supervisor"]).await;
     let other_supervisor = app.create_user(&agency, &["supervisor"]).await;
+    let liaison = app.create_user(&agency, &["police_liaison"]).await;
     let admin = &agency.admin.access_token;
     let id = |s: &crate::helpers::Session| s.user_id.to_string();
 
-    // An admin could redeem a supervisor's code and read restricted cases: refused.
+    // An admin could redeem a case worker's code and read the restricted cases assigned to them,
+    // which admins may not: refused. A supervisor, who sees every case already, issues those.
+    assert_eq!(issue(&app, admin, &id(&worker)).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(issue(&app, admin, &id(&supervisor)).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(issue(&app, &other_supervisor.access_token, &id(&supervisor)).await.status(), StatusCode::CREATED);
-    assert_eq!(issue(&app, &supervisor.access_token, &id(&worker)).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(issue(&app, &worker.access_token, &id(&supervisor)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(issue(&app, &supervisor.access_token, &id(&worker)).await.status(), StatusCode::CREATED);
+    // The admin resets those who work no cases; a supervisor does not.
+    assert_eq!(issue(&app, admin, &id(&liaison)).await.status(), StatusCode::CREATED);
+    assert_eq!(issue(&app, &supervisor.access_token, &id(&liaison)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(issue(&app, &worker.access_token, &id(&liaison)).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         issue(&app, admin, &agency.admin.user_id.to_string()).await.status(),
         StatusCode::FORBIDDEN,
         "not one's own"
     );
-    // Another agency's admin: as if the user did not exist.
+    // Another agency's admin or supervisor: as if the user did not exist.
     let other = app.create_agency().await;
-    assert_eq!(issue(&app, &other.admin.access_token, &id(&worker)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(issue(&app, &other.admin.access_token, &id(&liaison)).await.status(), StatusCode::NOT_FOUND);
+    let their_supervisor = app.create_user(&other, &["supervisor"]).await;
+    assert_eq!(issue(&app, &their_supervisor.access_token, &id(&worker)).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(issue(&app, admin, &uuid::Uuid::now_v7().to_string()).await.status(), StatusCode::NOT_FOUND);
 }
 
@@ -189,8 +197,8 @@ async fn guessing_reset_codes_is_throttled_and_codes_are_never_at_rest() {
     let mark = crate::at_rest::WalMark::now();
     let agency = app.create_agency().await;
     let worker = app.create_user(&agency, &["case_manager"]).await;
-    let issued: Value =
-        issue(&app, &agency.admin.access_token, &worker.user_id.to_string()).await.json().await.unwrap();
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+    let issued: Value = issue(&app, &supervisor.access_token, &worker.user_id.to_string()).await.json().await.unwrap();
     let code = issued["reset_code"].as_str().unwrap().to_owned();
 
     // The code is nowhere the database keeps bytes (only its keyed hash), the audit log included.

@@ -1,4 +1,4 @@
-//! Passwords: a signed-in user changes their own; the tenant's admin (or, for a supervisor, another
+//! Passwords: a signed-in user changes their own; the tenant's admin (or, for a case worker, a
 //! supervisor) issues a one-time reset code; the user redeems it without signing in.
 //!
 //! Every check of a password here is a sign-in attempt as far as the throttle is concerned: the
@@ -172,9 +172,10 @@ pub async fn change_password(
 ///
 /// Issues a one-time code for a user of the caller's tenant, to hand to them: it is shown only in this answer
 /// (the service keeps a keyed hash), works once, for 24 hours, at `POST /api/v1/auth/password-reset`, and replaces
-/// any code issued for the user before. The tenant's admin (an agency's, a ministry's, the platform's) issues codes
-/// for users who are not supervisors; a supervisor's code is issued by another supervisor (an administrator could
-/// otherwise redeem it and read restricted cases). Nobody issues one for themselves (`POST /api/v1/me/password`).
+/// any code issued for the user before. Whoever could redeem a code sees what its user sees, so the issuer must
+/// already see it: a supervisor issues codes for case managers and supervisors (an administrator could otherwise
+/// redeem one and read the restricted cases assigned to them); the tenant's admin (an agency's, a ministry's, the
+/// platform's) issues them for everyone else. Nobody issues one for themselves (`POST /api/v1/me/password`).
 /// Audited, without the code.
 #[utoipa::path(
     tag = "users",
@@ -182,7 +183,7 @@ pub async fn change_password(
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 201, description = "Issued", body = PasswordResetResponse),
-        (status = 403, description = "Not the tenant's admin or an agency supervisor, or not for this user (a supervisor's by an admin, one's own)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the tenant's admin or an agency supervisor, or not for this user (a case worker's by an admin, one's own)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
