@@ -22,6 +22,9 @@ pub fn start_service(dir: &std::path::Path, port: u16, database_url: Option<&str
         .env("VCAO_DATA_DIR", dir)
         .env("VCAO_BIND", format!("127.0.0.1:{port}"))
         .env("VCAO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        // The suite's master key (tests/api/helpers.rs): on the shared PostgreSQL database every
+        // service must open the same tenants' keys (a sign-in seals its user agent with them).
+        .env("VCAO_MASTER_KEY", "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=")
         .env("RUST_LOG", "warn")
         .env_remove("REDIS_URL")
         .env_remove("DATABASE_URL")
