@@ -77,8 +77,9 @@ pub enum Action {
     LiftRestriction,
     /// Confirm another user's requested `supervisor` role (`crate::grants`).
     ConfirmSupervisors,
-    /// Issue a one-time password reset code for another user (`crate::passwords` says for whom).
-    IssuePasswordResets,
+    /// Reset another user's credentials: issue a password reset code, or remove a lost second
+    /// factor (`crate::passwords::may_reset_credentials` says for whom).
+    ResetCredentials,
     /// Read who read or changed a case.
     ReadAccessLog,
     /// Create postings and shifts.
@@ -161,7 +162,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
         Action::CloseCases | Action::LiftRestriction => actor.has(Role::Supervisor),
         Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
-        Action::IssuePasswordResets => {
+        Action::ResetCredentials => {
             actor.is_tenant_admin() || (actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor))
         }
         Action::ReadAccessLog => actor.has(Role::Supervisor) || actor.has(Role::AgencyAdmin),

@@ -75,14 +75,15 @@ pub enum ResetRefused {
     NotAllowed,
 }
 
-/// Whether `actor` may issue a reset code for `target`, whose roles (requested `supervisor`
-/// included, as it may be confirmed later) are `target_roles`. Whoever could redeem the code sees
-/// what the target sees, so the issuer must already see it: a supervisor sees every case, so a
-/// supervisor resets case workers; the tenant's admin resets everyone else.
+/// Whether `actor` may reset `target`'s credentials (issue a password reset code, remove a lost
+/// second factor), whose roles (requested `supervisor` included, as it may be confirmed later)
+/// are `target_roles`. Whoever could then sign in as the target sees what the target sees, so the
+/// one who resets must already see it: a supervisor sees every case, so a supervisor resets case
+/// workers; the tenant's admin resets everyone else.
 ///
 /// # Errors
 /// [`ResetRefused`].
-pub fn may_issue_reset(actor: &Actor, target: UserId, target_roles: &RoleSet) -> Result<(), ResetRefused> {
+pub fn may_reset_credentials(actor: &Actor, target: UserId, target_roles: &RoleSet) -> Result<(), ResetRefused> {
     if target == actor.user_id {
         return Err(ResetRefused::Own);
     }
@@ -147,14 +148,14 @@ mod tests {
         let supervises = roles(&["supervisor", "case_manager"]);
         let staff = roles(&["agency_admin"]);
         let liaison = roles(&["police_liaison"]);
-        assert_eq!(may_issue_reset(&admin, other, &worker), Err(ResetRefused::CaseWorkerByAdmin));
-        assert_eq!(may_issue_reset(&admin, other, &supervises), Err(ResetRefused::CaseWorkerByAdmin));
-        assert_eq!(may_issue_reset(&admin, other, &staff), Ok(()));
-        assert_eq!(may_issue_reset(&admin, other, &liaison), Ok(()));
-        assert_eq!(may_issue_reset(&supervisor, other, &supervises), Ok(()));
-        assert_eq!(may_issue_reset(&supervisor, other, &worker), Ok(()));
-        assert_eq!(may_issue_reset(&supervisor, other, &liaison), Err(ResetRefused::NotAllowed));
-        assert_eq!(may_issue_reset(&admin, admin.user_id, &staff), Err(ResetRefused::Own));
-        assert_eq!(may_issue_reset(&actor(&["case_manager"]), other, &liaison), Err(ResetRefused::NotAllowed));
+        assert_eq!(may_reset_credentials(&admin, other, &worker), Err(ResetRefused::CaseWorkerByAdmin));
+        assert_eq!(may_reset_credentials(&admin, other, &supervises), Err(ResetRefused::CaseWorkerByAdmin));
+        assert_eq!(may_reset_credentials(&admin, other, &staff), Ok(()));
+        assert_eq!(may_reset_credentials(&admin, other, &liaison), Ok(()));
+        assert_eq!(may_reset_credentials(&supervisor, other, &supervises), Ok(()));
+        assert_eq!(may_reset_credentials(&supervisor, other, &worker), Ok(()));
+        assert_eq!(may_reset_credentials(&supervisor, other, &liaison), Err(ResetRefused::NotAllowed));
+        assert_eq!(may_reset_credentials(&admin, admin.user_id, &staff), Err(ResetRefused::Own));
+        assert_eq!(may_reset_credentials(&actor(&["case_manager"]), other, &liaison), Err(ResetRefused::NotAllowed));
     }
 }

@@ -195,3 +195,33 @@ async fn the_secret_and_the_recovery_codes_are_nowhere_at_rest() {
     let sources = crate::at_rest::sources(&app, &mark);
     crate::at_rest::assert_no_canaries(&sources, &worker.email, &canaries);
 }
+
+#[tokio::test]
+async fn a_supervisor_removes_a_workers_lost_authenticator() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+    enrolled(&app, &worker).await;
+    let path = format!("/api/v1/users/{}/mfa", worker.user_id);
+    let remove = |token: String| app.client.delete(app.url(&path)).bearer_auth(token).send();
+
+    // The admin could then reset the worker's password and read their restricted cases: refused.
+    assert_eq!(remove(agency.admin.access_token.clone()).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let other = app.create_agency().await;
+    let their_supervisor = app.create_user(&other, &["supervisor"]).await;
+    assert_eq!(remove(their_supervisor.access_token.clone()).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert!(first_step(&app, &agency.slug, &worker.email).await["mfa_required"] == true);
+
+    assert_eq!(remove(supervisor.access_token.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&worker.access_token)).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "sessions end"
+    );
+    assert!(
+        first_step(&app, &agency.slug, &worker.email).await["access_token"].is_string(),
+        "the password alone again"
+    );
+    assert_eq!(remove(supervisor.access_token.clone()).await.unwrap().status(), StatusCode::NOT_FOUND, "none left");
+}

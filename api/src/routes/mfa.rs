@@ -246,6 +246,51 @@ pub async fn remove_totp(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Remove a user's lost authenticator.
+///
+/// For a user who lost both their authenticator and their recovery codes: removes their second factor and
+/// recovery codes and ends their sessions, so they sign in with their password alone and enrol again. Whoever does it
+/// could then sign in as them with a reset password, so the same people may as for a password reset: a supervisor
+/// for case managers and supervisors, the tenant's admin for everyone else; nobody for themselves. `404` when the
+/// user has none. Audited.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "remove_user_mfa",
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Removed; the user's sessions have ended"),
+        (status = 403, description = "Not the tenant's admin or an agency supervisor, or not for this user (a case worker's by an admin, one's own)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/users/{id}/mfa")]
+pub async fn remove_user_mfa(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    authorize(&actor, Action::ResetCredentials)?;
+    let id = domain::UserId::from_uuid(path.into_inner());
+    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
+    let target = infra::store::users::get(&tx, id).await?;
+    domain::passwords::may_reset_credentials(&actor, id, &target.grants.named)
+        .map_err(|e| ApiError::ForbiddenBecause(e.to_string()))?;
+    if !mfa::has_any(&tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    mfa::remove(&tx, id).await?;
+    let ended = infra::store::sessions::revoke_all_for_user(&tx, id, "mfa_removed").await?;
+    let details = serde_json::json!({ "method": "totp", "by_admin": true, "sessions_ended": ended.len() });
+    audit::record(&tx, entry(&actor, &meta, actions::MFA_REMOVED, "user", Some(id.as_uuid()), details)).await?;
+    tx.commit().await?;
+    for session in ended {
+        state.revocations.revoke(session, std::time::Duration::from_secs(900));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Complete a sign-in with a second factor.
 ///
 /// The second step of a sign-in that answered `mfa_required`: the `mfa_token` and a code the authenticator shows

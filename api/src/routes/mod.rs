@@ -45,6 +45,7 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(mfa::confirm_totp)
         .service(mfa::remove_totp)
         .service(mfa::complete_mfa)
+        .service(mfa::remove_user_mfa)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)

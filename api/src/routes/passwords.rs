@@ -195,11 +195,12 @@ pub async fn issue_password_reset(
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
-    authorize(&actor, Action::IssuePasswordResets)?;
+    authorize(&actor, Action::ResetCredentials)?;
     let id = UserId::from_uuid(path.into_inner());
     let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
     let target = users::get(&tx, id).await?;
-    rules::may_issue_reset(&actor, id, &target.grants.named).map_err(|e| ApiError::ForbiddenBecause(e.to_string()))?;
+    rules::may_reset_credentials(&actor, id, &target.grants.named)
+        .map_err(|e| ApiError::ForbiddenBecause(e.to_string()))?;
     let code = infra::auth::new_reset_code().map_err(|e| ApiError::Internal(e.to_string()))?;
     let hash = infra::auth::reset_code_hash(state.keyring.current(), actor.tenant_id, &code)
         .map_err(|e| ApiError::Internal(e.to_string()))?

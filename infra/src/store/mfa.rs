@@ -63,6 +63,14 @@ pub async fn has_confirmed(tx: &TenantTx, user: UserId) -> Result<bool, StoreErr
     Ok(row.is_some())
 }
 
+/// Whether the user has an authenticator, confirmed or not.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn has_any(tx: &TenantTx, user: UserId) -> Result<bool, StoreError> {
+    Ok(of_user(tx, user).one(tx.raw()).await.store()?.is_some())
+}
+
 /// Starts enrolment: `secret` replaces any unconfirmed one.
 ///
 /// # Errors
