@@ -26,6 +26,16 @@ impl AppState {
     ) -> Result<Arc<infra::crypto::TenantCipher>, crate::error::ApiError> {
         Ok(infra::store::tenant_keys::cipher(&self.db, &self.keyring, tenant).await?)
     }
+
+    /// Forgets the tokens of sessions that just ended (after their transaction committed), so this
+    /// replica refuses them before any other work; the database refuses them anyway. Remembered
+    /// for an access token's life, after which none of them verifies.
+    pub fn forget_sessions(&self, ended: impl IntoIterator<Item = domain::SessionId>) {
+        let life = std::time::Duration::from_secs(domain::auth::ACCESS_TOKEN_TTL_SECONDS.unsigned_abs());
+        for session in ended {
+            self.revocations.revoke(session, life);
+        }
+    }
 }
 
 /// Shared application state, cloned into every worker.

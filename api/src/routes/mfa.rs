@@ -285,9 +285,7 @@ pub async fn remove_user_mfa(
     let details = serde_json::json!({ "method": "totp", "by_admin": true, "sessions_ended": ended.len() });
     audit::record(&tx, entry(&actor, &meta, actions::MFA_REMOVED, "user", Some(id.as_uuid()), details)).await?;
     tx.commit().await?;
-    for session in ended {
-        state.revocations.revoke(session, std::time::Duration::from_secs(900));
-    }
+    state.forget_sessions(ended);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -12,7 +12,7 @@ use domain::audit::actions;
 use domain::authz::Action;
 use domain::passwords::{self as rules, RESET_CODE_TTL_HOURS};
 use domain::user::{EmailAddress, NewPassword};
-use domain::{SessionId, TenantId, UserId};
+use domain::{TenantId, UserId};
 use infra::auth::password;
 use infra::db::begin_tenant_tx_for;
 use infra::store::audit::{self, AuditEntry};
@@ -100,13 +100,6 @@ pub(super) async fn refund(state: &AppState, keys: &ThrottleKeys) {
     state.login_failures.refund(&keys.address).await;
 }
 
-/// Forgets `ended` sessions' tokens on this replica at once (the database refuses them anyway).
-fn forget(state: &AppState, ended: Vec<SessionId>) {
-    for session in ended {
-        state.revocations.revoke(session, std::time::Duration::from_secs(900));
-    }
-}
-
 /// Change my password.
 ///
 /// Replaces the caller's password. `current_password` must be right (`422` naming it otherwise, and the attempt
@@ -164,7 +157,7 @@ pub async fn change_password(
     audit::record(&tx, entry(&actor, &meta, actions::PASSWORD_CHANGED, "user", Some(actor.user_id.as_uuid()), details))
         .await?;
     tx.commit().await?;
-    forget(&state, ended);
+    state.forget_sessions(ended);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -273,7 +266,7 @@ pub async fn redeem_password_reset(
     let details = serde_json::json!({ "sessions_ended": ended.len() });
     audit::record(&tx, unsigned_entry(actions::PASSWORD_RESET, Some(user), &meta, details)).await?;
     tx.commit().await?;
-    forget(&state, ended);
+    state.forget_sessions(ended);
     Ok(HttpResponse::NoContent().finish())
 }
 

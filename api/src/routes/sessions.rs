@@ -17,9 +17,6 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, RequestMeta};
 use crate::state::AppState;
 
-/// How long a revoked session's tokens are remembered on this replica: an access token's life.
-const REMEMBER: std::time::Duration = std::time::Duration::from_secs(900);
-
 /// One live session of the caller.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionResponse {
@@ -105,7 +102,7 @@ pub async fn end_my_session(
     let event = entry(&actor, &meta, actions::SESSION_ENDED, "session", Some(id.as_uuid()), details);
     audit::record(&tx, event).await?;
     tx.commit().await?;
-    state.revocations.revoke(id, REMEMBER);
+    state.forget_sessions([id]);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -139,8 +136,6 @@ pub async fn end_user_sessions(
     let details = serde_json::json!({ "sessions_ended": ended.len() });
     audit::record(&tx, entry(&actor, &meta, actions::USER_SESSIONS_ENDED, "user", Some(id.as_uuid()), details)).await?;
     tx.commit().await?;
-    for session in ended {
-        state.revocations.revoke(session, REMEMBER);
-    }
+    state.forget_sessions(ended);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -372,9 +372,7 @@ pub async fn update_user(
     }
     audit::record(&tx, entry(&actor, &meta, actions::USER_UPDATED, id, details)).await?;
     tx.commit().await?;
-    for session in ended {
-        state.revocations.revoke(session, std::time::Duration::from_secs(900));
-    }
+    state.forget_sessions(ended);
     Ok(with_etag(HttpResponse::Ok(), user.version, &UserResponse::from(user)))
 }
 
@@ -420,8 +418,6 @@ pub async fn confirm_supervisor(
     });
     audit::record(&tx, entry(&actor, &meta, actions::USER_ROLE_CONFIRMED, id, details)).await?;
     tx.commit().await?;
-    for session in ended {
-        state.revocations.revoke(session, std::time::Duration::from_secs(900));
-    }
+    state.forget_sessions(ended);
     Ok(with_etag(HttpResponse::Ok(), user.version, &UserResponse::from(user)))
 }
