@@ -80,6 +80,7 @@ pub async fn ensure_platform(db: &Db, settings: &Settings) -> anyhow::Result<()>
         "Platform Admin",
         Role::PlatformAdmin,
         &password,
+        true,
     )
     .await
     {
@@ -92,7 +93,7 @@ pub async fn ensure_platform(db: &Db, settings: &Settings) -> anyhow::Result<()>
     }
     if generated {
         let text = format!(
-            "Platform admin created: tenant `platform`, email {}, password {password}\n(set VCAO_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n",
+            "Platform admin created: tenant `platform`, email {}, password {password}\n(set VCAO_BOOTSTRAP_ADMIN_PASSWORD to choose it)\nThe first sign-in changes this password, the next enrols a second factor (platform admins always need one): see the README, \"First sign-in\".\n",
             settings.bootstrap_admin_email
         );
         reveal_once(&settings.data_dir, BOOTSTRAP_PASSWORD_FILE, &text)?;
@@ -112,13 +113,14 @@ async fn create_tenant_with_user(
     display_name: &str,
     role: Role,
     password: &str,
+    mfa_required: bool,
 ) -> anyhow::Result<TenantId> {
     let tenant_id = TenantId::new();
     let slug = TenantSlug::parse(slug).map_err(|e| anyhow::anyhow!("slug: {e}"))?;
     let name = TenantName::parse(name).map_err(|e| anyhow::anyhow!("name: {e}"))?;
     let hash = password::hash(NewPassword::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?).await?;
     let tx = begin_tenant_tx_for(db, tenant_id).await?;
-    tenants::insert(tx.raw(), tenant_id, &slug, &name, kind).await?;
+    tenants::insert(tx.raw(), tenant_id, &slug, &name, kind, mfa_required).await?;
     users::insert(
         &tx,
         users::NewUser {
@@ -129,12 +131,31 @@ async fn create_tenant_with_user(
             division_id: None,
             profession: None,
             password_hash: hash,
+            // Generated or from the settings: the operator's, not the admin's own.
+            password_change_required: true,
         },
     )
     .await?;
     tx.commit().await?;
     Ok(tenant_id)
 }
+
+/// The demo tenants' sign-in policy: no second factor, so a newcomer can try every role with a
+/// password alone. A real tenant is created requiring one (`POST /tenants`' default).
+const DEMO_MFA_REQUIRED: bool = false;
+
+/// How to sign in under the demo's policy, printed with the demo's passwords.
+const DEMO_SIGN_IN: &str = "\
+How to sign in (POST /api/v1/auth/login {tenant, email, password}):
+  - These passwords were made for you, so each user's first sign-in answers `password_change_required: true`
+    with a token that can only call POST /api/v1/me/password {current_password, new_password}. Change it,
+    then sign in again with the new one.
+  - The demo tenants do not require a second factor (a real tenant does unless its creator turns it off:
+    PATCH /api/v1/tenants/{id} {mfa_required}). The platform admin always needs one: after changing the
+    password, the sign-in answers `mfa_enrolment_required: true`; enrol with POST /api/v1/me/mfa/totp and
+    POST /api/v1/me/mfa/totp/confirm {code}, keep the recovery codes, and sign in again with a code
+    (POST /api/v1/auth/mfa {mfa_token, code}).
+";
 
 /// Seeds a demo agency (admin, supervisor, case manager, police liaison at 51 Division) and a demo
 /// ministry (analyst), and hands their passwords over once (`reveal_once`). Does nothing if they exist.
@@ -163,6 +184,7 @@ pub async fn seed_demo(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<()
         "Agency Admin",
         Role::AgencyAdmin,
         &admin_password,
+        DEMO_MFA_REQUIRED,
     )
     .await?;
     lines.push(("demo-agency", "admin@demo-agency.example".to_owned(), "agency_admin", admin_password));
@@ -189,6 +211,7 @@ pub async fn seed_demo(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<()
                 division_id: if role == Role::PoliceLiaison { division } else { None },
                 profession: None,
                 password_hash: hash,
+                password_change_required: true,
             },
         )
         .await?;
@@ -205,6 +228,7 @@ pub async fn seed_demo(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<()
         "Mina Analyst",
         Role::MinistryAnalyst,
         &analyst_password,
+        DEMO_MFA_REQUIRED,
     )
     .await?;
     lines.push(("demo-ministry", "analyst@demo-ministry.example".to_owned(), "ministry_analyst", analyst_password));
@@ -212,6 +236,7 @@ pub async fn seed_demo(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<()
     for (tenant, email, role, password) in lines {
         text.push_str(&format!("  tenant {tenant:<14} {email:<34} {role:<17} {password}\n"));
     }
+    text.push_str(DEMO_SIGN_IN);
     reveal_once(data_dir, DEMO_PASSWORDS_FILE, &text)?;
     Ok(())
 }

@@ -31,6 +31,10 @@ pub enum ApiError {
     /// says why.
     #[error("forbidden: {0}")]
     ForbiddenBecause(String),
+    /// 403: the token may only finish setting the account up (`domain::sign_in`); the `code`
+    /// names what it waits for (`password_change_required`, `mfa_enrolment_required`).
+    #[error("account setup required")]
+    SetupRequired(domain::sign_in::PendingSetup),
     /// 404: absent, or another tenant's (indistinguishable on purpose).
     #[error("not found")]
     NotFound,
@@ -122,6 +126,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
+            Self::SetupRequired(setup) => setup.code(),
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -145,6 +150,14 @@ impl ApiError {
             Self::Unauthorized => ("Unauthorized", "A valid access token is required.".to_owned()),
             Self::Forbidden => ("Forbidden", "Your roles do not allow this.".to_owned()),
             Self::ForbiddenBecause(why) => ("Forbidden", why.clone()),
+            Self::SetupRequired(domain::sign_in::PendingSetup::PasswordChange) => (
+                "Password change required",
+                "This token may only change the password (POST /api/v1/me/password); then sign in again.".to_owned(),
+            ),
+            Self::SetupRequired(domain::sign_in::PendingSetup::MfaEnrolment) => (
+                "Second factor required",
+                "This tenant requires a second factor: this token may only enrol one (POST /api/v1/me/mfa/totp, or a passkey); then sign in again.".to_owned(),
+            ),
             Self::NotFound => ("Not found", "No such resource.".to_owned()),
             Self::MethodNotAllowed(allow) => {
                 ("Method not allowed", format!("This path does not support this method; it allows {allow}."))
@@ -208,7 +221,7 @@ impl ResponseError for ApiError {
             }
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ForbiddenBecause(_) | Self::SetupRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::ConsentRequired => StatusCode::CONFLICT,

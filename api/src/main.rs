@@ -37,6 +37,13 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Add a platform admin with a generated password, shown once: the way back in when every
+    /// platform admin has lost their second factor (see README, "First sign-in").
+    AddPlatformAdmin {
+        /// The new admin's sign-in email.
+        #[arg(long)]
+        email: String,
+    },
     /// Print the SQL `GET /aggregates` runs for a ministry question, values inlined, to run in
     /// `psql` or `sqlite3` (the benchmark compares the two).
     AggregatesSql {
@@ -113,6 +120,10 @@ async fn main() -> anyhow::Result<()> {
         Command::ConfirmSupervisor { tenant, email } => {
             api::maintenance::confirm_supervisor(&settings, &tenant, &email).await?;
             println!("supervisor confirmed for {email} at {tenant}; their sessions were ended");
+            Ok(())
+        }
+        Command::AddPlatformAdmin { email } => {
+            api::maintenance::add_platform_admin(&settings, &email).await?;
             Ok(())
         }
         Command::Serve { demo } => {

@@ -1,4 +1,5 @@
-//! Operator commands: `vcao rotate-master-key`, and `vcao confirm-supervisor`, the operator's
+//! Operator commands: `vcao rotate-master-key`, `vcao add-platform-admin` (the way back in), and
+//! `vcao confirm-supervisor`, the operator's
 //! confirmation of an agency's first supervisor (`domain::grants`).
 
 use infra::Db;
@@ -96,4 +97,63 @@ pub async fn confirm_supervisor_in(db: &Db, slug: &str, email: &str) -> anyhow::
     audit::record(&tx, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Adds a platform admin with a generated password, handed over once (`bootstrap::reveal_once`,
+/// to `platform-admin-<email>.txt` in the data directory): the way back in for an operator whose
+/// platform admins have all lost their second factor and recovery codes (one platform admin
+/// removes another's, `DELETE /users/{id}/mfa`, but nobody their own). Like every account, it
+/// changes its password at first sign-in, then enrols a factor. Audited in the platform's log with
+/// no actor and `added_by: operator`.
+///
+/// # Errors
+/// When the email is taken or invalid, or the database or the hasher fails.
+pub async fn add_platform_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let db = Db::open(settings).await?;
+    let password = crate::bootstrap::generate_password()?;
+    let added = add_platform_admin_in(&db, email, &password).await;
+    db.close().await?;
+    added?;
+    let file = format!("platform-admin-{}.txt", email.replace(['/', '\\'], "_"));
+    let text = format!("Platform admin added: tenant `platform`, email {email}, password {password}\n");
+    crate::bootstrap::reveal_once(&settings.data_dir, &file, &text)
+}
+
+/// [`add_platform_admin`] on an open database, with the password given.
+///
+/// # Errors
+/// As [`add_platform_admin`].
+#[expect(clippy::disallowed_methods, reason = "an operator command, for no signed-in caller")]
+pub async fn add_platform_admin_in(db: &Db, email: &str, password: &str) -> anyhow::Result<domain::UserId> {
+    use domain::user::{DisplayName, EmailAddress, NewPassword, Role, RoleSet};
+    use infra::store::{audit, tenants, users};
+    let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("email: {e}"))?;
+    let password = NewPassword::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let hash = infra::auth::password::hash(password).await?;
+    let platform =
+        tenants::find_by_slug(db.global(), "platform").await.map_err(|e| anyhow::anyhow!("platform: {e}"))?;
+    let tx = infra::db::begin_tenant_tx_for(db, platform.id).await?;
+    let new = users::NewUser {
+        email,
+        display_name: DisplayName::parse("Platform Admin").map_err(|e| anyhow::anyhow!("{e}"))?,
+        roles: RoleSet::one(Role::PlatformAdmin),
+        supervisor_requested_by: None,
+        division_id: None,
+        profession: None,
+        password_hash: hash,
+        password_change_required: true,
+    };
+    let user = users::insert(&tx, new).await.map_err(|e| anyhow::anyhow!("user: {e}"))?;
+    let event = audit::AuditEntry {
+        actor_id: None,
+        action: domain::audit::actions::USER_CREATED,
+        resource_type: "user",
+        resource_id: Some(user.id.as_uuid()),
+        client_ip: None,
+        request_id: None,
+        details: serde_json::json!({ "roles": ["platform_admin"], "added_by": "operator" }),
+    };
+    audit::record(&tx, event).await?;
+    tx.commit().await?;
+    Ok(user.id)
 }

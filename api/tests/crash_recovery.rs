@@ -25,7 +25,7 @@ async fn kill_9_mid_load_loses_no_acknowledged_write_and_retries_make_no_duplica
     let client = http_client();
     let mut service = start_service(dir.path(), port, database_url.as_deref());
     wait_until_ready(&client, &base).await;
-    let agency = provision_agency(&client, &base).await;
+    let agency = provision_agency(&client, &base, dir.path(), database_url.as_deref()).await;
 
     let total = WRITERS * CREATES_PER_WRITER;
     let (acknowledged, writers) = start_writers(&client, &base, &agency.token, WRITERS, CREATES_PER_WRITER);

@@ -140,7 +140,7 @@ async fn an_immediate_postgres_stop_mid_load_loses_no_acknowledged_write() {
     let client = http_client();
     let mut service = start_service(dir.path(), port, Some(&url));
     wait_until_ready(&client, &base).await;
-    let agency = provision_agency(&client, &base).await;
+    let agency = provision_agency(&client, &base, dir.path(), Some(&url)).await;
 
     let total = WRITERS * CREATES_PER_WRITER;
     let (acknowledged, writers) = start_writers(&client, &base, &agency.token, WRITERS, CREATES_PER_WRITER);

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// The same bootstrap password as the integration suite, which may share the PostgreSQL database.
-const ADMIN_PASSWORD: &str = "platform-admin-test-password";
+mod support;
+
 const CANARIES: [&str; 4] = ["Wrenfield", "Oswaldina", "416-555-8642", "the blue house by the ravine"];
 
 struct Service {
@@ -61,7 +61,7 @@ async fn trace_logs_hold_no_personal_information() {
         .arg("serve")
         .env("VCAO_DATA_DIR", dir.path())
         .env("VCAO_BIND", format!("127.0.0.1:{port}"))
-        .env("VCAO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("VCAO_BOOTSTRAP_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
         // On the suite's shared PostgreSQL database the platform tenant's data key is wrapped under the
         // suite's master key (tests/api/helpers.rs): a sign-in seals its user agent with it.
         .env("VCAO_MASTER_KEY", SUITE_MASTER_KEY)
@@ -87,21 +87,25 @@ async fn trace_logs_hold_no_personal_information() {
     }
     assert!(up, "the service started; log:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
 
-    let platform = service.login("platform", "admin@platform.local", ADMIN_PASSWORD).await;
+    let database_url = std::env::var("DATABASE_URL").ok();
+    let platform = support::platform_token(&service.client, &service.base, dir.path(), database_url.as_deref()).await;
     let slug = format!("canary-{}", &uuid_suffix());
     let password = "agency admin password";
     service
         .post(
             "/api/v1/tenants",
             Some(&platform),
-            json!({"slug": slug, "name": "Canary Agency", "kind": "agency", "admin": {"email": "admin@canary.example", "display_name": "Admin", "password": password}}),
+            json!({"slug": slug, "name": "Canary Agency", "kind": "agency", "admin": {"email": "admin@canary.example", "display_name": "Admin", "password": password}, "mfa_required": false}),
         )
         .await;
-    let admin = service.login(&slug, "admin@canary.example", password).await;
+    let token = |answer: Value| answer["access_token"].as_str().unwrap().to_owned();
+    let first_login =
+        |email: &'static str| support::first_login(&service.client, &service.base, &slug, email, password);
+    let admin = token(first_login("admin@canary.example").await);
     service
         .post("/api/v1/users", Some(&admin), json!({"email": "cm@canary.example", "display_name": "Case Manager", "roles": ["case_manager"], "password": password}))
         .await;
-    let worker = service.login(&slug, "cm@canary.example", password).await;
+    let worker = token(first_login("cm@canary.example").await);
     let client = service
         .post(
             "/api/v1/clients",

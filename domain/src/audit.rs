@@ -22,6 +22,8 @@ pub mod actions {
     pub const LOGOUT: &str = "auth.logout";
     /// A tenant was created (recorded in the platform's log and the new tenant's).
     pub const TENANT_CREATED: &str = "tenant.created";
+    /// A tenant's sign-in policy (`mfa_required`) was changed.
+    pub const TENANT_POLICY_CHANGED: &str = "tenant.policy_changed";
     /// A user was created.
     pub const USER_CREATED: &str = "user.created";
     /// A user was changed.

@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod person;
 pub mod reference;
 pub mod reporting;
+pub mod sign_in;
 pub mod tenant;
 pub mod user;
 pub mod validation;

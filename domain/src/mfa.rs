@@ -11,8 +11,30 @@ pub const MFA_TOKEN_TTL_SECONDS: i64 = 5 * 60;
 /// How many recovery codes a confirmation issues.
 pub const RECOVERY_CODES: usize = 10;
 
-/// The methods a sign-in may continue with.
-pub const METHODS: [&str; 1] = ["totp"];
+/// The second factors a user has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Factors {
+    /// A confirmed authenticator (TOTP).
+    pub totp: bool,
+    /// At least one passkey.
+    pub passkey: bool,
+}
+
+impl Factors {
+    /// Whether a sign-in needs a second step.
+    #[must_use]
+    pub const fn any(self) -> bool {
+        self.totp || self.passkey
+    }
+
+    /// The methods the second step accepts, as the sign-in lists them: `totp` (a code, at
+    /// `POST /auth/mfa`) and `webauthn` (a passkey). A recovery code is accepted at
+    /// `POST /auth/mfa` whichever the user has.
+    #[must_use]
+    pub fn methods(self) -> Vec<&'static str> {
+        [(self.totp, "totp"), (self.passkey, "webauthn")].into_iter().filter(|(has, _)| *has).map(|(_, m)| m).collect()
+    }
+}
 
 /// Whether a TOTP code that matched `step` may be accepted after `last` was: each step once, and
 /// never one older than an accepted one (a code seen over a shoulder is spent once used).
@@ -24,6 +46,14 @@ pub fn accepts_step(step: u64, last: Option<u64>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_methods_listed_are_the_factors_held() {
+        assert!(Factors::default().methods().is_empty() && !Factors::default().any());
+        assert_eq!(Factors { totp: true, passkey: false }.methods(), ["totp"]);
+        assert_eq!(Factors { totp: true, passkey: true }.methods(), ["totp", "webauthn"]);
+        assert_eq!(Factors { totp: false, passkey: true }.methods(), ["webauthn"]);
+    }
 
     #[test]
     fn each_step_is_accepted_once_and_never_an_older_one() {

@@ -477,8 +477,15 @@ async fn provision(db: &Db, number: usize, cases: u64, password_hash: &str) -> R
     let id = TenantId::new();
     let tx = begin_tenant_tx_for(db, id).await?;
     let slug = TenantSlug::parse(&format!("bench-agency-{number:02}"))?;
-    tenants::insert(tx.raw(), id, &slug, &TenantName::parse(&format!("Bench agency {number:02}"))?, TenantKind::Agency)
-        .await?;
+    tenants::insert(
+        tx.raw(),
+        id,
+        &slug,
+        &TenantName::parse(&format!("Bench agency {number:02}"))?,
+        TenantKind::Agency,
+        false,
+    )
+    .await?;
     let mut workers = Vec::new();
     let staff: [(&str, Role); 5] = [
         ("admin", Role::AgencyAdmin),
@@ -498,6 +505,8 @@ async fn provision(db: &Db, number: usize, cases: u64, password_hash: &str) -> R
                 division_id: None,
                 profession: None,
                 password_hash: password_hash.to_owned(),
+                // Synthetic accounts that the benchmark signs in thousands of times.
+                password_change_required: false,
             },
         )
         .await?;

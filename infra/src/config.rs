@@ -40,6 +40,12 @@ pub struct Settings {
     pub bootstrap_admin_email: String,
     /// Password of that admin; unset means one is generated and printed once.
     pub bootstrap_admin_password: Option<SecretString>,
+    /// The WebAuthn relying party id passkeys are bound to: the domain the frontend is served
+    /// from (or a parent of it). Passkeys registered under one id do not work under another.
+    pub webauthn_rp_id: String,
+    /// The origin (scheme, host, port) the frontend's pages are served from, as the browser reports
+    /// it in a passkey ceremony; its host must be the relying party id or under it.
+    pub webauthn_origin: String,
     /// `iss` of the access tokens.
     pub jwt_issuer: String,
     /// `aud` of the access tokens.
@@ -109,6 +115,8 @@ impl Default for Settings {
             previous_master_key: None,
             bootstrap_admin_email: "admin@platform.local".to_owned(),
             bootstrap_admin_password: None,
+            webauthn_rp_id: "localhost".to_owned(),
+            webauthn_origin: "http://localhost:8080".to_owned(),
             jwt_issuer: "vcao-platform".to_owned(),
             jwt_audience: "vcao-api".to_owned(),
             jwt_keys_file: None,
@@ -224,6 +232,12 @@ impl Settings {
             {
                 return Err(invalid(name, "must be 32 bytes in standard base64 (openssl rand -base64 32)"));
             }
+        }
+        if crate::auth::passkeys::RelyingParty::new(&self.webauthn_rp_id, &self.webauthn_origin).is_err() {
+            return Err(invalid(
+                "VCAO_WEBAUTHN_ORIGIN",
+                "must be an origin (https://host[:port]) whose host is VCAO_WEBAUTHN_RP_ID or under it",
+            ));
         }
         if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
             return Err(invalid("VCAO_JWT_ISSUER", "issuer and audience must not be empty"));

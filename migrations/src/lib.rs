@@ -26,6 +26,8 @@ mod m20261203_000012_aggregate_releases;
 mod m20261206_000013_password_resets;
 mod m20261206_000014_session_user_agent;
 mod m20261206_000015_mfa;
+mod m20261207_000016_account_setup;
+mod m20261207_000017_passkeys;
 mod rls;
 mod tables;
 
@@ -66,6 +68,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "mfa_totp",
     "mfa_recovery_codes",
     "mfa_challenges",
+    "mfa_passkeys",
+    "mfa_passkey_ceremonies",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -100,6 +104,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_password_resets::Migration),
             Box::new(m20261206_000014_session_user_agent::Migration),
             Box::new(m20261206_000015_mfa::Migration),
+            Box::new(m20261207_000016_account_setup::Migration),
+            Box::new(m20261207_000017_passkeys::Migration),
         ]
     }
 }

@@ -65,8 +65,10 @@ async fn changes_are_listed_with_who_what_when_and_from_where() {
         .await
         .unwrap();
     let page: Value = response.json().await.unwrap();
-    let event = &page["items"][0];
-    assert_eq!(event["action"], "user.created");
+    // Newest first: the user's own first password change, then their creation.
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items[0]["action"], "user.password_changed");
+    let event = items.iter().find(|e| e["action"] == "user.created").unwrap();
     assert_eq!(event["actor_id"], json!(agency.admin.user_id));
     assert_eq!(event["resource_type"], "user");
     assert_eq!(event["client_ip"], "127.0.0.1");

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fixtures::open_case;
-use crate::helpers::{PASSWORD, Session, TestApp, problem, spawn_app};
+use crate::helpers::{INITIAL_PASSWORD, PASSWORD, Session, TestApp, problem, spawn_app};
 
 async fn user(app: &TestApp, admin: &Session, id: uuid::Uuid) -> Value {
     app.get(&format!("/api/v1/users/{id}"), Some(&admin.access_token)).await.json().await.unwrap()
@@ -38,10 +38,10 @@ async fn an_admin_cannot_give_themselves_supervisor_and_read_restricted_cases() 
 
     // A second account the admin makes with supervisor does not read it either until confirmed.
     let email = format!("puppet@{}.example", agency.slug);
-    let body = json!({"email": email, "display_name": "Puppet", "roles": ["supervisor"], "password": PASSWORD});
+    let body = json!({"email": email, "display_name": "Puppet", "roles": ["supervisor"], "password": INITIAL_PASSWORD});
     let created: Value = app.post_json("/api/v1/users", Some(&admin.access_token), &body).await.json().await.unwrap();
     assert_eq!((created["roles"].clone(), created["pending_roles"].clone()), (json!([]), json!(["supervisor"])));
-    let puppet = app.login(&agency.slug, &email, PASSWORD).await;
+    let puppet = app.first_session(&agency.slug, &email, INITIAL_PASSWORD).await;
     let case_path = format!("/api/v1/cases/{}", restricted["id"].as_str().unwrap());
     problem(app.get(&case_path, Some(&puppet.access_token)).await, StatusCode::FORBIDDEN).await;
     let me: Value = app.get("/api/v1/me", Some(&puppet.access_token)).await.json().await.unwrap();
@@ -111,12 +111,12 @@ async fn the_operator_confirms_an_agencys_first_supervisor() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let email = format!("first-supervisor@{}.example", agency.slug);
-    let body = json!({"email": email, "display_name": "First", "roles": ["supervisor"], "password": PASSWORD});
+    let body = json!({"email": email, "display_name": "First", "roles": ["supervisor"], "password": INITIAL_PASSWORD});
     let created: Value =
         app.post_json("/api/v1/users", Some(&agency.admin.access_token), &body).await.json().await.unwrap();
     assert_eq!(created["pending_roles"], json!(["supervisor"]));
     api::maintenance::confirm_supervisor_in(&app.state.db, &agency.slug, &email).await.unwrap();
-    let first = app.login(&agency.slug, &email, PASSWORD).await;
+    let first = app.first_session(&agency.slug, &email, INITIAL_PASSWORD).await;
     let me: Value = app.get("/api/v1/me", Some(&first.access_token)).await.json().await.unwrap();
     assert_eq!(me["roles"], json!(["supervisor"]));
     assert!(api::maintenance::confirm_supervisor_in(&app.state.db, &agency.slug, &email).await.is_err(), "once");

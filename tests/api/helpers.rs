@@ -13,9 +13,14 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// The platform admin's password in every test database.
+/// The bootstrap platform admin's password in every test database (set by the operator's settings,
+/// so changed at first sign-in; each test app signs in as a platform admin of its own instead,
+/// [`TestApp::platform_admin`]).
 pub const PLATFORM_PASSWORD: &str = "platform-admin-test-password";
-/// The password of every user the helpers create.
+/// The password the helpers' admins give the users they create: someone else's, so each user's
+/// first sign-in may only change it.
+pub const INITIAL_PASSWORD: &str = "initial password from the admin";
+/// The password every user the helpers create chose at that first sign-in.
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A running service and what a test needs to talk to it.
@@ -31,8 +36,9 @@ pub struct TestApp {
     /// When set, [`TestApp::post_json`] sends a fresh `Idempotency-Key` (starting with
     /// [`KEY_CANARY`]) with every request, so a test sees every create through the stored-answer path.
     keyed_posts: std::sync::atomic::AtomicBool,
-    /// The platform admin's session, signed in once (argon2 costs a fixture every call otherwise).
-    platform: tokio::sync::OnceCell<Session>,
+    /// This app's platform admin, set up and signed in once (argon2 costs a fixture every call
+    /// otherwise).
+    platform: tokio::sync::OnceCell<PlatformAdmin>,
     /// The seeded police divisions, by code, read once.
     divisions: tokio::sync::OnceCell<Vec<(String, Uuid)>>,
 }
@@ -190,6 +196,14 @@ pub struct Session {
     pub email: String,
 }
 
+/// A test app's own platform admin (on PostgreSQL every app shares the platform tenant, so each
+/// adds one, as an operator would, rather than race the others for the bootstrap admin's factor).
+pub struct PlatformAdmin {
+    pub session: Session,
+    /// Recovery codes not yet used, for further sign-ins within the same 30-second step.
+    pub recovery_codes: std::sync::Mutex<Vec<String>>,
+}
+
 /// An agency made for one test, with its admin signed in.
 #[derive(Clone, Debug)]
 pub struct Agency {
@@ -294,16 +308,24 @@ impl TestApp {
             .await
     }
 
-    /// Signs in and returns the session; panics unless it succeeds.
+    /// Signs in and returns the session; panics unless it succeeds with tokens.
     pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Session {
         let response = self.login_raw(tenant, email, password).await;
         assert_eq!(response.status(), StatusCode::OK, "login of {email} at {tenant}");
         let body: Value = response.json().await.expect("json");
-        let access_token = body["access_token"].as_str().expect("access token").to_owned();
+        self.session_from(&body, email).await
+    }
+
+    /// The session a token answer (of a sign-in or its second step) starts.
+    pub async fn session_from(&self, body: &Value, email: &str) -> Session {
+        let access_token = body["access_token"].as_str().unwrap_or_else(|| panic!("tokens, not {body}")).to_owned();
         let me: Value = self.get("/api/v1/me", Some(&access_token)).await.json().await.expect("json");
         Session {
             access_token,
-            refresh_token: body["refresh_token"].as_str().expect("refresh token").to_owned(),
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a full session, not {body}"))
+                .to_owned(),
             user_id: me["id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
             email: email.to_owned(),
         }
@@ -323,10 +345,89 @@ impl TestApp {
         tx.commit().await.unwrap();
     }
 
-    /// The platform admin, signed in once per app (a test that ends this session must sign in
-    /// again with [`TestApp::login`] rather than use this).
+    /// The first sign-in of a user whose password `initial` someone else set: the token it answers
+    /// may only change the password, which it changes to [`PASSWORD`]; then a sign-in with it.
+    /// Panics unless each step answers as the contract says.
+    pub async fn first_sign_in(&self, tenant: &str, email: &str, initial: &str) -> Value {
+        let response = self.login_raw(tenant, email, initial).await;
+        assert_eq!(response.status(), StatusCode::OK, "first login of {email} at {tenant}");
+        let setup: Value = response.json().await.expect("json");
+        assert_eq!(setup["password_change_required"], true, "{setup}");
+        assert!(setup.get("refresh_token").is_none(), "a setup token comes alone: {setup}");
+        let token = setup["access_token"].as_str().expect("setup token");
+        let body = json!({"current_password": initial, "new_password": PASSWORD});
+        let changed = self.post_json("/api/v1/me/password", Some(token), &body).await;
+        assert_eq!(changed.status(), StatusCode::NO_CONTENT, "first password change of {email}");
+        let response = self.login_raw(tenant, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {email} at {tenant}");
+        response.json().await.expect("json")
+    }
+
+    /// [`TestApp::first_sign_in`] for a user of a tenant that needs no second factor: the session.
+    pub async fn first_session(&self, tenant: &str, email: &str, initial: &str) -> Session {
+        let body = self.first_sign_in(tenant, email, initial).await;
+        self.session_from(&body, email).await
+    }
+
+    /// This app's platform admin, signed in (a test that ends this session must sign in again with
+    /// [`TestApp::platform_login`] rather than use this).
     pub async fn platform_admin(&self) -> Session {
-        self.platform.get_or_init(|| self.login("platform", "admin@platform.local", PLATFORM_PASSWORD)).await.clone()
+        self.platform_account().await.session.clone()
+    }
+
+    /// A fresh session of this app's platform admin (its password, then a recovery code).
+    pub async fn platform_login(&self) -> Session {
+        self.sign_in_with_recovery(self.platform_account().await).await
+    }
+
+    /// Adds this app's platform admin as the operator would (`vcao add-platform-admin`), and takes
+    /// it through its first sign-ins: the password change, then the second factor every platform
+    /// admin needs.
+    async fn platform_account(&self) -> &PlatformAdmin {
+        self.platform
+            .get_or_init(|| async {
+                let email = format!("admin-{}@platform.local", Uuid::now_v7().simple());
+                api::maintenance::add_platform_admin_in(&self.state.db, &email, INITIAL_PASSWORD).await.expect("added");
+                let setup = self.first_sign_in("platform", &email, INITIAL_PASSWORD).await;
+                assert_eq!(setup["mfa_enrolment_required"], true, "{setup}");
+                let (session, codes) = self.enrol_then_sign_in("platform", &email, &setup).await;
+                PlatformAdmin { session, recovery_codes: std::sync::Mutex::new(codes) }
+            })
+            .await
+    }
+
+    /// With the `setup` answer of a sign-in that waits for enrolment: enrols an authenticator,
+    /// confirms it with its current code, and signs in again with a recovery code (the
+    /// confirmation spent the current step's code). The session, and the recovery codes left.
+    pub async fn enrol_then_sign_in(&self, tenant: &str, email: &str, setup: &Value) -> (Session, Vec<String>) {
+        let token = setup["access_token"].as_str().expect("setup token");
+        let enrolment: Value = self.post("/api/v1/me/mfa/totp", Some(token), &json!({}), StatusCode::CREATED).await;
+        let secret = enrolment["secret"].as_str().expect("secret");
+        let now = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+        let code = infra::auth::totp::code_from_base32(secret, now).expect("a code");
+        let confirmed: Value =
+            self.post("/api/v1/me/mfa/totp/confirm", Some(token), &json!({"code": code}), StatusCode::OK).await;
+        let mut codes: Vec<String> = confirmed["recovery_codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code").to_owned())
+            .collect();
+        let challenge: Value = self.login_raw(tenant, email, PASSWORD).await.json().await.expect("json");
+        assert_eq!(challenge["mfa_required"], true, "{challenge}");
+        let body = json!({"mfa_token": challenge["mfa_token"], "code": codes.pop()});
+        let tokens: Value = self.post("/api/v1/auth/mfa", None, &body, StatusCode::OK).await;
+        (self.session_from(&tokens, email).await, codes)
+    }
+
+    async fn sign_in_with_recovery(&self, admin: &PlatformAdmin) -> Session {
+        let email = &admin.session.email;
+        let code = admin.recovery_codes.lock().unwrap().pop().expect("a recovery code left");
+        let challenge: Value = self.login_raw("platform", email, PASSWORD).await.json().await.unwrap();
+        assert_eq!(challenge["mfa_required"], true, "{challenge}");
+        let body = json!({"mfa_token": challenge["mfa_token"], "code": code});
+        let tokens: Value = self.post("/api/v1/auth/mfa", None, &body, StatusCode::OK).await;
+        self.session_from(&tokens, email).await
     }
 
     /// Creates a tenant of `kind` and signs its first admin in.
@@ -339,12 +440,15 @@ impl TestApp {
                 "/api/v1/tenants",
                 Some(&platform.access_token),
                 &json!({"slug": slug, "name": format!("Test {slug}"), "kind": kind,
-                        "admin": {"email": email, "display_name": "First Admin", "password": PASSWORD}}),
+                        "admin": {"email": email, "display_name": "First Admin", "password": INITIAL_PASSWORD},
+                        // The policy has tests of its own (tests/api/account_setup.rs); elsewhere a
+                        // password is enough, as in a tenant whose admin turned the policy off.
+                        "mfa_required": false}),
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED, "create tenant");
         let tenant: Value = response.json().await.expect("json");
-        let admin = self.login(&slug, &email, PASSWORD).await;
+        let admin = self.first_session(&slug, &email, INITIAL_PASSWORD).await;
         Agency { id: tenant["id"].as_str().and_then(|s| s.parse().ok()).expect("id"), slug, admin }
     }
 
@@ -357,7 +461,8 @@ impl TestApp {
     pub async fn create_user(&self, agency: &Agency, roles: &[&str]) -> Session {
         let email =
             format!("{}-{}@{}.example", roles.join("-"), &Uuid::now_v7().simple().to_string()[24..], agency.slug);
-        let mut body = json!({"email": email, "display_name": "Test User", "roles": roles, "password": PASSWORD});
+        let mut body =
+            json!({"email": email, "display_name": "Test User", "roles": roles, "password": INITIAL_PASSWORD});
         if roles.contains(&"police_liaison") {
             body["division_id"] = json!(self.division_id("51").await);
         }
@@ -367,7 +472,7 @@ impl TestApp {
             // The second person a supervisor grant needs (`domain::grants`): here the operator.
             api::maintenance::confirm_supervisor_in(&self.state.db, &agency.slug, &email).await.expect("confirmed");
         }
-        self.login(&agency.slug, &email, PASSWORD).await
+        self.first_session(&agency.slug, &email, INITIAL_PASSWORD).await
     }
 
     /// The id of a seeded Toronto division by code (the list is read once per app).

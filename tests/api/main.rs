@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod account_setup;
 mod appends;
 mod at_rest;
 mod audit;
@@ -24,6 +25,7 @@ mod matrix;
 mod mfa;
 mod ministry_privacy;
 mod operations;
+mod passkeys;
 mod passwords;
 mod programs;
 mod redis_outage;

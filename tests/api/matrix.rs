@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{on_shift, open_case};
-use crate::helpers::{Agency, PASSWORD, PLATFORM_PASSWORD, Session, TestApp, spawn_app};
+use crate::helpers::{Agency, PASSWORD, Session, TestApp, spawn_app};
 
 /// The ids of agency A's records, by the first path segment that names them.
 struct Owned {
@@ -265,12 +265,12 @@ async fn a_session_that_ended_is_refused_wherever_the_answer_needs_data() {
     let owned = seed_agency_a(&app).await;
     let agency = &owned.agency;
     let ministry = app.create_tenant("ministry").await;
-    let mut callers = vec![(agency.slug.clone(), agency.admin.email.clone(), PASSWORD, true)];
+    let mut callers = vec![(agency.slug.clone(), agency.admin.email.clone(), true)];
     for role in ["supervisor", "case_manager", "police_liaison"] {
-        callers.push((agency.slug.clone(), app.create_user(agency, &[role]).await.email, PASSWORD, true));
+        callers.push((agency.slug.clone(), app.create_user(agency, &[role]).await.email, true));
     }
-    callers.push((ministry.slug.clone(), ministry.admin.email.clone(), PASSWORD, false));
-    callers.push(("platform".to_owned(), "admin@platform.local".to_owned(), PLATFORM_PASSWORD, false));
+    callers.push((ministry.slug.clone(), ministry.admin.email.clone(), false));
+    callers.push(("platform".to_owned(), app.platform_admin().await.email, false));
     let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
     let before_data = [
         StatusCode::BAD_REQUEST,
@@ -280,9 +280,12 @@ async fn a_session_that_ended_is_refused_wherever_the_answer_needs_data() {
     ];
 
     let mut exercised = std::collections::BTreeSet::new();
-    for (tenant, email, password, owns) in &callers {
-        let live = app.login(tenant, email, password).await;
-        let ended = app.login(tenant, email, password).await;
+    for (tenant, email, owns) in &callers {
+        let (live, ended) = if tenant == "platform" {
+            (app.platform_login().await, app.platform_login().await)
+        } else {
+            (app.login(tenant, email, PASSWORD).await, app.login(tenant, email, PASSWORD).await)
+        };
         app.end_session_in_database_only(&ended).await;
         for (template, method, op) in operations(&doc) {
             let body = example_body(&doc, &op);
@@ -320,4 +323,66 @@ async fn a_session_that_ended_is_refused_wherever_the_answer_needs_data() {
         .filter(|op| !exercised.contains(op))
         .collect();
     assert!(missed.is_empty(), "no caller's request needed data, so the check went untested: {missed:?}");
+}
+
+/// The calls each setup token may make (`domain::sign_in::PendingSetup::permits`); sign-out is
+/// under `/auth/`, which [`operations`] leaves out.
+const SETUP_CALLS: &[(&str, &str, &[&str])] = &[
+    ("password_change_required", "GET /api/v1/me", &["POST /api/v1/me/password"]),
+    (
+        "mfa_enrolment_required",
+        "GET /api/v1/me",
+        &[
+            "POST /api/v1/me/mfa/totp",
+            "POST /api/v1/me/mfa/totp/confirm",
+            "POST /api/v1/me/mfa/webauthn/registration",
+            "POST /api/v1/me/mfa/webauthn/registration/finish",
+        ],
+    ),
+];
+
+#[tokio::test]
+async fn a_setup_token_reaches_only_its_own_step_on_every_route() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    // One account waiting for each step: a user whose password the admin set, and, once the
+    // agency requires a second factor, a user who has changed it but has no factor.
+    let email = format!("fresh@{}.example", agency.slug);
+    let body = json!({"email": email, "display_name": "Fresh", "roles": ["case_manager"], "password": crate::helpers::INITIAL_PASSWORD});
+    app.post::<Value>("/api/v1/users", Some(&agency.admin.access_token), &body, StatusCode::CREATED).await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let tenant = format!("/api/v1/tenants/{}", agency.id);
+    let on = json!({"mfa_required": true});
+    assert_eq!(app.patch_json(&tenant, &agency.admin.access_token, Some("\"1\""), &on).await.status(), StatusCode::OK);
+    let setups = [
+        app.login_raw(&agency.slug, &email, crate::helpers::INITIAL_PASSWORD).await,
+        app.login_raw(&agency.slug, &worker.email, PASSWORD).await,
+    ];
+    let mut checked = 0;
+    for (response, (code, always, own)) in setups.into_iter().zip(SETUP_CALLS) {
+        let setup: Value = response.json().await.unwrap();
+        assert_eq!(setup[*code], true, "{setup}");
+        let token = setup["access_token"].as_str().unwrap();
+        for (template, method, op) in operations(&doc) {
+            let call = format!("{method} {template}");
+            if call == *always || own.contains(&call.as_str()) {
+                continue;
+            }
+            let path =
+                template.replace("{id}", &Uuid::now_v7().to_string()).replace("{note_id}", &Uuid::now_v7().to_string());
+            let mut request = app.client.request(method.clone(), app.url(&path)).bearer_auth(token);
+            if let Some(body) = example_body(&doc, &op) {
+                request = request.header("If-Match", "\"1\"").json(&body);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{call} with a {code} token");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["code"], *code, "{call}");
+            checked += 1;
+        }
+        let stream = app.get("/api/v1/events", Some(token)).await;
+        assert_eq!(stream.status(), StatusCode::FORBIDDEN, "the event stream");
+    }
+    assert!(checked > 100, "every route, twice: {checked}");
 }

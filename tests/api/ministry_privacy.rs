@@ -42,6 +42,10 @@ const MINISTRY_ROUTES: &[&str] = &[
     "/api/v1/me/sessions/{id}",
     "/api/v1/me/mfa/totp",
     "/api/v1/me/mfa/totp/confirm",
+    "/api/v1/me/mfa/webauthn/passkeys",
+    "/api/v1/me/mfa/webauthn/registration",
+    "/api/v1/auth/mfa/webauthn/options",
+    "/api/v1/auth/mfa/webauthn",
 ];
 
 struct Seeded {

@@ -5,10 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, problem, spawn_app_alone};
+use crate::helpers::{INITIAL_PASSWORD, TestApp, problem, spawn_app_alone};
 
 async fn add_user(app: &TestApp, token: &str, email: &str, roles: &[&str]) -> reqwest::Response {
-    let body = json!({"email": email, "display_name": "New Staff", "roles": roles, "password": PASSWORD});
+    let body = json!({"email": email, "display_name": "New Staff", "roles": roles, "password": INITIAL_PASSWORD});
     app.post_json("/api/v1/users", Some(token), &body).await
 }
 
@@ -24,7 +24,7 @@ async fn a_ministry_admin_adds_an_analyst_who_then_reads_the_figures() {
     let email = format!("analyst@{}.example", ministry.slug);
     let created = add_user(&app, &ministry.admin.access_token, &email, &["ministry_analyst"]).await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let analyst = app.login(&ministry.slug, &email, PASSWORD).await;
+    let analyst = app.first_session(&ministry.slug, &email, INITIAL_PASSWORD).await;
     let figures = app
         .get("/api/v1/aggregates?metric=cases_opened&from=2026-04-01&to=2027-03-31", Some(&analyst.access_token))
         .await;
@@ -38,7 +38,7 @@ async fn a_ministry_admin_adds_an_analyst_who_then_reads_the_figures() {
         add_user(&app, &ministry.admin.access_token, &admin_email, &["ministry_admin"]).await.status(),
         StatusCode::CREATED
     );
-    let second = app.login(&ministry.slug, &admin_email, PASSWORD).await;
+    let second = app.first_session(&ministry.slug, &admin_email, INITIAL_PASSWORD).await;
     let listed: Value = app.get_as("/api/v1/users", Some(&second.access_token), StatusCode::OK).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 3);
     // A ministry admin grants no agency role, and does not read figures as an admin alone.
@@ -84,13 +84,16 @@ async fn platform_admins_add_further_platform_admins_and_nothing_else() {
     let platform = app.platform_admin().await;
     let email = format!("ops-{}@platform.local", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     assert_eq!(add_user(&app, &platform.access_token, &email, &["platform_admin"]).await.status(), StatusCode::CREATED);
-    let second = app.login("platform", &email, PASSWORD).await;
+    // Every platform admin needs a second factor: the new one enrols at their first sign-ins.
+    let setup = app.first_sign_in("platform", &email, INITIAL_PASSWORD).await;
+    assert_eq!(setup["mfa_enrolment_required"], true, "{setup}");
+    let (second, _) = app.enrol_then_sign_in("platform", &email, &setup).await;
     let tenant = app
         .post_json(
             "/api/v1/tenants",
             Some(&second.access_token),
             &json!({"slug": crate::helpers::unique_slug("agency"), "name": "Made by the second admin", "kind": "agency",
-                    "admin": {"email": "first@made.example", "display_name": "First", "password": PASSWORD}}),
+                    "admin": {"email": "first@made.example", "display_name": "First", "password": INITIAL_PASSWORD}}),
         )
         .await;
     assert_eq!(tenant.status(), StatusCode::CREATED, "the new platform admin runs the platform");

@@ -4,10 +4,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, problem, spawn_app};
+use crate::helpers::{INITIAL_PASSWORD, problem, spawn_app};
 
 fn user_body(email: &str, roles: &[&str]) -> Value {
-    json!({"email": email, "display_name": "Ana Worker", "roles": roles, "password": PASSWORD, "profession": "social_worker"})
+    json!({"email": email, "display_name": "Ana Worker", "roles": roles, "password": INITIAL_PASSWORD, "profession": "social_worker"})
 }
 
 #[tokio::test]
@@ -44,7 +44,7 @@ async fn an_agency_admin_creates_reads_and_lists_users() {
     assert_eq!(page2["items"][0]["id"], user["id"]);
     assert_eq!(page2["next_cursor"], Value::Null);
     // The new user can sign in, case-insensitively by email.
-    app.login(&agency.slug, "ANA@agency.example", PASSWORD).await;
+    app.first_session(&agency.slug, "ANA@agency.example", INITIAL_PASSWORD).await;
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn invalid_user_fields_are_each_reported() {
     assert_eq!(fields, ["email", "display_name", "roles", "password", "profession"]);
 
     let liaison =
-        json!({"email": "l@x.example", "display_name": "L", "roles": ["police_liaison"], "password": PASSWORD});
+        json!({"email": "l@x.example", "display_name": "L", "roles": ["police_liaison"], "password": INITIAL_PASSWORD});
     let p = problem(
         app.post_json("/api/v1/users", Some(&agency.admin.access_token), &liaison).await,
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -5,6 +5,6 @@ mod auth;
 mod headers;
 mod meta;
 
-pub use auth::Authenticated;
+pub use auth::{Authenticated, ChangesPassword, EnrolsSecondFactor, ReadsProfile, SettingUp, SignsOut};
 pub use headers::{IdempotencyHeader, IfMatch, etag, with_etag};
 pub use meta::RequestMeta;

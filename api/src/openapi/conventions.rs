@@ -2,7 +2,8 @@
 //! to the document after the routes are collected, so no handler has to repeat them and none can
 //! forget one: `X-Request-Id` on every response, `Location` on every 201, the problem responses
 //! of bodies (400, 413, 415, 422 invalid fields), of ids in the path (404), of `If-Match` (412,
-//! 428), of idempotent creates (409 in flight, 422 key reused), of signed-in routes (401), of
+//! 428), of idempotent creates (409 in flight, 422 key reused), of signed-in routes (401, and the
+//! 403 of a token that may only finish an account's setup), of
 //! everything (500) and of everything that reads the database (503). A handler writes only the
 //! statuses with a meaning of its own (who may call it: 403; its conflicts: 409). It also
 //! tidies what generated clients trip over: list items refer to their named schema instead of
@@ -98,6 +99,17 @@ fn apply_to(op: &mut Operation, path: &str, signed_in: bool, uses_database: bool
     }
     if signed_in {
         ensure(op, "401", "No valid access token", None);
+        // Any signed-in route answers a setup token so (`domain::sign_in`), those it serves included
+        // when the token waits for the other step.
+        let setup = "a token that may only finish setting the account up (`password_change_required`: change the \
+                     password; `mfa_enrolment_required`: enrol a second factor)";
+        match op.responses.responses.get_mut("403") {
+            Some(RefOr::T(existing)) => existing.description = format!("{}; or {setup}", existing.description),
+            Some(RefOr::Ref(_)) => {}
+            None => {
+                op.responses.responses.insert("403".to_owned(), problem(&format!("Forbidden: {setup}")));
+            }
+        }
     }
     let has_query = op
         .parameters

@@ -5,6 +5,7 @@ use chrono::Duration;
 use domain::audit::actions;
 use domain::auth::REFRESH_TOKEN_TTL_SECONDS;
 use domain::authz::{Action, Actor};
+use domain::sign_in::{self, Next, PendingSetup};
 use domain::user::EmailAddress;
 use domain::{SessionId, TenantId};
 use infra::auth::{new_refresh_token, password, refresh_token_tenant, token_hash};
@@ -16,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::authorize;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{ReadsProfile, RequestMeta, SettingUp, SignsOut};
 use crate::state::AppState;
 
 /// Sign-in request.
@@ -64,11 +65,32 @@ pub struct MfaChallengeResponse {
     pub mfa_required: bool,
     /// Present it with a code at `POST /api/v1/auth/mfa`: it works once, for 5 minutes.
     pub mfa_token: String,
-    /// The methods the second step accepts (`totp`: a code from the authenticator, or a recovery code).
+    /// The second factors the user has, so the second step can offer them: `totp` (a code from the authenticator,
+    /// at `POST /api/v1/auth/mfa`) and `webauthn` (a passkey, at `POST /api/v1/auth/mfa/webauthn/options` then
+    /// `POST /api/v1/auth/mfa/webauthn`). A recovery code is accepted at `POST /api/v1/auth/mfa` either way.
     pub methods: Vec<String>,
 }
 
-/// What a sign-in answers: tokens, or, for a user with an authenticator, the second step it waits for.
+/// A token that may only finish setting the account up, and what it waits for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupTokenResponse {
+    /// The password was set by someone else (the account's creator, a bootstrap or demo password): this token may
+    /// only change it (`POST /api/v1/me/password`) and read `GET /api/v1/me`. Then sign in again.
+    pub password_change_required: bool,
+    /// The tenant requires a second factor and the user has none: this token may only enrol one
+    /// (`POST /api/v1/me/mfa/totp` and its confirmation, or a passkey) and read `GET /api/v1/me`. Then sign in again.
+    pub mfa_enrolment_required: bool,
+    /// The access token (a JWT) for `Authorization: Bearer`; any other call answers `403` with the `code` above.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the access token expires. There is no refresh token: sign in again.
+    pub expires_in: i64,
+}
+
+/// What a sign-in answers: tokens; for a user with an authenticator, the second step it waits for; or a token that
+/// may only finish setting the account up.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginResponse {
@@ -76,6 +98,8 @@ pub enum LoginResponse {
     Tokens(TokenResponse),
     /// The password was right; a second factor is needed (`POST /api/v1/auth/mfa`).
     Mfa(MfaChallengeResponse),
+    /// Signed in to finish the account's setup only: change the password, or enrol a second factor.
+    Setup(SetupTokenResponse),
 }
 
 /// The caller's tenant.
@@ -160,7 +184,12 @@ pub(super) fn throttle_keys(
 /// Sign in.
 ///
 /// Signs in with the tenant's slug, an email and a password, and returns a 15-minute access token (EdDSA JWT) and a
-/// refresh token. A wrong tenant, email or password all answer the same `401`. Repeated failures per account or per
+/// refresh token. A user with a second factor gets `mfa_required` and an `mfa_token` instead, for
+/// `POST /api/v1/auth/mfa`. An account that must first be set up gets a token for that alone, and no refresh
+/// token: `password_change_required` when its password was set by someone else (change it at
+/// `POST /api/v1/me/password`), `mfa_enrolment_required` when its tenant requires a second factor it does not have
+/// yet (enrol at `POST /api/v1/me/mfa/totp`); then sign in again. A wrong tenant, email or password all answer the
+/// same `401`. Repeated failures per account or per
 /// address answer `429` with `Retry-After`, even for the right password, until the window passes; the tenant and
 /// email are counted as they are looked up (spacing and case do not make another account).
 #[utoipa::path(
@@ -168,7 +197,7 @@ pub(super) fn throttle_keys(
     operation_id = "login",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in: tokens; or, for a user with an authenticator, `mfa_required` and the `mfa_token` of the second step", body = LoginResponse),
+        (status = 200, description = "Signed in: tokens; for a user with a second factor, `mfa_required` and the `mfa_token` of the second step; or a token that may only change the password (`password_change_required`) or enrol a second factor (`mfa_enrolment_required`)", body = LoginResponse),
         (status = 401, description = "Wrong tenant, email or password (indistinguishable)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this account or address", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot be reached, or too many sign-ins are being checked at once (`unavailable`); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
@@ -219,30 +248,54 @@ pub async fn login(
     let cipher = state.cipher(tenant.id).await?;
     #[expect(clippy::disallowed_methods, reason = "a sign-in: the session starts here")]
     let tx = begin_tenant_tx_for(&state.db, tenant.id).await?;
-    if mfa::has_confirmed(&tx, user.id).await? {
+    let account = account_state(&tx, &user, &tenant).await?;
+    if sign_in::after_password(account) == Next::SecondFactor {
         // The password was right; the second step holds the tokens back (`routes::mfa`).
         let mfa_token = infra::auth::new_mfa_token(tenant.id).map_err(|e| ApiError::Internal(e.to_string()))?;
         let expires = infra::db::now() + Duration::seconds(domain::mfa::MFA_TOKEN_TTL_SECONDS);
         mfa::challenge(&tx, user.id, token_hash(&mfa_token), expires).await?;
-        let details = serde_json::json!({ "methods": domain::mfa::METHODS });
+        let methods = mfa::factors(&tx, user.id).await?.methods();
+        let details = serde_json::json!({ "methods": methods });
         audit::record(&tx, audit_entry(actions::MFA_CHALLENGED, Some(user.id.as_uuid()), &meta, details)).await?;
         tx.commit().await?;
-        let methods = domain::mfa::METHODS.iter().map(|m| (*m).to_owned()).collect();
+        let methods = methods.iter().map(|m| (*m).to_owned()).collect();
         return Ok(HttpResponse::Ok().json(LoginResponse::Mfa(MfaChallengeResponse {
             mfa_required: true,
             mfa_token,
             methods,
         })));
     }
-    start_session(&state, tx, &cipher, &user, &tenant, &meta, serde_json::json!({})).await
+    let next = sign_in::after_password(account);
+    start_session(&state, tx, &cipher, &user, &tenant, &meta, next, serde_json::json!({})).await
+}
+
+/// What the sign-in rules (`domain::sign_in`) need to know of the account.
+///
+/// # Errors
+/// Database failures.
+pub(super) async fn account_state(
+    tx: &TenantTx,
+    user: &users::User,
+    tenant: &tenants::Tenant,
+) -> Result<sign_in::Account, ApiError> {
+    Ok(sign_in::Account {
+        has_second_factor: mfa::has_confirmed(tx, user.id).await?,
+        password_change_required: user.password_change_required,
+        tenant_kind: tenant.kind,
+        tenant_requires_mfa: tenant.mfa_required,
+    })
 }
 
 /// Starts a session for a user whose sign-in is complete (a password, and a second factor when
-/// they have one), in `tx`, and answers with its tokens. `details` joins the audit event. The
-/// tenant's `cipher` is loaded before `tx` began (loading it takes a transaction of its own).
+/// they have one), in `tx`, and answers with its tokens: full ones, or, when `next` says the
+/// account must first be set up, one access token for that alone and no refresh token (the
+/// session is recorded all the same, so it is listed, can be ended, and ends with a password
+/// change). `details` joins the audit event. The tenant's `cipher` is loaded before `tx` began
+/// (loading it takes a transaction of its own).
 ///
 /// # Errors
 /// Database, encryption or signing failures.
+#[expect(clippy::too_many_arguments, reason = "the parts of a finished sign-in, each named by its two callers")]
 pub(super) async fn start_session(
     state: &AppState,
     tx: TenantTx,
@@ -250,12 +303,39 @@ pub(super) async fn start_session(
     user: &users::User,
     tenant: &tenants::Tenant,
     meta: &RequestMeta,
+    next: Next,
     mut details: serde_json::Value,
 ) -> Result<HttpResponse, ApiError> {
-    let ttl = Duration::seconds(REFRESH_TOKEN_TTL_SECONDS);
+    let setup = match next {
+        Next::Setup(setup) => Some(setup),
+        Next::Session => None,
+        Next::SecondFactor => return Err(ApiError::Internal("a session started before the second factor".to_owned())),
+    };
+    // A setup session lasts as long as its one access token: there is nothing to refresh.
+    let ttl = Duration::seconds(if setup.is_some() {
+        domain::auth::ACCESS_TOKEN_TTL_SECONDS
+    } else {
+        REFRESH_TOKEN_TTL_SECONDS
+    });
     let session = sessions::start(&tx, cipher, user.id, ttl, meta.user_agent.as_deref()).await?;
-    let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
     details["session_id"] = serde_json::json!(session);
+    if let Some(setup) = setup {
+        details["setup"] = serde_json::json!(setup);
+        audit::record(&tx, audit_entry(actions::LOGIN_SUCCEEDED, Some(user.id.as_uuid()), meta, details)).await?;
+        tx.commit().await?;
+        let (access_token, expires_in) = state
+            .tokens
+            .issue_for_setup(user.id, tenant.id, tenant.kind, &user.roles, session, setup)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(HttpResponse::Ok().json(LoginResponse::Setup(SetupTokenResponse {
+            password_change_required: setup == PendingSetup::PasswordChange,
+            mfa_enrolment_required: setup == PendingSetup::MfaEnrolment,
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in,
+        })));
+    }
+    let refresh_token = issue_refresh(&tx, tenant.id, session).await?;
     audit::record(&tx, audit_entry(actions::LOGIN_SUCCEEDED, Some(user.id.as_uuid()), meta, details)).await?;
     tx.commit().await?;
     token_response(state, user, tenant, session, refresh_token)
@@ -437,9 +517,9 @@ async fn remember_revoked(state: &AppState, session: SessionId, expires: Option<
 pub async fn logout(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    caller: Authenticated,
+    caller: SettingUp<SignsOut>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
+    let actor = caller.actor();
     let tx = begin_tenant_tx(&state.db, &actor).await?;
     let expires = sessions::revoke(&tx, actor.session_id, "logout").await?;
     audit::record(
@@ -469,8 +549,8 @@ pub async fn logout(
     security(("bearer" = []))
 )]
 #[get("/me")]
-pub async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
-    let actor: Actor = caller.0;
+pub async fn me(state: web::Data<AppState>, caller: SettingUp<ReadsProfile>) -> Result<HttpResponse, ApiError> {
+    let actor: Actor = caller.actor();
     authorize(&actor, Action::ReadOwnProfile)?;
     let tx = begin_tenant_tx(&state.db, &actor).await?;
     let tenant = tenants::get(tx.raw(), actor.tenant_id).await?;

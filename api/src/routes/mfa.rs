@@ -20,7 +20,7 @@ use super::authorize;
 use super::passwords::{count_attempt, refund};
 use crate::audit_trail::entry;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, EnrolsSecondFactor, RequestMeta, SettingUp};
 use crate::state::AppState;
 
 /// The issuer an authenticator app shows beside the account.
@@ -91,6 +91,48 @@ fn unix_now() -> u64 {
     u64::try_from(infra::db::now().timestamp()).unwrap_or(0)
 }
 
+/// Issues the user's ten recovery codes, replacing any they had: the codes, to show once (only
+/// keyed hashes are kept).
+///
+/// # Errors
+/// Database or randomness failures.
+pub(super) async fn issue_recovery_codes(
+    state: &AppState,
+    tx: &infra::TenantTx,
+    actor: &domain::authz::Actor,
+) -> Result<Vec<String>, ApiError> {
+    let master = state.keyring.current();
+    let mut codes = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let code = infra::auth::new_reset_code().map_err(|e| ApiError::Internal(e.to_string()))?;
+        let hash = infra::auth::recovery_code_hash(master, actor.tenant_id, &code)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .ok_or_else(|| ApiError::Internal("a recovery code does not read back".to_owned()))?;
+        codes.push(code);
+        hashes.push(hash);
+    }
+    mfa::replace_recovery_codes(tx, actor.user_id, hashes).await?;
+    Ok(codes)
+}
+
+/// The enrolment a setup token waited for is done: its session ends (returned, for
+/// [`AppState::forget_sessions`] once committed), and the user signs in again with the new factor.
+///
+/// # Errors
+/// Database failures.
+pub(super) async fn end_setup_session(
+    tx: &infra::TenantTx,
+    actor: &domain::authz::Actor,
+    setting_up: bool,
+) -> Result<Vec<domain::SessionId>, ApiError> {
+    if !setting_up {
+        return Ok(Vec::new());
+    }
+    infra::store::sessions::revoke(tx, actor.session_id, "mfa_enrolled").await?;
+    Ok(vec![actor.session_id])
+}
+
 /// Enrol an authenticator.
 ///
 /// Starts enrolment: a new secret, shown once, for an authenticator app (type it, or scan `otpauth_uri` as a QR
@@ -106,8 +148,11 @@ fn unix_now() -> u64 {
     security(("bearer" = []))
 )]
 #[post("/me/mfa/totp")]
-pub async fn enrol_totp(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
+pub async fn enrol_totp(
+    state: web::Data<AppState>,
+    caller: SettingUp<EnrolsSecondFactor>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.actor();
     authorize(&actor, Action::ReadOwnProfile)?;
     let cipher = state.cipher(actor.tenant_id).await?;
     let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
@@ -128,7 +173,8 @@ pub async fn enrol_totp(state: web::Data<AppState>, caller: Authenticated) -> Re
 /// Confirm an authenticator.
 ///
 /// Confirms the enrolment with a code the authenticator shows now; from then on a sign-in asks for a code. Answers
-/// ten recovery codes, shown once (each replaces an authenticator code once). A wrong code is `422`; `409` when
+/// ten recovery codes, shown once (each replaces an authenticator code once). Under the token a sign-in answered
+/// with `mfa_enrolment_required`, that token's session ends here: sign in again, with a code. A wrong code is `422`; `409` when
 /// there is no enrolment waiting. Audited.
 #[utoipa::path(
     tag = "auth",
@@ -143,11 +189,12 @@ pub async fn enrol_totp(state: web::Data<AppState>, caller: Authenticated) -> Re
 #[post("/me/mfa/totp/confirm")]
 pub async fn confirm_totp(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: SettingUp<EnrolsSecondFactor>,
     meta: RequestMeta,
     body: web::Json<TotpCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
+    let setting_up = caller.setup.is_some();
+    let actor = caller.actor();
     authorize(&actor, Action::ReadOwnProfile)?;
     let cipher = state.cipher(actor.tenant_id).await?;
     let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
@@ -162,18 +209,8 @@ pub async fn confirm_totp(
     if !mfa::accept_step(&tx, actor.user_id, step, true).await? {
         return Err(ApiError::field("code", "was used already; wait for the next one"));
     }
-    let master = state.keyring.current();
-    let mut codes = Vec::with_capacity(RECOVERY_CODES);
-    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
-    for _ in 0..RECOVERY_CODES {
-        let code = infra::auth::new_reset_code().map_err(|e| ApiError::Internal(e.to_string()))?;
-        let hash = infra::auth::recovery_code_hash(master, actor.tenant_id, &code)
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .ok_or_else(|| ApiError::Internal("a recovery code does not read back".to_owned()))?;
-        codes.push(code);
-        hashes.push(hash);
-    }
-    mfa::replace_recovery_codes(&tx, actor.user_id, hashes).await?;
+    let codes = issue_recovery_codes(&state, &tx, &actor).await?;
+    let ended = end_setup_session(&tx, &actor, setting_up).await?;
     let event = entry(
         &actor,
         &meta,
@@ -184,12 +221,14 @@ pub async fn confirm_totp(
     );
     audit::record(&tx, event).await?;
     tx.commit().await?;
+    state.forget_sessions(ended);
     Ok(HttpResponse::Ok().json(RecoveryCodesResponse { recovery_codes: codes }))
 }
 
 /// Remove my authenticator.
 ///
-/// Removes the caller's authenticator and recovery codes: sign-ins need the password alone again. Needs a code the
+/// Removes the caller's authenticator, and their recovery codes unless a passkey remains: with neither, sign-ins need
+/// the password alone again (or, where the tenant requires a second factor, a new enrolment). Needs a code the
 /// authenticator shows now (`422` otherwise; wrong codes count against the sign-in throttle). `404` when there is
 /// none. Audited.
 #[utoipa::path(
@@ -232,7 +271,11 @@ pub async fn remove_totp(
         return Err(ApiError::field("code", "is not the code the authenticator shows now"));
     }
     refund(&state, &keys).await;
-    mfa::remove(&tx, actor.user_id).await?;
+    mfa::remove_totp(&tx, actor.user_id).await?;
+    // The recovery codes stand in for a second factor: they go with the last one.
+    if !infra::store::passkeys::has_any(&tx, actor.user_id).await? {
+        mfa::remove_recovery_codes(&tx, actor.user_id).await?;
+    }
     let event = entry(
         &actor,
         &meta,
@@ -248,7 +291,7 @@ pub async fn remove_totp(
 
 /// Remove a user's lost authenticator.
 ///
-/// For a user who lost both their authenticator and their recovery codes: removes their second factor and
+/// For a user who lost both their second factor and their recovery codes: removes their authenticator, passkeys and
 /// recovery codes and ends their sessions, so they sign in with their password alone and enrol again. Whoever does it
 /// could then sign in as them with a reset password, so the same people may as for a password reset: a supervisor
 /// for case managers and supervisors, the tenant's admin for everyone else; nobody for themselves. `404` when the
@@ -280,9 +323,9 @@ pub async fn remove_user_mfa(
     if !mfa::has_any(&tx, id).await? {
         return Err(ApiError::NotFound);
     }
-    mfa::remove(&tx, id).await?;
+    mfa::remove_all(&tx, id).await?;
     let ended = infra::store::sessions::revoke_all_for_user(&tx, id, "mfa_removed").await?;
-    let details = serde_json::json!({ "method": "totp", "by_admin": true, "sessions_ended": ended.len() });
+    let details = serde_json::json!({ "method": "all", "by_admin": true, "sessions_ended": ended.len() });
     audit::record(&tx, entry(&actor, &meta, actions::MFA_REMOVED, "user", Some(id.as_uuid()), details)).await?;
     tx.commit().await?;
     state.forget_sessions(ended);
@@ -312,52 +355,94 @@ pub async fn complete_mfa(
     meta: RequestMeta,
     body: web::Json<MfaRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(tenant_id) = infra::auth::mfa_token_tenant(&body.mfa_token) else { return Err(ApiError::Unauthorized) };
-    let now = infra::db::now();
-    // The challenge first: only a live one names a tenant that exists, and the tenant's key is
-    // loaded (in a transaction of its own) only then, never for an id a stranger made up.
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
-    )]
-    let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
-    let found = mfa::live_challenge(&tx, &token_hash(&body.mfa_token), now).await?;
-    tx.commit().await?;
-    let Some((challenge, user_id)) = found else { return Err(ApiError::Unauthorized) };
-    let cipher = state.cipher(tenant_id).await?;
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
-    )]
-    let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
-    let (user, _) = credentials::credentials(&tx, user_id).await?;
-    let tenant = tenants::get(tx.raw(), tenant_id).await?;
-    let keys = throttle_keys(&state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
-    count_attempt(&state, &keys).await?;
-    let current = mfa::totp(&tx, &cipher, user_id).await?.filter(|t| t.confirmed);
-    let recovery = infra::auth::recovery_code_hash(state.keyring.current(), tenant_id, &body.code)
+    let Some(step) = SecondStep::open(&state, &meta, &body.mfa_token).await? else {
+        return Err(ApiError::Unauthorized);
+    };
+    let (tx, user_id, now) = (&step.tx, step.user.id, step.now);
+    let current = mfa::totp(tx, &step.cipher, user_id).await?.filter(|t| t.confirmed);
+    let recovery = infra::auth::recovery_code_hash(state.keyring.current(), step.tenant.id, &body.code)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let method = match (&current, recovery) {
-        (_, Some(hash)) => mfa::use_recovery_code(&tx, user_id, &hash, now).await?.then_some("recovery_code"),
+        (_, Some(hash)) => mfa::use_recovery_code(tx, user_id, &hash, now).await?.then_some("recovery_code"),
         (Some(t), None) => {
             match totp::matched_step(&t.secret, &body.code, unix_now()).filter(|s| accepts_step(*s, t.last_step)) {
-                Some(step) => mfa::accept_step(&tx, user_id, step, false).await?.then_some("totp"),
+                Some(step) => mfa::accept_step(tx, user_id, step, false).await?.then_some("totp"),
                 None => None,
             }
         }
         (None, None) => None,
     };
-    let Some(method) = method.filter(|_| user.active) else {
-        state.metrics.login_failures.inc();
-        let details = serde_json::json!({ "reason": "wrong_code" });
-        audit::record(&tx, super::passwords::unsigned_entry(actions::MFA_FAILED, Some(user_id), &meta, details))
-            .await?;
+    step.finish(&state, &meta, method).await
+}
+
+/// The second step of a sign-in, opened by its `mfa_token`: the challenge is live, its user is
+/// known, and the attempt is counted against the sign-in throttle. [`SecondStep::finish`] then
+/// spends the challenge and starts the session when the method checked out, or records the failure.
+pub(super) struct SecondStep {
+    pub(super) tx: infra::TenantTx,
+    pub(super) cipher: std::sync::Arc<infra::crypto::TenantCipher>,
+    pub(super) user: infra::store::users::User,
+    pub(super) tenant: infra::store::tenants::Tenant,
+    pub(super) challenge: uuid::Uuid,
+    pub(super) now: chrono::DateTime<chrono::Utc>,
+    keys: super::auth::ThrottleKeys,
+}
+
+impl SecondStep {
+    /// The step `mfa_token` opens; `None` when it names no live challenge (any token a stranger
+    /// made up included: the tenant's key is loaded only for a live one).
+    ///
+    /// # Errors
+    /// `429` past the throttle's limit; database failures.
+    pub(super) async fn open(state: &AppState, meta: &RequestMeta, mfa_token: &str) -> Result<Option<Self>, ApiError> {
+        let Some(tenant_id) = infra::auth::mfa_token_tenant(mfa_token) else { return Ok(None) };
+        let now = infra::db::now();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
+        )]
+        let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
+        let found = mfa::live_challenge(&tx, &token_hash(mfa_token), now).await?;
         tx.commit().await?;
-        return Err(ApiError::Unauthorized);
-    };
-    if !mfa::spend_challenge(&tx, challenge, now).await? {
-        return Err(ApiError::Unauthorized);
+        let Some((challenge, user_id)) = found else { return Ok(None) };
+        let cipher = state.cipher(tenant_id).await?;
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a sign-in's second step: the mfa_token, not a session, is the credential"
+        )]
+        let tx = begin_tenant_tx_for(&state.db, tenant_id).await?;
+        let (user, _) = credentials::credentials(&tx, user_id).await?;
+        let tenant = tenants::get(tx.raw(), tenant_id).await?;
+        let keys = throttle_keys(state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
+        count_attempt(state, &keys).await?;
+        Ok(Some(Self { tx, cipher, user, tenant, challenge, now, keys }))
     }
-    refund(&state, &keys).await;
-    start_session(&state, tx, &cipher, &user, &tenant, &meta, serde_json::json!({ "mfa": method })).await
+
+    /// Signs in when `method` (the factor that checked out) is `Some` and the user is active;
+    /// otherwise `401`, the failure audited.
+    ///
+    /// # Errors
+    /// `401`; database, encryption or signing failures.
+    pub(super) async fn finish(
+        self,
+        state: &AppState,
+        meta: &RequestMeta,
+        method: Option<&'static str>,
+    ) -> Result<HttpResponse, ApiError> {
+        let Self { tx, cipher, user, tenant, challenge, now, keys } = self;
+        let Some(method) = method.filter(|_| user.active) else {
+            state.metrics.login_failures.inc();
+            let details = serde_json::json!({ "reason": "wrong_code" });
+            let event = super::passwords::unsigned_entry(actions::MFA_FAILED, Some(user.id), meta, details);
+            audit::record(&tx, event).await?;
+            tx.commit().await?;
+            return Err(ApiError::Unauthorized);
+        };
+        if !mfa::spend_challenge(&tx, challenge, now).await? {
+            return Err(ApiError::Unauthorized);
+        }
+        refund(state, &keys).await;
+        let next = domain::sign_in::after_second_factor(super::auth::account_state(&tx, &user, &tenant).await?);
+        start_session(state, tx, &cipher, &user, &tenant, meta, next, serde_json::json!({ "mfa": method })).await
+    }
 }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod mfa;
 pub mod ops;
 pub mod organizations;
+pub mod passkeys;
 pub mod passwords;
 pub mod programs;
 pub mod reference;
@@ -46,9 +47,16 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(mfa::remove_totp)
         .service(mfa::complete_mfa)
         .service(mfa::remove_user_mfa)
+        .service(passkeys::begin_registration)
+        .service(passkeys::finish_registration)
+        .service(passkeys::list_passkeys)
+        .service(passkeys::remove_passkey)
+        .service(passkeys::begin_sign_in)
+        .service(passkeys::complete_sign_in)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)
+        .service(tenants::update_tenant)
         .service(reference::create_police_service)
         .service(reference::list_police_services)
         .service(reference::create_police_division)

@@ -24,7 +24,7 @@ use super::auth::{ThrottleKeys, throttle_keys};
 use super::authorize;
 use crate::audit_trail::entry;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, RequestMeta};
+use crate::extract::{Authenticated, ChangesPassword, RequestMeta, SettingUp};
 use crate::state::AppState;
 
 /// `POST /me/password`.
@@ -100,12 +100,46 @@ pub(super) async fn refund(state: &AppState, keys: &ThrottleKeys) {
     state.login_failures.refund(&keys.address).await;
 }
 
+/// Checks the caller's `current_password` (`422` naming it when wrong), counting the attempt
+/// against the sign-in throttle as a sign-in would (`429` past its limit), so a stolen access
+/// token gives no free guesses at the password behind it.
+///
+/// # Errors
+/// `422`, `429`, or database and hashing failures.
+pub(super) async fn confirm_current_password(
+    state: &AppState,
+    actor: &domain::authz::Actor,
+    meta: &RequestMeta,
+    current_password: String,
+) -> Result<(), ApiError> {
+    let tx = infra::db::begin_tenant_tx(&state.db, actor).await?;
+    let (user, phc) = store::credentials(&tx, actor.user_id).await?;
+    let tenant = tenants::get(tx.raw(), actor.tenant_id).await?;
+    tx.commit().await?;
+    let keys = throttle_keys(state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
+    count_attempt(state, &keys).await?;
+    // The hash runs outside any transaction: a 20 ms argon2 never holds a database lock.
+    let verified = password::verify(current_password, Some(phc)).await;
+    if !verified.as_ref().is_ok_and(|ok| *ok) {
+        if verified.is_err() {
+            refund(state, &keys).await;
+        } else {
+            state.metrics.login_failures.inc();
+        }
+        verified?;
+        return Err(ApiError::field("current_password", "is not your current password"));
+    }
+    refund(state, &keys).await;
+    Ok(())
+}
+
 /// Change my password.
 ///
 /// Replaces the caller's password. `current_password` must be right (`422` naming it otherwise, and the attempt
 /// counts against the sign-in throttle: `429` with `Retry-After` past its limit); `new_password` follows the same
 /// rules as at creation and may not be the current one. Every other session of the user ends at once; this one
-/// goes on. The old password stops working at once. Audited.
+/// goes on, except under the token a sign-in answered with `password_change_required`, whose session has done its
+/// work and ends too (sign in again with the new password). The old password stops working at once. Audited.
 #[utoipa::path(
     tag = "auth",
     operation_id = "change_password",
@@ -120,39 +154,25 @@ pub(super) async fn refund(state: &AppState, keys: &ThrottleKeys) {
 #[post("/me/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: SettingUp<ChangesPassword>,
     meta: RequestMeta,
     body: web::Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.0;
+    let setting_up = caller.setup.is_some();
+    let actor = caller.actor();
     authorize(&actor, Action::ReadOwnProfile)?;
     let body = body.into_inner();
     let new = new_password(&body.new_password)?;
     if body.new_password == body.current_password {
         return Err(ApiError::field("new_password", "must not be your current password"));
     }
-    let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
-    let (user, phc) = store::credentials(&tx, actor.user_id).await?;
-    let tenant = tenants::get(tx.raw(), actor.tenant_id).await?;
-    tx.commit().await?;
-    let keys = throttle_keys(&state, &tenant.slug, &user.email, meta.client_ip.as_deref())?;
-    count_attempt(&state, &keys).await?;
-    // The hashes run outside any transaction: a 20 ms argon2 never holds a database lock.
-    let verified = password::verify(body.current_password, Some(phc)).await;
-    if !verified.as_ref().is_ok_and(|ok| *ok) {
-        if verified.is_err() {
-            refund(&state, &keys).await;
-        } else {
-            state.metrics.login_failures.inc();
-        }
-        verified?;
-        return Err(ApiError::field("current_password", "is not your current password"));
-    }
-    refund(&state, &keys).await;
+    confirm_current_password(&state, &actor, &meta, body.current_password).await?;
+    // Outside any transaction: a 20 ms argon2 never holds a database lock.
     let phc = password::hash(new).await?;
     let tx = infra::db::begin_tenant_tx(&state.db, &actor).await?;
     store::set_hash(&tx, actor.user_id, phc).await?;
-    let ended = sessions::revoke_all_but(&tx, actor.user_id, Some(actor.session_id), "password_changed").await?;
+    let keep = (!setting_up).then_some(actor.session_id);
+    let ended = sessions::revoke_all_but(&tx, actor.user_id, keep, "password_changed").await?;
     let details = serde_json::json!({ "sessions_ended": ended.len() });
     audit::record(&tx, entry(&actor, &meta, actions::PASSWORD_CHANGED, "user", Some(actor.user_id.as_uuid()), details))
         .await?;

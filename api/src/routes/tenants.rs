@@ -1,14 +1,16 @@
-//! Tenants: created and read by platform admins. Creating one also creates its first admin.
+//! Tenants: created and listed by platform admins (creating one also creates its first admin);
+//! read, and their sign-in policy set, by platform admins and by each tenant's own admin.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use domain::TenantId;
 use domain::ValidationErrors;
 use domain::audit::actions;
 use domain::authz::Action;
+use domain::sign_in;
 use domain::tenant::{TenantKind, TenantName, TenantSlug};
 use domain::user::{DisplayName, EmailAddress, NewPassword, Role, RoleSet};
 use infra::auth::password;
-use infra::db::begin_tenant_read_tx;
+use infra::db::{begin_tenant_read_tx, begin_tenant_tx};
 use infra::store::audit::{self, AuditEntry};
 use infra::store::tenants::{self, Tenant};
 use infra::store::users::{self, NewUser};
@@ -17,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::{Page, PageQuery, authorize};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, IdempotencyHeader, RequestMeta};
+use crate::extract::{Authenticated, IdempotencyHeader, IfMatch, RequestMeta, with_etag};
 use crate::idempotency::{Begun, Created, Idempotent};
 use crate::state::AppState;
 
@@ -48,7 +50,11 @@ pub struct CreateTenantRequest {
     #[schema(example = "agency")]
     pub kind: String,
     /// The tenant's first admin: `agency_admin` of an agency; of a ministry, `ministry_admin` and `ministry_analyst`.
+    /// The password is theirs to change at first sign-in.
     pub admin: TenantAdminRequest,
+    /// Whether its users need a second factor to sign in (default `true`; see `PATCH /api/v1/tenants/{id}`).
+    #[serde(default)]
+    pub mfa_required: Option<bool>,
 }
 
 /// A tenant.
@@ -64,6 +70,11 @@ pub struct TenantResponse {
     pub kind: String,
     /// When the tenant was created (UTC, set by the server).
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether its users need a second factor (an authenticator or a passkey) to sign in; a user without one can
+    /// only enrol one at their next sign-in. Always `true` for the platform.
+    pub mfa_required: bool,
+    /// Version for `If-Match` on `PATCH /api/v1/tenants/{id}`.
+    pub version: i32,
 }
 
 impl From<Tenant> for TenantResponse {
@@ -74,8 +85,20 @@ impl From<Tenant> for TenantResponse {
             name: t.name,
             kind: t.kind.as_str().to_owned(),
             created_at: t.created_at,
+            mfa_required: sign_in::second_factor_required(t.kind, t.mfa_required),
+            version: t.version,
         }
     }
+}
+
+/// Changes to a tenant's sign-in policy.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"mfa_required": true}))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    /// Whether its users need a second factor to sign in. Users without one can only enrol one at their next
+    /// sign-in; sessions already open go on until they end. The platform's cannot be `false`.
+    pub mfa_required: bool,
 }
 
 struct NewTenant {
@@ -151,7 +174,8 @@ pub async fn create_tenant(
     };
     let password_hash = password::hash(new.admin_password).await?;
     let tenant_id = TenantId::new();
-    let tenant = tenants::insert(tx.raw(), tenant_id, &new.slug, &new.name, new.kind).await?;
+    let mfa_required = body.mfa_required.unwrap_or(true);
+    let tenant = tenants::insert(tx.raw(), tenant_id, &new.slug, &new.name, new.kind, mfa_required).await?;
     let entry = |actor_id| AuditEntry {
         actor_id,
         action: actions::TENANT_CREATED,
@@ -159,7 +183,9 @@ pub async fn create_tenant(
         resource_id: Some(tenant_id.as_uuid()),
         client_ip: meta.client_ip.clone(),
         request_id: meta.request_id.clone(),
-        details: serde_json::json!({ "kind": new.kind.as_str(), "created_by_tenant": actor.tenant_id }),
+        details: serde_json::json!({
+            "kind": new.kind.as_str(), "created_by_tenant": actor.tenant_id, "mfa_required": mfa_required,
+        }),
     };
     audit::record(&tx, entry(Some(actor.user_id.as_uuid()))).await?;
     // The new tenant's admin and first audit event belong to the new tenant.
@@ -180,6 +206,8 @@ pub async fn create_tenant(
             division_id: None,
             profession: None,
             password_hash,
+            // The platform admin chose it: the tenant's admin changes it at first sign-in.
+            password_change_required: true,
         },
     )
     .await?;
@@ -221,14 +249,15 @@ pub async fn list_tenants(
 
 /// Read a tenant.
 ///
-/// Platform admins only.
+/// Any tenant for platform admins; their own for a tenant's admin (an agency's or a ministry's), with the `ETag` its
+/// sign-in policy is changed with.
 #[utoipa::path(
     tag = "platform",
     operation_id = "get_tenant",
     params(("id" = uuid::Uuid, Path, description = "Tenant id")),
     responses(
-        (status = 200, description = "The tenant", body = TenantResponse),
-        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantResponse, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 403, description = "Neither a platform admin nor this tenant's admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -238,9 +267,72 @@ pub async fn get_tenant(
     caller: Authenticated,
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&caller.0, Action::ManageTenants)?;
+    let id = TenantId::from_uuid(path.into_inner());
+    if !sign_in::may_set_mfa_policy(&caller.0, id) {
+        return Err(ApiError::Forbidden);
+    }
     let tx = begin_tenant_read_tx(&state.db, &caller.0).await?;
-    let tenant = tenants::get(tx.raw(), TenantId::from_uuid(path.into_inner())).await?;
+    let tenant = tenants::get(tx.raw(), id).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(TenantResponse::from(tenant)))
+    Ok(with_etag(HttpResponse::Ok(), tenant.version, &TenantResponse::from(tenant)))
+}
+
+/// Change a tenant's sign-in policy.
+///
+/// Sets whether the tenant's users need a second factor (`mfa_required`): a platform admin for any tenant, a
+/// tenant's admin for their own. A user without one can then only enrol one at their next sign-in (the platform's
+/// admins always need one: `false` is refused for the platform). Requires `If-Match`. Audited in the tenant, and in
+/// the platform's log when a platform admin changes another tenant's.
+#[utoipa::path(
+    tag = "platform",
+    operation_id = "update_tenant",
+    request_body = UpdateTenantRequest,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Tenant id"),
+        ("If-Match" = String, Header, description = "The ETag last read"),
+    ),
+    responses(
+        (status = 200, description = "Updated", body = TenantResponse, headers(("ETag" = String, description = "New version"))),
+        (status = 403, description = "Neither a platform admin nor this tenant's admin", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/tenants/{id}")]
+pub async fn update_tenant(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    meta: RequestMeta,
+    if_match: IfMatch,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<UpdateTenantRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.0;
+    let id = TenantId::from_uuid(path.into_inner());
+    if !sign_in::may_set_mfa_policy(&actor, id) {
+        return Err(ApiError::Forbidden);
+    }
+    let version = if_match.version()?;
+    let mut tx = begin_tenant_tx(&state.db, &actor).await?;
+    let current = tenants::get(tx.raw(), id).await?;
+    sign_in::check_mfa_policy(current.kind, body.mfa_required).map_err(|why| ApiError::field("mfa_required", why))?;
+    let updated = tenants::set_mfa_required(tx.raw(), id, version, body.mfa_required).await?;
+    let details = serde_json::json!({ "mfa_required": body.mfa_required, "by_tenant": actor.tenant_id });
+    let event = |actor_id| AuditEntry {
+        actor_id,
+        action: actions::TENANT_POLICY_CHANGED,
+        resource_type: "tenant",
+        resource_id: Some(id.as_uuid()),
+        client_ip: meta.client_ip.clone(),
+        request_id: meta.request_id.clone(),
+        details: details.clone(),
+    };
+    audit::record(&tx, event(Some(actor.user_id.as_uuid()))).await?;
+    if id != actor.tenant_id {
+        // The tenant's own log says its policy changed, and by which tenant.
+        tx.switch_tenant(id).await?;
+        audit::record(&tx, event(None)).await?;
+        tx.switch_tenant(actor.tenant_id).await?;
+    }
+    tx.commit().await?;
+    Ok(with_etag(HttpResponse::Ok(), updated.version, &TenantResponse::from(updated)))
 }

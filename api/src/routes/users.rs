@@ -234,6 +234,8 @@ pub async fn create_user(
             division_id: parsed.division_id,
             profession: parsed.profession,
             password_hash,
+            // The admin chose it: the user changes it at first sign-in.
+            password_change_required: true,
         },
     )
     .await?;

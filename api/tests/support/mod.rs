@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 pub const ADMIN_PASSWORD: &str = "platform-admin-test-password";
+/// What an admin gives the users they create; each changes it at first sign-in, to [`PASSWORD`].
+pub const INITIAL_PASSWORD: &str = "initial password from the admin";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Starts `vcao serve` on `dir` and `port`, on `database_url` (None: embedded SQLite), without Redis.
@@ -77,15 +79,14 @@ pub struct Agency {
     pub token: String,
 }
 
-pub async fn provision_agency(client: &reqwest::Client, base: &str) -> Agency {
-    let login = |tenant: String, email: String, password: &'static str| async move {
-        let body = json!({"tenant": tenant, "email": email, "password": password});
-        post(client, format!("{base}/api/v1/auth/login"), None, &body).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let platform = login("platform".into(), "admin@platform.local".into(), ADMIN_PASSWORD).await;
+pub async fn provision_agency(
+    client: &reqwest::Client,
+    base: &str,
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Agency {
+    let token = |answer: Value| answer["access_token"].as_str().unwrap().to_owned();
+    let platform = platform_token(client, base, dir, database_url).await;
     let slug = format!("fault-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let admin_email = format!("admin@{slug}.example");
     let tenant = post(
@@ -93,21 +94,22 @@ pub async fn provision_agency(client: &reqwest::Client, base: &str) -> Agency {
         format!("{base}/api/v1/tenants"),
         Some(&platform),
         &json!({"slug": slug, "name": "Fault test agency", "kind": "agency",
-                "admin": {"email": admin_email, "display_name": "Admin", "password": PASSWORD}}),
+                "admin": {"email": admin_email, "display_name": "Admin", "password": INITIAL_PASSWORD},
+                "mfa_required": false}),
     )
     .await;
-    let admin = login(slug.clone(), admin_email, PASSWORD).await;
+    let admin = token(first_login(client, base, &slug, &admin_email, INITIAL_PASSWORD).await);
     let worker_email = format!("worker@{slug}.example");
     post(
         client,
         format!("{base}/api/v1/users"),
         Some(&admin),
-        &json!({"email": worker_email, "display_name": "Worker", "roles": ["case_manager"], "password": PASSWORD}),
+        &json!({"email": worker_email, "display_name": "Worker", "roles": ["case_manager"], "password": INITIAL_PASSWORD}),
     )
     .await;
     Agency {
         tenant_id: domain::TenantId::from_uuid(tenant["id"].as_str().unwrap().parse().unwrap()),
-        token: login(slug, worker_email, PASSWORD).await,
+        token: token(first_login(client, base, &slug, &worker_email, INITIAL_PASSWORD).await),
     }
 }
 
@@ -202,4 +204,65 @@ pub async fn assert_each_acknowledged_once(
     let stored = infra::store::clients::count(&tx).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(stored, expected as u64, "retries with the same Idempotency-Key made duplicates");
+}
+
+/// A platform admin of this test's own, signed in: added as an operator would
+/// (`vcao add-platform-admin`, its generated password read from the file it writes), then taken
+/// through the first sign-ins every platform admin makes (the password change, an authenticator)
+/// and signed in with a recovery code. The bootstrap admin is shared by every test on the suite's
+/// PostgreSQL database, so no test sets it up.
+pub async fn platform_token(
+    client: &reqwest::Client,
+    base: &str,
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> String {
+    let email = format!("admin-{}@platform.local", uuid::Uuid::now_v7().simple());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vcao"));
+    command
+        .args(["add-platform-admin", "--email", &email])
+        .env("VCAO_DATA_DIR", dir)
+        .env("VCAO_MASTER_KEY", "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=")
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null());
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    assert!(command.status().unwrap().success(), "vcao add-platform-admin");
+    let file = std::fs::read_to_string(dir.join(format!("platform-admin-{email}.txt"))).unwrap();
+    let initial = file.split("password ").nth(1).unwrap().trim().to_owned();
+    let setup = first_login(client, base, "platform", &email, &initial).await;
+    assert_eq!(setup["mfa_enrolment_required"], true, "{setup}");
+    let token = setup["access_token"].as_str().unwrap();
+    let secret = post(client, format!("{base}/api/v1/me/mfa/totp"), Some(token), &json!({})).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let code = infra::auth::totp::code_from_base32(&secret, now).unwrap();
+    let confirmed =
+        post(client, format!("{base}/api/v1/me/mfa/totp/confirm"), Some(token), &json!({"code": code})).await;
+    let body = json!({"tenant": "platform", "email": email, "password": PASSWORD});
+    let challenge = post(client, format!("{base}/api/v1/auth/login"), None, &body).await;
+    let body = json!({"mfa_token": challenge["mfa_token"], "code": confirmed["recovery_codes"][0]});
+    post(client, format!("{base}/api/v1/auth/mfa"), None, &body).await["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The first sign-in of an account whose password `initial` someone else set: the token it answers
+/// may only change the password, which becomes [`PASSWORD`]; then the answer of a sign-in with it.
+pub async fn first_login(client: &reqwest::Client, base: &str, tenant: &str, email: &str, initial: &str) -> Value {
+    let login = |password: &str| json!({"tenant": tenant, "email": email, "password": password});
+    let setup = post(client, format!("{base}/api/v1/auth/login"), None, &login(initial)).await;
+    assert_eq!(setup["password_change_required"], true, "{setup}");
+    let change = json!({"current_password": initial, "new_password": PASSWORD});
+    let response = client
+        .post(format!("{base}/api/v1/me/password"))
+        .bearer_auth(setup["access_token"].as_str().unwrap())
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204, "password change of {email}");
+    post(client, format!("{base}/api/v1/auth/login"), None, &login(PASSWORD)).await
 }

@@ -1,6 +1,7 @@
 //! Credentials: password hashing, signing keys and access tokens, and opaque refresh tokens.
 
 pub mod keys;
+pub mod passkeys;
 pub mod password;
 pub mod tokens;
 pub mod totp;

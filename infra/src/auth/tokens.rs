@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use domain::auth::ACCESS_TOKEN_TTL_SECONDS;
+use domain::sign_in::PendingSetup;
 use domain::tenant::TenantKind;
 use domain::user::RoleSet;
 use domain::{SessionId, TenantId, UserId};
@@ -33,8 +34,12 @@ pub struct Claims {
     pub exp: i64,
     /// Issuer.
     pub iss: String,
-    /// Audience.
+    /// Audience: the service's, or for a setup token the service's with `#setup` appended, so a
+    /// replica that predates setup tokens refuses them rather than reading one as a full token.
     pub aud: String,
+    /// Set on a token that may only finish setting the account up (`domain::sign_in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<PendingSetup>,
 }
 
 /// Why a token was refused. The client is told only "401"; the reason goes to the log and metrics.
@@ -155,6 +160,41 @@ impl TokenService {
         session: SessionId,
         ttl_seconds: i64,
     ) -> Result<(String, i64), TokenError> {
+        self.sign(user, tenant, kind, roles, session, ttl_seconds, None)
+    }
+
+    /// A token that may only finish `setup` (its `setup` claim and audience say so; the
+    /// extractors refuse it everywhere else).
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] when signing fails.
+    pub fn issue_for_setup(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        kind: TenantKind,
+        roles: &RoleSet,
+        session: SessionId,
+        setup: PendingSetup,
+    ) -> Result<(String, i64), TokenError> {
+        self.sign(user, tenant, kind, roles, session, ACCESS_TOKEN_TTL_SECONDS, Some(setup))
+    }
+
+    fn setup_audience(&self) -> String {
+        format!("{}#setup", self.audience)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the claims of a token, each named by its caller")]
+    fn sign(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        kind: TenantKind,
+        roles: &RoleSet,
+        session: SessionId,
+        ttl_seconds: i64,
+        setup: Option<PendingSetup>,
+    ) -> Result<(String, i64), TokenError> {
         let ttl_seconds = ttl_seconds.min(ACCESS_TOKEN_TTL_SECONDS);
         let now = Utc::now().timestamp();
         let claims = Claims {
@@ -167,7 +207,8 @@ impl TokenService {
             iat: now,
             exp: now + ttl_seconds,
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: if setup.is_some() { self.setup_audience() } else { self.audience.clone() },
+            setup,
         };
         let (kid, key) = self.keys.signer();
         let mut header = Header::new(Algorithm::EdDSA);
@@ -215,7 +256,8 @@ impl TokenService {
         let (key, cut_off) = self.keys.verifier(&kid, at).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        let setup_audience = self.setup_audience();
+        validation.set_audience(&[&self.audience, &setup_audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = CLOCK_LEEWAY_SECONDS;
         validation.validate_nbf = true;
@@ -224,6 +266,10 @@ impl TokenService {
             .map_err(|_| TokenError::Invalid)?;
         // We issue `iat` as the moment of signing: one from the future was not issued by us.
         if claims.iat > now + CLOCK_LEEWAY_I64 {
+            return Err(TokenError::Invalid);
+        }
+        // The audience and the claim must agree: neither alone makes a setup token full.
+        if (claims.aud == setup_audience) != claims.setup.is_some() {
             return Err(TokenError::Invalid);
         }
         Ok((claims, cut_off))
@@ -309,6 +355,29 @@ mod tests {
     }
 
     #[test]
+    fn a_setup_token_says_so_and_neither_its_claim_nor_its_audience_alone_does()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let svc = service()?;
+        let roles = RoleSet::one(Role::CaseManager);
+        let setup = PendingSetup::PasswordChange;
+        let (token, _) =
+            svc.issue_for_setup(UserId::new(), TenantId::new(), TenantKind::Agency, &roles, SessionId::new(), setup)?;
+        let claims = svc.verify(&token)?;
+        assert_eq!((claims.setup, claims.aud.as_str()), (Some(setup), "aud#setup"));
+        // Signed with our own key, each half of the mark without the other is refused.
+        let (kid, key) = svc.keys.signer();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        let full_audience = Claims { aud: "aud".to_owned(), jti: uuid::Uuid::now_v7(), ..claims.clone() };
+        let claim_only = jsonwebtoken::encode(&header, &full_audience, key)?;
+        assert_eq!(svc.verify(&claim_only).err(), Some(TokenError::Invalid));
+        let no_claim = Claims { setup: None, jti: uuid::Uuid::now_v7(), ..claims };
+        let audience_only = jsonwebtoken::encode(&header, &no_claim, key)?;
+        assert_eq!(svc.verify(&audience_only).err(), Some(TokenError::Invalid));
+        Ok(())
+    }
+
+    #[test]
     fn the_memory_of_verdicts_stays_bounded() {
         let remembered = VerifiedTokens::default();
         let now = Utc::now().timestamp();
@@ -323,6 +392,7 @@ mod tests {
             exp: now + 900,
             iss: String::new(),
             aud: String::new(),
+            setup: None,
         };
         for n in 0..(VERIFIED_CAPACITY * 2 + 1) {
             remembered.remember(&n.to_string(), &claims, None, now);

@@ -15,6 +15,8 @@ pub mod contact_attempt;
 pub mod event;
 pub mod idempotency_key;
 pub mod mfa_challenge;
+pub mod mfa_passkey;
+pub mod mfa_passkey_ceremony;
 pub mod mfa_recovery_code;
 pub mod mfa_totp;
 pub mod note;

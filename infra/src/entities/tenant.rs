@@ -12,6 +12,8 @@ pub struct Model {
     pub name: String,
     pub kind: String,
     pub created_at: DateTimeUtc,
+    pub mfa_required: bool,
+    pub version: i32,
 }
 
 /// No relations are navigated through the ORM; joins are written where they are needed.

@@ -20,6 +20,7 @@ pub struct Model {
     pub supervisor_pending: bool,
     pub supervisor_requested_by: Option<Uuid>,
     pub version: i32,
+    pub password_change_required: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -54,21 +54,30 @@ pub async fn totp(tx: &TenantTx, cipher: &TenantCipher, user: UserId) -> Result<
     }))
 }
 
-/// Whether the user has a confirmed authenticator (a sign-in then asks for a second step).
+/// The second-step methods the user has: `totp` for a confirmed authenticator, `webauthn` for a
+/// passkey (`domain::mfa::methods_of`'s input); empty when a password alone signs them in.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn factors(tx: &TenantTx, user: UserId) -> Result<domain::mfa::Factors, StoreError> {
+    let totp = of_user(tx, user).filter(mfa_totp::Column::ConfirmedAt.is_not_null()).one(tx.raw()).await.store()?;
+    Ok(domain::mfa::Factors { totp: totp.is_some(), passkey: super::passkeys::has_any(tx, user).await? })
+}
+
+/// Whether the user has a second factor (a sign-in then asks for a second step).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn has_confirmed(tx: &TenantTx, user: UserId) -> Result<bool, StoreError> {
-    let row = of_user(tx, user).filter(mfa_totp::Column::ConfirmedAt.is_not_null()).one(tx.raw()).await.store()?;
-    Ok(row.is_some())
+    Ok(factors(tx, user).await?.any())
 }
 
-/// Whether the user has an authenticator, confirmed or not.
+/// Whether the user has an authenticator (confirmed or not) or a passkey.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn has_any(tx: &TenantTx, user: UserId) -> Result<bool, StoreError> {
-    Ok(of_user(tx, user).one(tx.raw()).await.store()?.is_some())
+    Ok(of_user(tx, user).one(tx.raw()).await.store()?.is_some() || super::passkeys::has_any(tx, user).await?)
 }
 
 /// Starts enrolment: `secret` replaces any unconfirmed one.
@@ -76,7 +85,7 @@ pub async fn has_any(tx: &TenantTx, user: UserId) -> Result<bool, StoreError> {
 /// # Errors
 /// [`StoreError`] on database or encryption failure.
 pub async fn enrol(tx: &TenantTx, cipher: &TenantCipher, user: UserId, secret: &[u8]) -> Result<(), StoreError> {
-    remove(tx, user).await?;
+    remove_totp(tx, user).await?;
     let id = Uuid::now_v7();
     let sealed = cipher.seal(SECRET, id, &super::encode_json(SECRET, &secret.to_vec())?)?;
     mfa_totp::ActiveModel {
@@ -116,18 +125,36 @@ pub async fn accept_step(tx: &TenantTx, user: UserId, step: u64, confirm: bool) 
     Ok(update.exec(tx.raw()).await.store()?.rows_affected == 1)
 }
 
-/// Removes the user's authenticator and recovery codes.
+/// Removes the user's authenticator (their passkeys and recovery codes stay).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn remove(tx: &TenantTx, user: UserId) -> Result<(), StoreError> {
-    let tenant = tx.tenant_id().as_uuid();
+pub async fn remove_totp(tx: &TenantTx, user: UserId) -> Result<(), StoreError> {
     mfa_totp::Entity::delete_many()
-        .filter(mfa_totp::Column::TenantId.eq(tenant))
+        .filter(mfa_totp::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(mfa_totp::Column::UserId.eq(user.as_uuid()))
         .exec(tx.raw())
         .await
         .store()?;
+    Ok(())
+}
+
+/// Removes every second factor of the user: authenticator, passkeys and recovery codes.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn remove_all(tx: &TenantTx, user: UserId) -> Result<(), StoreError> {
+    remove_totp(tx, user).await?;
+    super::passkeys::remove_all(tx, user).await?;
+    remove_recovery_codes(tx, user).await
+}
+
+/// Removes the user's recovery codes (when no second factor is left for them to stand in for).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn remove_recovery_codes(tx: &TenantTx, user: UserId) -> Result<(), StoreError> {
+    let tenant = tx.tenant_id().as_uuid();
     mfa_recovery_code::Entity::delete_many()
         .filter(mfa_recovery_code::Column::TenantId.eq(tenant))
         .filter(mfa_recovery_code::Column::UserId.eq(user.as_uuid()))

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod mfa;
 pub mod notes;
 pub mod organizations;
+pub mod passkeys;
 pub mod passwords;
 pub mod programs;
 pub mod reference;

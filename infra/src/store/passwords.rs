@@ -27,13 +27,15 @@ pub async fn credentials(tx: &TenantTx, id: UserId) -> Result<(User, String), St
     Ok((User::try_from(row)?, hash))
 }
 
-/// Replaces the user's password hash.
+/// Replaces the user's password hash with one the user chose (their own change, or a reset code
+/// they redeemed), so it no longer needs changing at sign-in.
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when the user is not in this tenant.
 pub async fn set_hash(tx: &TenantTx, id: UserId, phc: String) -> Result<(), StoreError> {
     let updated = user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(phc))
+        .col_expr(user::Column::PasswordChangeRequired, Expr::value(false))
         .col_expr(user::Column::UpdatedAt, Expr::value(crate::db::now()))
         .filter(user::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(user::Column::Id.eq(id.as_uuid()))

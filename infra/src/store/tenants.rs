@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use domain::TenantId;
 use domain::tenant::{TenantKind, TenantName, TenantSlug};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::{DbResultExt, StoreError};
@@ -23,6 +24,10 @@ pub struct Tenant {
     pub kind: TenantKind,
     /// When it was created.
     pub created_at: chrono::DateTime<Utc>,
+    /// Its users need a second factor (`domain::sign_in`; the platform's always do).
+    pub mfa_required: bool,
+    /// Optimistic-concurrency version of its settings.
+    pub version: i32,
 }
 
 impl TryFrom<tenant::Model> for Tenant {
@@ -35,6 +40,8 @@ impl TryFrom<tenant::Model> for Tenant {
             name: m.name,
             kind: super::decode("tenants.kind", &m.kind, TenantKind::parse)?,
             created_at: m.created_at,
+            mfa_required: m.mfa_required,
+            version: m.version,
         })
     }
 }
@@ -49,6 +56,7 @@ pub async fn insert(
     slug: &TenantSlug,
     name: &TenantName,
     kind: TenantKind,
+    mfa_required: bool,
 ) -> Result<Tenant, StoreError> {
     let row = tenant::ActiveModel {
         id: Set(id.as_uuid()),
@@ -56,6 +64,8 @@ pub async fn insert(
         name: Set(name.as_str().to_owned()),
         kind: Set(kind.as_str().to_owned()),
         created_at: Set(crate::db::now()),
+        mfa_required: Set(mfa_required),
+        version: Set(1),
     };
     row.insert(conn).await.store().and_then(Tenant::try_from)
 }
@@ -128,4 +138,30 @@ pub async fn all_ids(conn: &impl ConnectionTrait) -> Result<Vec<TenantId>, Store
     let ids: Vec<uuid::Uuid> =
         tenant::Entity::find().select_only().column(tenant::Column::Id).into_tuple().all(conn).await.store()?;
     Ok(ids.into_iter().map(TenantId::from_uuid).collect())
+}
+
+/// Sets whether the tenant's users need a second factor, when its settings are still at
+/// `expected_version`; answers the tenant as it now is.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such tenant; [`StoreError::VersionMismatch`] when it
+/// changed since `expected_version`.
+pub async fn set_mfa_required(
+    conn: &impl ConnectionTrait,
+    id: TenantId,
+    expected_version: i32,
+    mfa_required: bool,
+) -> Result<Tenant, StoreError> {
+    let updated = tenant::Entity::update_many()
+        .col_expr(tenant::Column::MfaRequired, Expr::value(mfa_required))
+        .col_expr(tenant::Column::Version, Expr::col(tenant::Column::Version).add(1))
+        .filter(tenant::Column::Id.eq(id.as_uuid()))
+        .filter(tenant::Column::Version.eq(expected_version))
+        .exec_with_returning(conn)
+        .await
+        .store()?;
+    match updated.into_iter().next() {
+        Some(row) => Tenant::try_from(row),
+        None => get(conn, id).await.and(Err(StoreError::VersionMismatch)),
+    }
 }

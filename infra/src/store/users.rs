@@ -31,6 +31,8 @@ pub struct User {
     pub active: bool,
     /// Optimistic-concurrency version.
     pub version: i32,
+    /// The password was set by someone else: the next sign-in may only change it.
+    pub password_change_required: bool,
     /// When created.
     pub created_at: chrono::DateTime<Utc>,
 }
@@ -59,6 +61,7 @@ impl TryFrom<user::Model> for User {
             profession: super::decode_opt("users.profession", m.profession.as_deref(), Profession::parse)?,
             active: m.active,
             version: m.version,
+            password_change_required: m.password_change_required,
             created_at: m.created_at,
         })
     }
@@ -82,6 +85,9 @@ pub struct NewUser {
     pub profession: Option<Profession>,
     /// The argon2id PHC string.
     pub password_hash: String,
+    /// The password was set by someone else (an admin, the bootstrap, the demo): the user's next
+    /// sign-in may only change it. Only synthetic accounts (the benchmark's) are made without.
+    pub password_change_required: bool,
 }
 
 /// What a PATCH may change; `None` leaves a field alone.
@@ -117,6 +123,7 @@ pub async fn insert(tx: &TenantTx, new: NewUser) -> Result<User, StoreError> {
         profession: Set(new.profession.map(|p| p.as_str().to_owned())),
         active: Set(true),
         version: Set(1),
+        password_change_required: Set(new.password_change_required),
         created_at: Set(now),
         updated_at: Set(now),
     };
