@@ -40,23 +40,15 @@ stop
 
 start 5
 # An agency with a case manager, through the API.
-read -r SLUG TOKEN < <(python3 - "$BASE" "$BENCH_PASSWORD" <<'PY'
-import json, sys, urllib.request, uuid
-base, password = sys.argv[1:3]
-def call(method, path, token=None, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                 headers={"Content-Type": "application/json", **({"Authorization": "Bearer " + token} if token else {})})
-    return json.load(urllib.request.urlopen(req))
-login = lambda t, e, p: call("POST", "/api/v1/auth/login", body={"tenant": t, "email": e, "password": p})["access_token"]
-platform = login("platform", "admin@platform.local", password)
-slug = "bench-" + uuid.uuid4().hex[:8]
-call("POST", "/api/v1/tenants", platform, {"slug": slug, "name": "Bench", "kind": "agency",
-     "admin": {"email": "admin@bench.example", "display_name": "Admin", "password": password}})
-admin = login(slug, "admin@bench.example", password)
-call("POST", "/api/v1/users", admin, {"email": "cm@bench.example", "display_name": "CM", "roles": ["case_manager"], "password": password})
-print(slug, login(slug, "cm@bench.example", password))
-PY
-)
+# An agency with a case manager, through the API; accounts through their first sign-ins (bench/sign_in.py).
+login() { python3 bench/sign_in.py "${BASE%/api/v1}" "$1" "$2" "$BENCH_PASSWORD" "$DATA/accounts.json"; }
+post() { curl -sf "$BASE$1" -H 'Content-Type: application/json' ${3:+-H "Authorization: Bearer $3"} -d "$2"; }
+SLUG="bench-$(date +%s%N | tail -c 9)"
+PLATFORM=$(login platform admin@platform.local)
+post /api/v1/tenants "{\"slug\":\"$SLUG\",\"name\":\"Bench\",\"kind\":\"agency\",\"mfa_required\":false,\"admin\":{\"email\":\"admin@bench.example\",\"display_name\":\"Admin\",\"password\":\"$BENCH_PASSWORD\"}}" "$PLATFORM" >/dev/null
+ADMIN=$(login "$SLUG" admin@bench.example)
+post /api/v1/users "{\"email\":\"cm@bench.example\",\"display_name\":\"CM\",\"roles\":[\"case_manager\"],\"password\":\"$BENCH_PASSWORD\"}" "$ADMIN" >/dev/null
+TOKEN=$(login "$SLUG" cm@bench.example)
 echo "-- wrong passwords for one account, 64 connections"
 TENANT="$SLUG" EMAIL="cm@bench.example" wrk -t2 -c64 -d"$DURATION" --latency -s bench/wrong_password.lua \
   "$BASE/api/v1/auth/login" | grep -E "Requests/sec|50%|99%|answers"

@@ -1,5 +1,8 @@
 -- wrk script: POST /api/v1/auth/login with the bench admin's credentials; tallies the answers that are not 200.
 -- (Each wrk thread has its own Lua state: the tally is read from every thread in done().)
+-- The bootstrap password was never changed, so each answer is the setup token of a first sign-in
+-- (`password_change_required`): the same argon2 check and session row as a full sign-in, without
+-- the refresh token.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"tenant":"platform","email":"admin@platform.local","password":"' .. os.getenv("BENCH_PASSWORD") .. '"}'

@@ -18,7 +18,7 @@ import uuid
 from typing import TypeVar
 
 from vcao_platform_api_client import AuthenticatedClient, Client
-from vcao_platform_api_client.api.auth import complete_mfa, confirm_totp, enrol_totp, get_me, login
+from vcao_platform_api_client.api.auth import change_password, complete_mfa, confirm_totp, enrol_totp, get_me, login
 from vcao_platform_api_client.api.cases import get_case
 from vcao_platform_api_client.api.embedding import create_shift
 from vcao_platform_api_client.api.platform import create_tenant
@@ -27,6 +27,7 @@ from vcao_platform_api_client.api.referrals import accept_referral, convert_refe
 from vcao_platform_api_client.api.users import create_user
 from vcao_platform_api_client.models import (
     CaseResponse,
+    ChangePasswordRequest,
     ConversionResponse,
     CreateReferralRequest,
     CreateReferralRequestUrgency,
@@ -47,6 +48,7 @@ from vcao_platform_api_client.models import (
     RecoveryCodesResponse,
     ReferralResponse,
     SafeContactDto,
+    SetupTokenResponse,
     ShiftResponse,
     TenantAdminRequest,
     TenantResponse,
@@ -58,7 +60,8 @@ from vcao_platform_api_client.models import (
 from vcao_platform_api_client.types import Response
 
 BASE_URL = os.environ["FLOW_BASE_URL"]
-PASSWORD = "flow-check-passphrase-2026"  # 12..128 characters, for the users this flow creates
+INITIAL_PASSWORD = "flow-check-initial-2026"  # what an admin gives a user they create: changed at first sign-in
+PASSWORD = "flow-check-passphrase-2026"  # 12..128 characters: what each user then chooses
 T = TypeVar("T")
 
 
@@ -70,14 +73,45 @@ def expect(step: str, response: Response[T | Problem], status: int, kind: type[T
     return response.parsed
 
 
-def sign_in(tenant: str, email: str, password: str) -> AuthenticatedClient:
+def setup_sign_in(tenant: str, email: str, password: str) -> SetupTokenResponse:
+    """A sign-in that answers a token for the account's setup only (and no refresh token)."""
     # The document marks login `security: [{}]` (anonymous allowed), which the generator types as needing an
     # AuthenticatedClient; a plain Client is what login really takes, hence the ignore.
     anonymous = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
     body = LoginRequest(tenant=tenant, email=email, password=password)
-    tokens = expect(f"login {email}", login.sync_detailed(client=anonymous, body=body), 200, TokenResponse)  # type: ignore[arg-type]
-    assert tokens.token_type == "Bearer" and tokens.expires_in > 0, tokens
-    return AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, raise_on_unexpected_status=True)
+    return expect(f"login {email}", login.sync_detailed(client=anonymous, body=body), 200, SetupTokenResponse)  # type: ignore[arg-type]
+
+
+def first_sign_in(tenant: str, email: str, initial: str) -> SetupTokenResponse:
+    """A new user's first sign-ins: the password someone else set may only be changed; then, as the tenant requires
+    a second factor, the next sign-in may only enrol one."""
+    setup = setup_sign_in(tenant, email, initial)
+    assert setup.password_change_required and not setup.mfa_enrolment_required, setup
+    restricted = AuthenticatedClient(base_url=BASE_URL, token=setup.access_token, raise_on_unexpected_status=False)
+    refused = get_case.sync_detailed(client=restricted, id=uuid.uuid4())
+    assert refused.status_code == 403 and isinstance(refused.parsed, Problem), refused
+    assert refused.parsed.code == "password_change_required", refused.parsed
+    change = ChangePasswordRequest(current_password=initial, new_password=PASSWORD)
+    changed = change_password.sync_detailed(client=restricted, body=change)
+    assert changed.status_code == 204, changed
+    setup = setup_sign_in(tenant, email, PASSWORD)
+    assert setup.mfa_enrolment_required and not setup.password_change_required, setup
+    return setup
+
+
+def enrol_authenticator(setup: SetupTokenResponse) -> tuple[str, list[str]]:
+    """Enrols and confirms an authenticator with the setup token; its secret and the recovery codes."""
+    restricted = AuthenticatedClient(base_url=BASE_URL, token=setup.access_token, raise_on_unexpected_status=True)
+    enrolment = expect("enrol totp", enrol_totp.sync_detailed(client=restricted), 201, TotpEnrolmentResponse)
+    assert enrolment.otpauth_uri.startswith("otpauth://totp/"), enrolment.otpauth_uri
+    confirmed = expect(
+        "confirm totp",
+        confirm_totp.sync_detailed(client=restricted, body=TotpCodeRequest(code=totp(enrolment.secret, time.time()))),
+        200,
+        RecoveryCodesResponse,
+    )
+    assert len(confirmed.recovery_codes) == 10, confirmed
+    return enrolment.secret, confirmed.recovery_codes
 
 
 def totp(secret: str, at: float) -> str:
@@ -89,19 +123,26 @@ def totp(secret: str, at: float) -> str:
     return f"{value % 1_000_000:06d}"
 
 
-def sign_in_with_totp(tenant: str, email: str, password: str, secret: str) -> AuthenticatedClient:
-    """Signs in with a password and then a code from the authenticator (the next step's: the current one was spent)."""
+def sign_in_with_code(tenant: str, email: str, password: str, code: str) -> AuthenticatedClient:
+    """Signs in with a password and then a code: from the authenticator, or a recovery code."""
     anonymous = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
     body = LoginRequest(tenant=tenant, email=email, password=password)
     challenge = expect(f"login {email}", login.sync_detailed(client=anonymous, body=body), 200, MfaChallengeResponse)  # type: ignore[arg-type]
-    assert challenge.mfa_required and challenge.methods == ["totp"], challenge
-    second = MfaRequest(mfa_token=challenge.mfa_token, code=totp(secret, time.time() + 30))
+    assert challenge.mfa_required and "totp" in challenge.methods, challenge
+    second = MfaRequest(mfa_token=challenge.mfa_token, code=code)
     tokens = expect(f"mfa {email}", complete_mfa.sync_detailed(client=anonymous, body=second), 200, TokenResponse)  # type: ignore[arg-type]
+    assert tokens.token_type == "Bearer" and tokens.expires_in > 0, tokens
     return AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, raise_on_unexpected_status=True)
 
 
 def main() -> None:
-    platform = sign_in("platform", "admin@platform.local", os.environ["FLOW_ADMIN_PASSWORD"])
+    # The bootstrap admin's password came from the operator's settings, and platform admins always need a second
+    # factor: the first sign-ins change the one and enrol the other; this session signs in with a recovery code
+    # (the confirmation spent the authenticator's current code).
+    platform_email = "admin@platform.local"
+    setup = first_sign_in("platform", platform_email, os.environ["FLOW_ADMIN_PASSWORD"])
+    _, platform_codes = enrol_authenticator(setup)
+    platform = sign_in_with_code("platform", platform_email, PASSWORD, platform_codes[0])
 
     # An agency tenant with its first admin (agency_admin).
     slug = f"flow-{uuid.uuid4().hex[:12]}"
@@ -114,14 +155,15 @@ def main() -> None:
                 slug=slug,
                 name="Flow Check Victim Services",
                 kind=CreateTenantRequestKind.AGENCY,
-                admin=TenantAdminRequest(email=admin_email, display_name="Flow Admin", password=PASSWORD),
+                admin=TenantAdminRequest(email=admin_email, display_name="Flow Admin", password=INITIAL_PASSWORD),
             ),
         ),
         201,
         TenantResponse,
     )
-    assert (tenant.slug, tenant.kind) == (slug, "agency"), tenant
-    admin = sign_in(slug, admin_email, PASSWORD)
+    assert (tenant.slug, tenant.kind, tenant.mfa_required) == (slug, "agency", True), tenant
+    _, admin_codes = enrol_authenticator(first_sign_in(slug, admin_email, INITIAL_PASSWORD))
+    admin = sign_in_with_code(slug, admin_email, PASSWORD, admin_codes[0])
     admin_me = expect("me (admin)", get_me.sync_detailed(client=admin), 200, MeResponse)
     assert admin_me.roles == ["agency_admin"] and admin_me.tenant.id == tenant.id, admin_me
 
@@ -135,26 +177,18 @@ def main() -> None:
                 email=worker_email,
                 display_name="Flow Worker",
                 roles=[CreateUserRequestRolesItem.CASE_MANAGER],
-                password=PASSWORD,
+                password=INITIAL_PASSWORD,
             ),
         ),
         201,
         UserResponse,
     )
     assert worker.active and worker.roles == ["case_manager"], worker
-    first_session = sign_in(slug, worker_email, PASSWORD)
 
-    # The worker protects the account with an authenticator, then signs in with it.
-    enrolment = expect("enrol totp", enrol_totp.sync_detailed(client=first_session), 201, TotpEnrolmentResponse)
-    assert enrolment.otpauth_uri.startswith("otpauth://totp/"), enrolment.otpauth_uri
-    confirmed = expect(
-        "confirm totp",
-        confirm_totp.sync_detailed(client=first_session, body=TotpCodeRequest(code=totp(enrolment.secret, time.time()))),
-        200,
-        RecoveryCodesResponse,
-    )
-    assert len(confirmed.recovery_codes) == 10, confirmed
-    case_manager = sign_in_with_totp(slug, worker_email, PASSWORD, enrolment.secret)
+    # The worker chooses a password and enrols an authenticator at first sign-in, then signs in with a code from it
+    # (the next step's: the confirmation spent the current one).
+    secret, _ = enrol_authenticator(first_sign_in(slug, worker_email, INITIAL_PASSWORD))
+    case_manager = sign_in_with_code(slug, worker_email, PASSWORD, totp(secret, time.time() + 30))
 
     # Toronto Police 51 Division, from the seeded reference data.
     divisions = expect(

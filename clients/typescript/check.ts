@@ -46,13 +46,21 @@ const whenever: CreateReferralBody["urgency"] = "whenever";
 // @ts-expect-error a case is open or closed
 const archived: CaseOk["status"] = "archived";
 
-// A sign-in answers tokens, or, for a user with an authenticator, the second step it waits for.
+// A sign-in answers tokens; for a user with an authenticator, the second step it waits for; or a token that may
+// only finish the account's setup (change a password someone else set, enrol a second factor).
 function authorization(answer: LoginOk): string {
   if ("mfa_required" in answer) {
     const next: string = answer.mfa_token;
     return next.length > 0 ? "" : "";
   }
-  const seconds: number = answer.expires_in;
+  if ("password_change_required" in answer) {
+    const step: string = answer.password_change_required ? "POST /api/v1/me/password" : "POST /api/v1/me/mfa/totp";
+    // @ts-expect-error a setup token comes without a refresh token
+    const refresh: string = answer.refresh_token;
+    return `${step} ${refresh}`;
+  }
+  const renew: string = answer.refresh_token;
+  const seconds: number = answer.expires_in + renew.length * 0;
   return seconds > 0 ? `${answer.token_type} ${answer.access_token}` : "";
 }
 
