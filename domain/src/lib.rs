@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod business_days;
 pub mod case;
 pub mod dispatch;
 pub mod grants;
@@ -23,6 +24,7 @@ pub mod sign_in;
 pub mod tenant;
 pub mod user;
 pub mod validation;
+pub mod vqrp;
 
 pub use ids::*;
 pub use validation::{FieldError, ValidationErrors};
