@@ -103,6 +103,15 @@ pub async fn ensure_platform(db: &Db, settings: &Settings) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Seeds VQRP+'s rules (`domain::vqrp::seed_rules`) when the database has no version of them yet.
+///
+/// # Errors
+/// When the database fails.
+pub async fn ensure_vqrp_rules(db: &Db) -> anyhow::Result<()> {
+    infra::store::vqrp::ensure_rules(db.global(), &domain::vqrp::seed_rules()).await?;
+    Ok(())
+}
+
 #[expect(clippy::too_many_arguments, reason = "a private helper called with literal values")]
 async fn create_tenant_with_user(
     db: &Db,

@@ -63,6 +63,7 @@ impl Application {
         }
         let db = Db::open(&settings).await?;
         crate::bootstrap::ensure_platform(&db, &settings).await?;
+        crate::bootstrap::ensure_vqrp_rules(&db).await?;
         let tokens = token_service(&settings)?;
         let (keyring, generated_master) = settings.keyring()?;
         if generated_master {

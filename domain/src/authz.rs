@@ -75,6 +75,8 @@ pub enum Action {
     CloseCases,
     /// Lift `restricted` from a case: a supervisor's decision, not the worker's.
     LiftRestriction,
+    /// Approve or decline a VQRP+ application: a supervisor's decision, not the applying worker's.
+    DecideVqrp,
     /// Confirm another user's requested `supervisor` role (`crate::grants`).
     ConfirmSupervisors,
     /// Reset another user's credentials: issue a password reset code, or remove a lost second
@@ -160,7 +162,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
         }
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
-        Action::CloseCases | Action::LiftRestriction => actor.has(Role::Supervisor),
+        Action::CloseCases | Action::LiftRestriction | Action::DecideVqrp => actor.has(Role::Supervisor),
         Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
         Action::ResetCredentials => {
             actor.is_tenant_admin() || (actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor))

@@ -28,6 +28,7 @@ mod m20261206_000014_session_user_agent;
 mod m20261206_000015_mfa;
 mod m20261207_000016_account_setup;
 mod m20261207_000017_passkeys;
+mod m20261207_000018_vqrp_applications;
 mod rls;
 mod tables;
 
@@ -70,10 +71,12 @@ pub const TENANT_TABLES: &[&str] = &[
     "mfa_challenges",
     "mfa_passkeys",
     "mfa_passkey_ceremonies",
+    "vqrp_applications",
+    "vqrp_payments",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
-pub const REFERENCE_TABLES: &[&str] = &["tenants", "police_services", "police_divisions"];
+pub const REFERENCE_TABLES: &[&str] = &["tenants", "police_services", "police_divisions", "vqrp_rule_versions"];
 
 /// Tables that belong to no tenant and stay on the coordinator.
 pub const GLOBAL_TABLES: &[&str] = &["seaql_migrations"];
@@ -106,6 +109,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_mfa::Migration),
             Box::new(m20261207_000016_account_setup::Migration),
             Box::new(m20261207_000017_passkeys::Migration),
+            Box::new(m20261207_000018_vqrp_applications::Migration),
         ]
     }
 }

@@ -39,3 +39,4 @@ mod staff;
 mod stored_values;
 mod tenants;
 mod users;
+mod vqrp;

@@ -70,6 +70,18 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
         "report",
     )
     .await;
+    let vqrp = created(
+        app.post_json(
+            &format!("{base}/vqrp-applications"),
+            Some(&worker.access_token),
+            &json!({"expense_category": "counselling", "crime_date": (domain::reporting::ontario_date(chrono::Utc::now()) - chrono::Duration::days(1)).to_string(), "reported_to": "police",
+                    "requested_cents": 10_000,
+                    "eligibility": {"crime_in_ontario": true, "no_other_source_of_funds": true, "applicant_eligible": true}}),
+        )
+        .await,
+        "VQRP+ application",
+    )
+    .await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     let sessions: Value = app.get("/api/v1/me/sessions", Some(&worker.access_token)).await.json().await.unwrap();
     let worker_session = id(&sessions["items"][0]);
@@ -84,6 +96,7 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
             ("shifts", id(&shift)),
             ("referrals", id(&referral)),
             ("reports", id(&report)),
+            ("vqrp-applications", id(&vqrp)),
             ("me", worker_session),
         ],
         note_id: id(&note),

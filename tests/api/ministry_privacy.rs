@@ -26,6 +26,7 @@ const MINISTRY_ROUTES: &[&str] = &[
     "/api/v1/events",
     "/api/v1/police-services",
     "/api/v1/police-divisions",
+    "/api/v1/vqrp-rules",
     "/api/v1/aggregates",
     "/api/v1/reports",
     "/api/v1/reports/{id}",

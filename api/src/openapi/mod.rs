@@ -39,6 +39,7 @@ Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`). Creates accept
         (name = "organizations", description = "Community organisations an agency refers people to"),
         (name = "clients", description = "The people an agency helps; personal fields encrypted at rest"),
         (name = "cases", description = "Cases and everything recorded on them"),
+        (name = "vqrp", description = "VQRP+ emergency-fund applications on cases: made, submitted, decided, paid"),
         (name = "embedding", description = "Workers posted at police divisions, their shifts, and who is on duty"),
         (name = "referrals", description = "Referrals at the point of contact with police, and the event stream"),
         (name = "settings", description = "The agency's settings (escalation windows)"),

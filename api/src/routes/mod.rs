@@ -22,6 +22,8 @@ pub mod sessions;
 pub mod settings;
 pub mod tenants;
 pub mod users;
+pub mod vqrp;
+pub mod vqrp_rules;
 
 use domain::authz::{Action, Actor, Decision, may};
 use serde::{Deserialize, Serialize};
@@ -53,6 +55,15 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(passkeys::remove_passkey)
         .service(passkeys::begin_sign_in)
         .service(passkeys::complete_sign_in)
+        .service(vqrp::create_application)
+        .service(vqrp::list_applications)
+        .service(vqrp::get_application)
+        .service(vqrp::submit_application)
+        .service(vqrp::withdraw_application)
+        .service(vqrp::decide_application)
+        .service(vqrp::record_payment)
+        .service(vqrp_rules::list_rules)
+        .service(vqrp_rules::add_rules)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)

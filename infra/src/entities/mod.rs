@@ -39,3 +39,6 @@ pub mod shift;
 pub mod tenant;
 pub mod tenant_key;
 pub mod user;
+pub mod vqrp_application;
+pub mod vqrp_payment;
+pub mod vqrp_rule_version;

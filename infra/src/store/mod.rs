@@ -30,6 +30,7 @@ pub mod settings;
 pub mod tenant_keys;
 pub mod tenants;
 pub mod users;
+pub mod vqrp;
 
 use sea_orm::{DbErr, SqlErr};
 
