@@ -14,6 +14,7 @@ mod clients;
 mod db_connections;
 mod dispatch;
 mod errors;
+mod expiry;
 mod fixtures;
 mod grants;
 mod helpers;
