@@ -399,6 +399,12 @@ async fn change_application(
     Ok((tx, cipher, changed))
 }
 
+/// Commits a change and answers the application as it now is, with its `ETag`.
+async fn answered(tx: infra::TenantTx, changed: Application) -> Result<HttpResponse, ApiError> {
+    tx.commit().await?;
+    Ok(with_etag(HttpResponse::Ok(), changed.version, &VqrpApplicationResponse::from(changed)))
+}
+
 /// Submit a VQRP+ application.
 ///
 /// A draft becomes `submitted`; its decision is due `decision_business_days` Ontario business days later
@@ -430,8 +436,7 @@ pub async fn submit_application(
         Ok(Transition { from: a.status, to, submitted: Some((Utc::now(), due)), decided: None, paid_cents: None })
     })
     .await?;
-    tx.commit().await?;
-    Ok(with_etag(HttpResponse::Ok(), changed.version, &VqrpApplicationResponse::from(changed)))
+    answered(tx, changed).await
 }
 
 /// Withdraw a VQRP+ application.
@@ -462,8 +467,7 @@ pub async fn withdraw_application(
         Ok(Transition { from: a.status, to, submitted: None, decided: None, paid_cents: None })
     })
     .await?;
-    tx.commit().await?;
-    Ok(with_etag(HttpResponse::Ok(), changed.version, &VqrpApplicationResponse::from(changed)))
+    answered(tx, changed).await
 }
 
 /// Decide a VQRP+ application.
@@ -507,8 +511,7 @@ pub async fn decide_application(
         Ok(Transition { from: a.status, to, submitted: None, decided, paid_cents: None })
     })
     .await?;
-    tx.commit().await?;
-    Ok(with_etag(HttpResponse::Ok(), changed.version, &VqrpApplicationResponse::from(changed)))
+    answered(tx, changed).await
 }
 
 /// Record a VQRP+ payment.
