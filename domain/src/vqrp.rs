@@ -299,6 +299,18 @@ pub enum TransitionError {
     /// A decision needs a reason.
     #[error("a decision needs a reason")]
     Reason,
+    /// The maker of an application does not decide it.
+    #[error("an application is decided by a supervisor other than the one who made it")]
+    OwnApplication,
+}
+
+/// Whether `decider` may decide an application `applicant` made: anyone but its maker, so no
+/// supervisor approves the funds they asked for (a second person looks at every application).
+///
+/// # Errors
+/// [`TransitionError::OwnApplication`].
+pub fn may_decide(decider: crate::UserId, applicant: crate::UserId) -> Result<(), TransitionError> {
+    if decider == applicant { Err(TransitionError::OwnApplication) } else { Ok(()) }
 }
 
 /// Submitting: only a draft.
@@ -504,6 +516,9 @@ mod tests {
         assert_eq!(pay(Approved, 60_000, 20_000, 40_000), Ok(Paid));
         assert_eq!(pay(Approved, 60_000, 20_000, 40_001), Err(TransitionError::PaidAmount(40_000)));
         assert!(pay(Declined, 1, 0, 1).is_err() && pay(Paid, 1, 1, 1).is_err());
+        let (maker, other) = (crate::UserId::new(), crate::UserId::new());
+        assert_eq!(may_decide(maker, maker), Err(TransitionError::OwnApplication));
+        assert_eq!(may_decide(other, maker), Ok(()));
         assert_eq!(withdraw(Submitted), Ok(Withdrawn));
         assert!(withdraw(Approved).is_err());
     }

@@ -236,3 +236,32 @@ async fn a_new_version_of_the_rules_applies_from_its_day_and_never_to_earlier_ap
         .await;
     assert_eq!((&earlier["rule_version"], &earlier["cap_cents"]), (&json!(1), &json!(100_000)));
 }
+
+#[tokio::test]
+async fn parallel_payments_never_pay_more_than_approved_and_the_maker_does_not_decide() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let maker = app.create_user(&agency, &["supervisor"]).await;
+    let other = app.create_user(&agency, &["supervisor"]).await;
+    let case = open_case(&app, &maker, json!({})).await;
+    let made: Value = apply(&app, &maker, &case, &application("counselling", 3, 60_000)).await.json().await.unwrap();
+    act(&app, &maker, &made, "submit", &json!({})).await;
+    let approve = json!({"decision": "approved", "reason": "Sessions booked."});
+    let own = problem(act(&app, &maker, &made, "decide", &approve).await, StatusCode::FORBIDDEN).await;
+    assert!(own["detail"].as_str().unwrap().contains("other than the one who made it"), "{own}");
+    assert_eq!(act(&app, &other, &made, "decide", &approve).await.status(), StatusCode::OK);
+
+    // Four payments of 40,000 at once on 60,000 approved: one is recorded, the rest refused.
+    let pay = json!({"paid_cents": 40_000, "payee": "vendor", "paid_on": today().to_string()});
+    let burst = futures_util::future::join_all((0..4).map(|_| act(&app, &maker, &made, "payments", &pay))).await;
+    let statuses: Vec<StatusCode> = burst.iter().map(reqwest::Response::status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [StatusCode::CREATED, StatusCode::CONFLICT, StatusCode::UNPROCESSABLE_ENTITY].contains(s))
+    );
+    let path = format!("/api/v1/vqrp-applications/{}", made["id"].as_str().unwrap());
+    let now: Value = app.get_as(&path, Some(&maker.access_token), StatusCode::OK).await;
+    assert_eq!((&now["paid_cents"], &now["status"]), (&json!(40_000), &json!("approved")));
+}

@@ -229,6 +229,7 @@ fn transition_refused(e: &vqrp::TransitionError) -> ApiError {
         vqrp::TransitionError::ApprovedAmount(_) => ApiError::field("approved_cents", e.to_string()),
         vqrp::TransitionError::PaidAmount(_) => ApiError::field("paid_cents", e.to_string()),
         vqrp::TransitionError::Reason => ApiError::field("reason", e.to_string()),
+        vqrp::TransitionError::OwnApplication => ApiError::ForbiddenBecause(format!("{e}.")),
     }
 }
 
@@ -374,7 +375,7 @@ pub async fn get_application(
 }
 
 /// Finds the application through its case as `actor` may see it, lets `change` decide the
-/// transition from it, applies it conditional on the status it was decided from, audits it on
+/// transition from it, applies it conditional on the version it was decided from, audits it on
 /// the case and answers the application as it now is.
 async fn change_application(
     state: &AppState,
@@ -389,7 +390,7 @@ async fn change_application(
     let current = store::get(&tx, &cipher, id, CaseScope::of(actor)).await?;
     let case = cases::get(&tx, current.case_id, CaseScope::of(actor)).await?;
     let transition = change(&current)?;
-    let changed = match store::transition(&tx, &cipher, id, transition).await {
+    let changed = match store::transition(&tx, &cipher, id, current.version, transition).await {
         Err(infra::StoreError::VersionMismatch) => {
             return Err(ApiError::Conflict("The application changed meanwhile; read it again.".to_owned()));
         }
@@ -472,8 +473,9 @@ pub async fn withdraw_application(
 
 /// Decide a VQRP+ application.
 ///
-/// A supervisor approves (`approved_cents`, at most what was asked and the category's cap; default what was asked)
-/// or declines a submitted application, with a reason (encrypted at rest). `409` unless it is `submitted`. Audited on
+/// A supervisor other than the application's maker (`403` for them) approves (`approved_cents`, at most what was
+/// asked and the category's cap; default what was asked) or declines a submitted application, with a reason
+/// (encrypted at rest). `409` when it changed meanwhile. `409` unless it is `submitted`. Audited on
 /// the case.
 #[utoipa::path(
     tag = "vqrp",
@@ -482,7 +484,7 @@ pub async fn withdraw_application(
     params(("id" = uuid::Uuid, Path, description = "Application id")),
     responses(
         (status = 200, description = "Decided", body = VqrpApplicationResponse),
-        (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a supervisor, or the supervisor who made the application", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not submitted", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -504,6 +506,7 @@ pub async fn decide_application(
     let (decision, reason) = e.finish(|| Some((decision?, reason?)))?;
     let by = actor.user_id;
     let (tx, _, changed) = change_application(&state, &actor, &meta, path.into_inner(), "vqrp_decided", |a| {
+        vqrp::may_decide(by, a.created_by).map_err(|e| transition_refused(&e))?;
         let (to, approved) =
             vqrp::decide(a.status, decision, a.requested_cents, a.cap_cents, body.approved_cents, &reason)
                 .map_err(|e| transition_refused(&e))?;
@@ -527,7 +530,7 @@ pub async fn decide_application(
     responses(
         (status = 201, description = "Recorded", body = PaymentResponse, headers(("Location" = String, description = "The application"))),
         (status = 403, description = "Not a supervisor or case manager", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not approved", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not approved, or another payment was recorded meanwhile (read it again)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

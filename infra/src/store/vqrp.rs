@@ -344,8 +344,10 @@ pub struct Transition {
     pub paid_cents: Option<i64>,
 }
 
-/// Applies `change` to the application, conditional on its status: the application as it now is,
-/// or [`StoreError::VersionMismatch`] when it moved on meanwhile (a concurrent decision).
+/// Applies `change` to the application, conditional on the version and status it was decided
+/// from: the application as it now is, or [`StoreError::VersionMismatch`] when it moved on
+/// meanwhile (a concurrent decision, or a concurrent payment, whose total this one would
+/// otherwise overwrite).
 ///
 /// # Errors
 /// [`StoreError`].
@@ -353,6 +355,7 @@ pub async fn transition(
     tx: &TenantTx,
     cipher: &TenantCipher,
     id: Uuid,
+    expected_version: i32,
     change: Transition,
 ) -> Result<Application, StoreError> {
     let mut update = vqrp_application::Entity::update_many()
@@ -361,6 +364,7 @@ pub async fn transition(
         .col_expr(vqrp_application::Column::UpdatedAt, Expr::value(crate::db::now()))
         .filter(vqrp_application::Column::TenantId.eq(tx.tenant_id().as_uuid()))
         .filter(vqrp_application::Column::Id.eq(id))
+        .filter(vqrp_application::Column::Version.eq(expected_version))
         .filter(vqrp_application::Column::Status.eq(change.from.as_str()));
     if let Some((at, due)) = change.submitted {
         update = update
