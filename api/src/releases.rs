@@ -215,7 +215,7 @@ async fn build_and_save(state: &AppState, fiscal_year: i32, holder: uuid::Uuid) 
             chunks.extend(store::encode(level, mask, &cells, &release.dictionaries));
         }
         // Only the facts whose families changed are written.
-        let counts: Vec<(uuid::Uuid, u8)> = ids
+        let counts: Vec<(uuid::Uuid, domain::reporting::release::FamilyMask)> = ids
             .iter()
             .zip(before.iter().zip(&built.counted))
             .filter(|(_, (was, now))| was != now)

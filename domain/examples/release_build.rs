@@ -1,4 +1,6 @@
 //! Times a release build over synthetic facts: `cargo run --release -p domain --example release_build -- 20000`.
+//! A third argument, `vqrp`, turns one fact in eight into a VQRP+ application's (submitted,
+//! decided or paid), so the cost of their families can be set beside a build without them.
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -8,6 +10,7 @@ use domain::reporting::release::{FactInput, Tabulation, build};
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let agencies: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let vqrp = std::env::args().nth(3).is_some_and(|a| a == "vqrp");
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move |m: u64| {
         state ^= state << 13;
@@ -27,8 +30,19 @@ fn main() {
             2 => FactKind::ReferralCreated,
             _ => FactKind::ReferralAccepted,
         };
+        let kind = if vqrp && next(8) == 0 {
+            [FactKind::VqrpSubmitted, FactKind::VqrpDecided, FactKind::VqrpPaid][next(3) as usize]
+        } else {
+            kind
+        };
+        let application = matches!(kind, FactKind::VqrpSubmitted | FactKind::VqrpDecided | FactKind::VqrpPaid);
         let on = start + chrono::Days::new(next(365));
-        let service = if kind == FactKind::ServiceDelivered {
+        let service = if application {
+            Some(pick(
+                next(5),
+                &["immediate_safety", "crime_scene_cleanup", "transportation", "counselling", "funeral"],
+            ))
+        } else if kind == FactKind::ServiceDelivered {
             Some(pick(
                 next(10),
                 &[
@@ -64,8 +78,13 @@ fn main() {
             Some(pick(next(3), &["immediate", "same_day", "routine"])),
         ];
         let subject = &subjects[next(subjects.len() as u64) as usize];
-        let minutes = (kind == FactKind::ReferralAccepted).then(|| next(240) as i64);
-        let amount = (service == Some("vqrp_plus")).then(|| next(100_000) as i64);
+        let minutes = match kind {
+            FactKind::ReferralAccepted => Some(next(240) as i64),
+            FactKind::VqrpDecided => Some(next(10) as i64),
+            _ => None,
+        };
+        let money = service == Some("vqrp_plus") || matches!(kind, FactKind::VqrpDecided | FactKind::VqrpPaid);
+        let amount = money.then(|| next(100_000) as i64);
         t.push(&FactInput { kind, occurred_on: on, plain, amount_cents: amount, minutes, subject, counted: 0 })
             .unwrap_or_else(|e| panic!("{e}"));
     }

@@ -110,6 +110,9 @@ const SOURCES: &[&str] =
     &["police", "police", "police", "self", "community_organization", "hospital", "court", "other"];
 const GENDERS: &[&str] =
     &["woman", "woman", "woman", "woman", "man", "man", "non_binary", "two_spirit", "another_gender"];
+/// The expense categories of VQRP+ rule version 1 (`domain::vqrp::seed_rules`).
+const VQRP_CATEGORIES: &[&str] =
+    &["immediate_safety", "crime_scene_cleanup", "transportation_accommodation", "counselling", "funeral"];
 const SERVICES: &[&str] = &[
     "crisis_intervention",
     "safety_planning",
@@ -357,6 +360,7 @@ fn one_case(
             age_band: Set(Some(age_band(birth, day).to_owned())),
             amount_cents: Set(amount),
             minutes: Set(minutes),
+            business_days: Set(None),
             subject: Set(subject.clone()),
         }
     };
@@ -428,6 +432,16 @@ fn one_case(
             created_at: Set(at),
         });
         b.facts.push(fact(FactKind::ServiceDelivered, at, Some(kind), minutes.map(i64::from), amount));
+        if let Some(amount) = amount {
+            // The application behind the money: submitted, decided within its window and paid.
+            let category = *rng.pick(VQRP_CATEGORIES);
+            b.facts.push(fact(FactKind::VqrpSubmitted, at - chrono::Duration::days(7), Some(category), None, None));
+            let mut decided =
+                fact(FactKind::VqrpDecided, at - chrono::Duration::days(3), Some(category), None, Some(amount));
+            decided.business_days = Set(Some(i64::try_from(1 + rng.below(9)).unwrap_or(3)));
+            b.facts.push(decided);
+            b.facts.push(fact(FactKind::VqrpPaid, at, Some(category), None, Some(amount)));
+        }
         let details = serde_json::json!({ "record": "service", "record_id": id });
         b.event(
             tenant,

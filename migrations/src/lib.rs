@@ -29,6 +29,7 @@ mod m20261206_000015_mfa;
 mod m20261207_000016_account_setup;
 mod m20261207_000017_passkeys;
 mod m20261207_000018_vqrp_applications;
+mod m20261207_000019_vqrp_facts;
 mod rls;
 mod tables;
 
@@ -110,6 +111,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_account_setup::Migration),
             Box::new(m20261207_000017_passkeys::Migration),
             Box::new(m20261207_000018_vqrp_applications::Migration),
+            Box::new(m20261207_000019_vqrp_facts::Migration),
         ]
     }
 }

@@ -50,7 +50,7 @@ const MINISTRY_ROUTES: &[&str] = &[
 ];
 
 struct Seeded {
-    /// Ids of personal records (clients, cases, notes, referrals, services).
+    /// Ids of personal records (clients, cases, notes, referrals, services, VQRP+ applications).
     personal_ids: Vec<String>,
     /// Ids to try in `{id}` and `{note_id}`: the personal ones, and a submitted report.
     probe_ids: Vec<String>,
@@ -82,6 +82,29 @@ async fn seed(app: &TestApp) -> Seeded {
         .json()
         .await
         .unwrap();
+    // A VQRP+ application, submitted, approved and paid: its facts are in every figure asked below.
+    let today = domain::reporting::ontario_date(chrono::Utc::now());
+    let application: Value = app
+        .post_json(
+            &format!("{base}/vqrp-applications"),
+            Some(token),
+            &json!({"expense_category": "counselling", "crime_date": (today - chrono::Duration::days(5)).to_string(),
+                    "reported_to": "police", "requested_cents": 40_000, "notes": NOTE,
+                    "eligibility": {"crime_in_ontario": true, "no_other_source_of_funds": true, "applicant_eligible": true}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let steps = [
+        (&worker, "submit", json!({})),
+        (&supervisor, "decide", json!({"decision": "approved", "reason": NOTE})),
+        (&worker, "payments", json!({"paid_cents": 40_000, "payee": "vendor", "paid_on": today.to_string()})),
+    ];
+    for (who, step, body) in steps {
+        let path = format!("/api/v1/vqrp-applications/{}/{step}", application["id"].as_str().unwrap());
+        assert!(app.post_json(&path, Some(&who.access_token), &body).await.status().is_success(), "{step}");
+    }
     let division = app.division_id("51").await;
     on_shift(app, &agency, &worker, division).await;
     let referral: Value = app
@@ -111,7 +134,7 @@ async fn seed(app: &TestApp) -> Seeded {
     let submit =
         app.post_json(&format!("/api/v1/reports/{report_id}/submit"), Some(&supervisor.access_token), &json!({})).await;
     assert_eq!(submit.status(), StatusCode::OK);
-    let personal_ids: Vec<String> = [&client, &case, &note, &service, &referral]
+    let personal_ids: Vec<String> = [&client, &case, &note, &service, &referral, &application]
         .iter()
         .map(|v| v["id"].as_str().expect("an id").to_owned())
         .collect();

@@ -46,6 +46,7 @@ fn fact(
         age_band: Set(Some("25-34".to_owned())),
         amount_cents: Set(amount),
         minutes: Set(minutes),
+        business_days: Set(None),
         subject: Set(subject.to_owned()),
     }
 }
@@ -110,6 +111,24 @@ async fn seed_known_facts(app: &TestApp) -> TenantId {
         ));
     }
     rows.push(fact(tenant, "case_closed", day(2026, 9, 30), "s1", (ipv, Some("woman"), None), None, None));
+    // VQRP+ applications, their category as the service type: five counselling applications
+    // submitted and decided in 1 to 5 business days (s5 declined), three paid; one funeral
+    // application still undecided.
+    for i in 1..=5 {
+        let subject = format!("s{i}");
+        let counselling = (ipv, Some("woman"), Some("counselling"));
+        rows.push(fact(tenant, "vqrp_application_submitted", day(2026, 7, 6), &subject, counselling, None, None));
+        let approved = if i == 5 { 0 } else { 10_000 * i };
+        let mut decided =
+            fact(tenant, "vqrp_application_decided", day(2026, 7, 10), &subject, counselling, Some(approved), None);
+        decided.business_days = Set(Some(i));
+        rows.push(decided);
+        if i <= 3 {
+            rows.push(fact(tenant, "vqrp_payment", day(2026, 8, 3), &subject, counselling, Some(5_000 * i), None));
+        }
+    }
+    let funeral = (ipv, Some("woman"), Some("funeral"));
+    rows.push(fact(tenant, "vqrp_application_submitted", day(2026, 7, 7), "s6", funeral, None, None));
     // Outside the period asked about.
     rows.push(fact(tenant, "case_opened", day(2025, 1, 1), "s9", (ipv, Some("woman"), None), None, None));
     let tx = infra::db::begin_tenant_tx_for(&app.state.db, tenant).await.unwrap();
@@ -181,6 +200,23 @@ async fn every_metric_is_computed_in_sql_on_known_facts() {
     assert_eq!(value_at(&ask(&app, t, Metric::MinutesToFirstContactP90, &[]).await, &[]), Some(7));
     assert_eq!(value_at(&ask(&app, t, Metric::Referrals, &[]).await, &[]), Some(0), "no referral_created facts");
 
+    // VQRP+ applications by category, and their money and decision times.
+    let applications = ask(&app, t, Metric::VqrpApplications, &[Dimension::ServiceType]).await;
+    assert_eq!(value_at(&applications, &[Some("counselling")]), Some(5));
+    assert_eq!(value_at(&applications, &[Some("funeral")]), Some(1));
+    assert_eq!(value_at(&applications, &[None]), Some(6));
+    assert_eq!(
+        value_at(&ask(&app, t, Metric::VqrpApprovedCents, &[]).await, &[]),
+        Some(100_000),
+        "s5's decline adds 0"
+    );
+    assert_eq!(value_at(&ask(&app, t, Metric::VqrpPaidCents, &[]).await, &[]), Some(30_000));
+    // Nearest rank of 1 … 5 business days: p50 the 3rd, p90 the 5th.
+    assert_eq!(value_at(&ask(&app, t, Metric::VqrpDaysToDecisionP50, &[]).await, &[]), Some(3));
+    assert_eq!(value_at(&ask(&app, t, Metric::VqrpDaysToDecisionP90, &[]).await, &[]), Some(5));
+    assert_eq!(value_at(&ask(&app, t, Metric::Services, &[]).await, &[]), Some(8), "applications are not services");
+    assert_eq!(value_at(&ask(&app, t, Metric::ClientsServed, &[]).await, &[]), Some(7), "nor people served");
+
     // Another tenant's question sees none of it.
     assert_eq!(value_at(&ask(&app, TenantId::new(), Metric::CasesOpened, &[]).await, &[]), Some(0));
 }
@@ -217,7 +253,10 @@ async fn seed_varied_facts_in(app: &TestApp, tenant: TenantId, rng: &mut Lcg, co
             let kind = kinds[usize::try_from(rng.below(kinds.len() as u64)).unwrap()];
             let on = day(year, 4, 1) + Duration::days(i64::try_from(rng.below(365)).unwrap());
             let service = kind == FactKind::ServiceDelivered;
+            let vqrp = matches!(kind, FactKind::VqrpSubmitted | FactKind::VqrpDecided | FactKind::VqrpPaid);
+            let money = service || matches!(kind, FactKind::VqrpDecided | FactKind::VqrpPaid);
             let minutes = matches!(kind, FactKind::ReferralAccepted | FactKind::ReferralFirstContact);
+            let days = kind == FactKind::VqrpDecided;
             reporting_fact::ActiveModel {
                 tenant_id: Set(tenant.as_uuid()),
                 id: Set(Uuid::now_v7()),
@@ -230,12 +269,17 @@ async fn seed_varied_facts_in(app: &TestApp, tenant: TenantId, rng: &mut Lcg, co
                     .maybe(&["intimate_partner_violence", "human_trafficking"])
                     .map(str::to_owned)),
                 division: Set(rng.maybe(&["14", "51", "52"]).map(str::to_owned)),
-                service_type: Set(service.then(|| rng.pick(&["vqrp_plus", "follow_up"]).to_owned())),
+                service_type: Set(if vqrp {
+                    Some(rng.pick(&["counselling", "funeral"]).to_owned())
+                } else {
+                    service.then(|| rng.pick(&["vqrp_plus", "follow_up"]).to_owned())
+                }),
                 urgency: Set(rng.maybe(&["immediate", "today"]).map(str::to_owned)),
                 gender: Set(rng.maybe(&["woman", "man", "non_binary"]).map(str::to_owned)),
                 age_band: Set(rng.maybe(&["18-24", "25-34", "65+"]).map(str::to_owned)),
-                amount_cents: Set(service.then(|| i64::try_from(rng.below(50_000)).unwrap())),
+                amount_cents: Set(money.then(|| i64::try_from(rng.below(50_000)).unwrap())),
                 minutes: Set(minutes.then(|| i64::try_from(rng.below(240)).unwrap())),
+                business_days: Set(days.then(|| i64::try_from(rng.below(12)).unwrap())),
                 subject: Set(format!("{tenant}:{}", rng.below(40))),
             }
         })

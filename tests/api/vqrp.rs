@@ -265,3 +265,64 @@ async fn parallel_payments_never_pay_more_than_approved_and_the_maker_does_not_d
     let now: Value = app.get_as(&path, Some(&maker.access_token), StatusCode::OK).await;
     assert_eq!((&now["paid_cents"], &now["status"]), (&json!(40_000), &json!("approved")));
 }
+
+/// The facts of `agency`'s VQRP+ applications, oldest first: (kind, category, amount, business days).
+async fn vqrp_facts(
+    app: &TestApp,
+    agency: &crate::helpers::Agency,
+) -> Vec<(String, Option<String>, Option<i64>, Option<i64>, String)> {
+    use infra::entities::reporting_fact;
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _};
+    let tenant = domain::TenantId::from_uuid(agency.id);
+    let tx = infra::db::begin_tenant_read_tx_for(&app.state.db, tenant).await.unwrap();
+    let rows = reporting_fact::Entity::find()
+        .filter(reporting_fact::Column::TenantId.eq(agency.id))
+        .filter(reporting_fact::Column::Kind.starts_with("vqrp_"))
+        .order_by_asc(reporting_fact::Column::Id)
+        .all(tx.raw())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    rows.into_iter().map(|f| (f.kind, f.service_type, f.amount_cents, f.business_days, f.subject)).collect()
+}
+
+/// Each step of an application is one fact for the ministry, written with the step: the category
+/// as its service type, the money approved and paid, the business days the decision took, and the
+/// client's pseudonym; a refused step writes nothing.
+#[tokio::test]
+async fn each_step_of_an_application_is_a_de_identified_fact_for_the_ministry() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+    let case = open_case(&app, &worker, json!({})).await;
+    let made: Value = apply(&app, &worker, &case, &application("funeral", 30, 400_000)).await.json().await.unwrap();
+    assert!(vqrp_facts(&app, &agency).await.is_empty(), "a draft is not yet an application to the program");
+    act(&app, &worker, &made, "submit", &json!({})).await;
+    let approve = json!({"decision": "approved", "approved_cents": 300_000, "reason": "Funeral home invoice."});
+    assert_eq!(act(&app, &supervisor, &made, "decide", &approve).await.status(), StatusCode::OK);
+    let pay = |cents: i64| json!({"paid_cents": cents, "payee": "vendor", "paid_on": today().to_string()});
+    assert_eq!(act(&app, &worker, &made, "payments", &pay(100_000)).await.status(), StatusCode::CREATED);
+    problem(act(&app, &worker, &made, "payments", &pay(200_001)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(act(&app, &worker, &made, "payments", &pay(200_000)).await.status(), StatusCode::CREATED);
+
+    let facts = vqrp_facts(&app, &agency).await;
+    type Shape<'a> = (&'a str, Option<&'a str>, Option<i64>, Option<i64>);
+    let shape: Vec<Shape<'_>> = facts.iter().map(|f| (f.0.as_str(), f.1.as_deref(), f.2, f.3)).collect();
+    let funeral = Some("funeral");
+    assert_eq!(
+        shape,
+        vec![
+            ("vqrp_application_submitted", funeral, None, None),
+            ("vqrp_application_decided", funeral, Some(300_000), Some(0)),
+            ("vqrp_payment", funeral, Some(100_000), None),
+            ("vqrp_payment", funeral, Some(200_000), None),
+        ],
+        "decided the day it was submitted: 0 business days; the refused payment left no fact"
+    );
+    // One person throughout, as a pseudonym: never the case's or the client's id.
+    assert!(facts.iter().all(|f| f.4 == facts[0].4 && f.4.len() == 32));
+    for id in [&case["id"], &case["client_id"], &made["id"]] {
+        assert!(!facts[0].4.contains(&id.as_str().unwrap().replace('-', "")[..12]));
+    }
+}

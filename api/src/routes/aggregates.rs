@@ -172,7 +172,7 @@ pub struct AggregateTable {
     /// What its values count: `people` (distinct people, in one agency's figures),
     /// `service_episodes` (the same count across agencies: a person served by two agencies is
     /// counted by each), `events` (cases, referrals or services; one person may have several),
-    /// `cents` or `minutes`.
+    /// `cents`, `minutes` or `business_days` (Ontario business days).
     pub unit: String,
     /// First day (inclusive).
     pub from: NaiveDate,
@@ -326,6 +326,7 @@ pub(crate) async fn release_table(
             Unit::Events => "events",
             Unit::Cents => "cents",
             Unit::Minutes => "minutes",
+            Unit::BusinessDays => "business_days",
         }
         .to_owned(),
         from: asked.period.first_day(),

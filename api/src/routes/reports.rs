@@ -41,6 +41,11 @@ const CONTENTS: &[(Metric, &[Dimension])] = &[
     (Metric::MinutesToAcceptP90, &[]),
     (Metric::MinutesToFirstContactP50, &[]),
     (Metric::MinutesToFirstContactP90, &[]),
+    (Metric::VqrpApplications, &[]),
+    (Metric::VqrpApprovedCents, &[]),
+    (Metric::VqrpPaidCents, &[]),
+    (Metric::VqrpDaysToDecisionP50, &[]),
+    (Metric::VqrpDaysToDecisionP90, &[]),
     (Metric::ClientsServed, &[Dimension::VictimizationType]),
     (Metric::ClientsServed, &[Dimension::Gender]),
     (Metric::ClientsServed, &[Dimension::AgeBand]),
@@ -49,6 +54,9 @@ const CONTENTS: &[(Metric, &[Dimension])] = &[
     (Metric::Referrals, &[Dimension::Division]),
     (Metric::Referrals, &[Dimension::Urgency]),
     (Metric::MinutesToAcceptP50, &[Dimension::Urgency]),
+    // The expense category is the VQRP+ facts' service type.
+    (Metric::VqrpApplications, &[Dimension::ServiceType]),
+    (Metric::VqrpApprovedCents, &[Dimension::ServiceType]),
 ];
 
 /// The figures of a report: de-identified tables with small cells withheld.

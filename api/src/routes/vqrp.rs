@@ -553,13 +553,13 @@ pub async fn record_payment(
     let payee = e.finish(|| payee)?;
     let id = path.into_inner();
     let paid = body.paid_cents;
-    let (tx, _, changed) = change_application(&state, &actor, &meta, id, "vqrp_payment", |a| {
+    let (tx, cipher, changed) = change_application(&state, &actor, &meta, id, "vqrp_payment", |a| {
         let to = vqrp::pay(a.status, a.approved_cents.unwrap_or(0), a.paid_cents, paid)
             .map_err(|e| transition_refused(&e))?;
         Ok(Transition { from: a.status, to, submitted: None, decided: None, paid_cents: Some(a.paid_cents + paid) })
     })
     .await?;
-    let payment = store::insert_payment(&tx, id, paid, payee, body.paid_on, actor.user_id).await?;
+    let payment = store::insert_payment(&tx, &cipher, &changed, paid, payee, body.paid_on, actor.user_id).await?;
     tx.commit().await?;
     let body = PaymentResponse {
         id: payment.id,

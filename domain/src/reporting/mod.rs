@@ -15,20 +15,23 @@ name_enum!(
     /// What happened, as one de-identified fact. Facts are written in the same transaction as the
     /// change they record and are never updated.
     FactKind,
-    "case_opened, case_closed, service_delivered, referral_created, referral_accepted, referral_first_contact" {
+    "case_opened, case_closed, service_delivered, referral_created, referral_accepted, referral_first_contact, vqrp_application_submitted, vqrp_application_decided, vqrp_payment" {
         CaseOpened => "case_opened",
         CaseClosed => "case_closed",
         ServiceDelivered => "service_delivered",
         ReferralCreated => "referral_created",
         ReferralAccepted => "referral_accepted",
         ReferralFirstContact => "referral_first_contact",
+        VqrpSubmitted => "vqrp_application_submitted",
+        VqrpDecided => "vqrp_application_decided",
+        VqrpPaid => "vqrp_payment",
     }
 );
 
 name_enum!(
     /// A figure `GET /aggregates` can compute.
     Metric,
-    "clients_served, cases_opened, cases_closed, referrals, services, vqrp_plus_cents, minutes_to_accept_p50, minutes_to_accept_p90, minutes_to_first_contact_p50, minutes_to_first_contact_p90" {
+    "clients_served, cases_opened, cases_closed, referrals, services, vqrp_plus_cents, minutes_to_accept_p50, minutes_to_accept_p90, minutes_to_first_contact_p50, minutes_to_first_contact_p90, vqrp_applications, vqrp_approved_cents, vqrp_paid_cents, vqrp_days_to_decision_p50, vqrp_days_to_decision_p90" {
         ClientsServed => "clients_served",
         CasesOpened => "cases_opened",
         CasesClosed => "cases_closed",
@@ -39,8 +42,16 @@ name_enum!(
         MinutesToAcceptP90 => "minutes_to_accept_p90",
         MinutesToFirstContactP50 => "minutes_to_first_contact_p50",
         MinutesToFirstContactP90 => "minutes_to_first_contact_p90",
+        VqrpApplications => "vqrp_applications",
+        VqrpApprovedCents => "vqrp_approved_cents",
+        VqrpPaidCents => "vqrp_paid_cents",
+        VqrpDaysToDecisionP50 => "vqrp_days_to_decision_p50",
+        VqrpDaysToDecisionP90 => "vqrp_days_to_decision_p90",
     }
 );
+
+/// The number of metrics: the figures each released cell holds.
+pub const METRICS: usize = Metric::ALL.len();
 
 /// How a metric is computed from the facts of its kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +62,17 @@ pub enum Measure {
     Events,
     /// Sum of the facts' amounts, in cents.
     SumOfAmounts,
-    /// The nearest-rank percentile (p of 100) of the facts' minutes.
-    PercentileOfMinutes(u8),
+    /// The nearest-rank percentile (p of 100) of the facts' durations ([`Metric::duration`]).
+    Percentile(u8),
+}
+
+/// What the durations a percentile metric reads measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Duration {
+    /// Whole minutes (a referral's response times).
+    Minutes,
+    /// Ontario business days (a VQRP+ decision: the program's window is in business days).
+    BusinessDays,
 }
 
 /// What a metric counts, for the people who read the figures.
@@ -67,6 +87,8 @@ pub enum Unit {
     Cents,
     /// Minutes.
     Minutes,
+    /// Ontario business days.
+    BusinessDays,
 }
 
 impl Metric {
@@ -82,6 +104,12 @@ impl Metric {
             Self::Services | Self::VqrpPlusCents => &[FactKind::ServiceDelivered],
             Self::MinutesToAcceptP50 | Self::MinutesToAcceptP90 => &[FactKind::ReferralAccepted],
             Self::MinutesToFirstContactP50 | Self::MinutesToFirstContactP90 => &[FactKind::ReferralFirstContact],
+            Self::VqrpApplications => &[FactKind::VqrpSubmitted],
+            // A decision's fact carries the amount approved (0 when declined) and its business days.
+            Self::VqrpApprovedCents | Self::VqrpDaysToDecisionP50 | Self::VqrpDaysToDecisionP90 => {
+                &[FactKind::VqrpDecided]
+            }
+            Self::VqrpPaidCents => &[FactKind::VqrpPaid],
         }
     }
 
@@ -90,10 +118,29 @@ impl Metric {
     pub const fn measure(self) -> Measure {
         match self {
             Self::ClientsServed => Measure::DistinctPeople,
-            Self::CasesOpened | Self::CasesClosed | Self::Referrals | Self::Services => Measure::Events,
-            Self::VqrpPlusCents => Measure::SumOfAmounts,
-            Self::MinutesToAcceptP50 | Self::MinutesToFirstContactP50 => Measure::PercentileOfMinutes(50),
-            Self::MinutesToAcceptP90 | Self::MinutesToFirstContactP90 => Measure::PercentileOfMinutes(90),
+            Self::CasesOpened | Self::CasesClosed | Self::Referrals | Self::Services | Self::VqrpApplications => {
+                Measure::Events
+            }
+            Self::VqrpPlusCents | Self::VqrpApprovedCents | Self::VqrpPaidCents => Measure::SumOfAmounts,
+            Self::MinutesToAcceptP50 | Self::MinutesToFirstContactP50 | Self::VqrpDaysToDecisionP50 => {
+                Measure::Percentile(50)
+            }
+            Self::MinutesToAcceptP90 | Self::MinutesToFirstContactP90 | Self::VqrpDaysToDecisionP90 => {
+                Measure::Percentile(90)
+            }
+        }
+    }
+
+    /// What a percentile metric's durations measure (`None` for the others).
+    #[must_use]
+    pub const fn duration(self) -> Option<Duration> {
+        match self {
+            Self::MinutesToAcceptP50
+            | Self::MinutesToAcceptP90
+            | Self::MinutesToFirstContactP50
+            | Self::MinutesToFirstContactP90 => Some(Duration::Minutes),
+            Self::VqrpDaysToDecisionP50 | Self::VqrpDaysToDecisionP90 => Some(Duration::BusinessDays),
+            _ => None,
         }
     }
 
@@ -104,7 +151,10 @@ impl Metric {
             Measure::DistinctPeople => Unit::People,
             Measure::Events => Unit::Events,
             Measure::SumOfAmounts => Unit::Cents,
-            Measure::PercentileOfMinutes(_) => Unit::Minutes,
+            Measure::Percentile(_) => match self.duration() {
+                Some(Duration::BusinessDays) => Unit::BusinessDays,
+                _ => Unit::Minutes,
+            },
         }
     }
 
@@ -112,12 +162,12 @@ impl Metric {
     #[must_use]
     pub const fn additivity(self) -> Additivity {
         match self.measure() {
-            Measure::PercentileOfMinutes(_) => Additivity::NotAdditive,
+            Measure::Percentile(_) => Additivity::NotAdditive,
             _ => Additivity::Additive,
         }
     }
 
-    /// Only VQRP+ services carry money; the sum reads those.
+    /// Only VQRP+ services carry money among services; `vqrp_plus_cents` reads those.
     #[must_use]
     pub fn service_type_filter(self) -> Option<&'static str> {
         (self == Self::VqrpPlusCents).then_some("vqrp_plus")
@@ -127,6 +177,8 @@ impl Metric {
 name_enum!(
     /// A dimension figures can be grouped by. Every value is a code, never a record id of a
     /// personal table; a fact that has no value for a dimension is grouped as `not_recorded`.
+    /// `service_type` is what was provided: a service's type, and for the `vqrp_*` application
+    /// metrics the VQRP+ expense category (their facts hold no other service).
     Dimension,
     "agency, program, fiscal_quarter, month, victimization_type, division, service_type, gender, age_band, urgency" {
         Agency => "agency",
@@ -469,7 +521,10 @@ mod tests {
     fn every_metric_reads_facts_and_says_what_it_counts() {
         assert_eq!(Metric::ClientsServed.unit(), Unit::People);
         assert_eq!(Metric::Services.unit(), Unit::Events);
-        assert_eq!(Metric::MinutesToAcceptP90.measure(), Measure::PercentileOfMinutes(90));
+        assert_eq!(Metric::MinutesToAcceptP90.measure(), Measure::Percentile(90));
+        assert_eq!(Metric::VqrpDaysToDecisionP50.unit(), Unit::BusinessDays);
+        assert_eq!(Metric::VqrpPaidCents.unit(), Unit::Cents);
+        assert!(Metric::ALL.iter().all(|m| (m.duration().is_some()) == matches!(m.measure(), Measure::Percentile(_))));
         assert_eq!(Metric::MinutesToAcceptP90.additivity(), Additivity::NotAdditive);
         assert!(Metric::ALL.iter().all(|m| !m.kinds().is_empty()));
         assert_eq!(month_label(day(2026, 7, 4)), "2026-07");

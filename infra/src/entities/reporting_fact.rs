@@ -23,6 +23,7 @@ pub struct Model {
     pub age_band: Option<String>,
     pub amount_cents: Option<i64>,
     pub minutes: Option<i64>,
+    pub business_days: Option<i64>,
     pub subject: String,
 }
 

@@ -21,7 +21,7 @@
 
 use chrono::NaiveDate;
 use domain::TenantId;
-use domain::reporting::{Dimension, Measure, Metric, NOT_RECORDED};
+use domain::reporting::{Dimension, Duration, Measure, Metric, NOT_RECORDED};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::{DbResultExt, StoreError};
@@ -118,7 +118,15 @@ fn value_sql(backend: DbBackend, measure: Measure) -> &'static str {
     match measure {
         Measure::DistinctPeople => people_sql(backend),
         Measure::SumOfAmounts => "CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT)",
-        Measure::Events | Measure::PercentileOfMinutes(_) => "COUNT(*)",
+        Measure::Events | Measure::Percentile(_) => "COUNT(*)",
+    }
+}
+
+/// The column a percentile metric's durations are in.
+const fn duration_column(duration: Duration) -> &'static str {
+    match duration {
+        Duration::Minutes => "minutes",
+        Duration::BusinessDays => "business_days",
     }
 }
 
@@ -153,8 +161,8 @@ fn filter(question: &Question, binds: &mut Binds) -> String {
     if let Some(service_type) = question.metric.service_type_filter() {
         sql.push_str(&format!(" AND service_type = {}", binds.push(service_type.into())));
     }
-    if matches!(question.metric.measure(), Measure::PercentileOfMinutes(_)) {
-        sql.push_str(" AND minutes IS NOT NULL");
+    if let Some(duration) = question.metric.duration() {
+        sql.push_str(&format!(" AND {} IS NOT NULL", duration_column(duration)));
     }
     sql
 }
@@ -172,7 +180,8 @@ fn branch(question: &Question, mask: usize, binds: &mut Binds) -> String {
     let people = people_sql(binds.backend);
     let where_sql = filter(question, binds);
     match question.metric.measure() {
-        Measure::PercentileOfMinutes(p) => {
+        Measure::Percentile(p) => {
+            let minutes = question.metric.duration().map_or("minutes", duration_column);
             let inner_cols: Vec<String> = grouped.iter().map(|&i| format!("{} AS g{i}", exprs[i])).collect();
             let partition = if grouped.is_empty() {
                 String::new()
@@ -188,9 +197,9 @@ fn branch(question: &Question, mask: usize, binds: &mut Binds) -> String {
                 format!(" GROUP BY {}", grouped.iter().map(|&i| format!("g{i}")).collect::<Vec<_>>().join(", "))
             };
             format!(
-                "SELECT {outer}CAST(MIN(CASE WHEN rn = (n * {p} + 99) / 100 THEN minutes END) AS BIGINT) AS value, \
-                 {people} AS people FROM (SELECT {inner}minutes, subject, \
-                 ROW_NUMBER() OVER ({partition} ORDER BY minutes) AS rn, COUNT(*) OVER ({partition}) AS n \
+                "SELECT {outer}CAST(MIN(CASE WHEN rn = (n * {p} + 99) / 100 THEN {minutes} END) AS BIGINT) AS value, \
+                 {people} AS people FROM (SELECT {inner}{minutes}, subject, \
+                 ROW_NUMBER() OVER ({partition} ORDER BY {minutes}) AS rn, COUNT(*) OVER ({partition}) AS n \
                  FROM reporting_facts WHERE {where_sql}) ranked{group}",
                 outer = outer_cols.iter().map(|c| format!("{c}, ")).collect::<String>(),
                 inner = inner_cols.iter().map(|c| format!("{c}, ")).collect::<String>(),
@@ -279,7 +288,7 @@ pub fn statement(backend: DbBackend, question: &Question) -> Statement {
     let mut binds = Binds { backend, values: Vec::new() };
     let grouping_sets = backend == DbBackend::Postgres
         && !question.group_by.is_empty()
-        && !matches!(question.metric.measure(), Measure::PercentileOfMinutes(_));
+        && !matches!(question.metric.measure(), Measure::Percentile(_));
     let sql = if grouping_sets { grouping_sets_sql(question, &mut binds) } else { union_sql(question, &mut binds) };
     Statement::from_sql_and_values(backend, sql, binds.values)
 }

@@ -7,7 +7,7 @@
 //! between agencies, so a person served by two agencies is two service episodes.
 //!
 //! The functions here are called by the stores that make the changes (cases, services,
-//! referrals), never by handlers, so no path can change a case and forget its fact.
+//! referrals, VQRP+ applications), never by handlers, so no path can change a case and forget its fact.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::PoliceDivisionId;
@@ -39,12 +39,17 @@ struct Dimensions {
 struct Measures {
     amount_cents: Option<i64>,
     minutes: Option<i64>,
+    business_days: Option<i64>,
 }
 
 /// Appends the fact (`TenantTx::append`): it is written with the change's next statement or its
 /// commit, in the same transaction.
 fn write(tx: &TenantTx, kind: FactKind, at: DateTime<Utc>, dims: Dimensions, measures: Measures, subject: String) {
-    let day = ontario_date(at);
+    write_on(tx, kind, ontario_date(at), dims, measures, subject);
+}
+
+/// [`write`] for a fact dated by a day of Ontario's calendar rather than an instant.
+fn write_on(tx: &TenantTx, kind: FactKind, day: NaiveDate, dims: Dimensions, measures: Measures, subject: String) {
     tx.append(
         reporting_fact::Entity::insert(reporting_fact::ActiveModel {
             tenant_id: Set(tx.tenant_id().as_uuid()),
@@ -62,6 +67,7 @@ fn write(tx: &TenantTx, kind: FactKind, at: DateTime<Utc>, dims: Dimensions, mea
             age_band: Set(dims.age_band),
             amount_cents: Set(measures.amount_cents),
             minutes: Set(measures.minutes),
+            business_days: Set(measures.business_days),
             subject: Set(subject),
         })
         .into_query(),
@@ -181,7 +187,7 @@ pub async fn service_delivered(
 ) -> Result<(), StoreError> {
     let (mut dims, subject) = case_profile(tx, cipher, case_id, ontario_date(delivered_at)).await?;
     dims.service_type = Some(service_type.to_owned());
-    let measures = Measures { amount_cents, minutes: minutes.map(i64::from) };
+    let measures = Measures { amount_cents, minutes: minutes.map(i64::from), business_days: None };
     write(tx, FactKind::ServiceDelivered, delivered_at, dims, measures, subject);
     Ok(())
 }
@@ -245,5 +251,46 @@ pub(super) fn referral_fact(
     };
     let minutes = (kind != FactKind::ReferralCreated).then(|| (at - referral.created_at).num_minutes().max(0));
     let subject = pseudonym(cipher, "referral", referral.id);
-    write(tx, kind, at, dims, Measures { amount_cents: None, minutes }, subject);
+    write(tx, kind, at, dims, Measures { amount_cents: None, minutes, business_days: None }, subject);
+}
+
+/// What happened to a VQRP+ application, as a fact about its case's client. The expense category
+/// is the fact's service type: what the money was for.
+#[derive(Clone, Copy, Debug)]
+pub enum VqrpMilestone {
+    /// Submitted for a decision, on this day.
+    Submitted(NaiveDate),
+    /// Decided on this day, with the amount approved (0 when declined) and the Ontario business
+    /// days since it was submitted.
+    Decided(NaiveDate, i64, u32),
+    /// Money paid on this day.
+    Paid(NaiveDate, i64),
+}
+
+/// Records a VQRP+ application's milestone for the ministry's figures, in the change's transaction.
+///
+/// # Errors
+/// [`StoreError`] on database or decryption failure; the change rolls back with it.
+pub async fn vqrp_milestone(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    case_id: Uuid,
+    expense_category: &str,
+    milestone: VqrpMilestone,
+) -> Result<(), StoreError> {
+    let (kind, day, measures) = match milestone {
+        VqrpMilestone::Submitted(day) => (FactKind::VqrpSubmitted, day, Measures::default()),
+        VqrpMilestone::Decided(day, approved, days) => {
+            let measures =
+                Measures { amount_cents: Some(approved), minutes: None, business_days: Some(i64::from(days)) };
+            (FactKind::VqrpDecided, day, measures)
+        }
+        VqrpMilestone::Paid(day, cents) => {
+            (FactKind::VqrpPaid, day, Measures { amount_cents: Some(cents), ..Measures::default() })
+        }
+    };
+    let (mut dims, subject) = case_profile(tx, cipher, case_id, day).await?;
+    dims.service_type = Some(expense_category.to_owned());
+    write_on(tx, kind, day, dims, measures, subject);
+    Ok(())
 }

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::TenantId;
 use domain::reporting::release::answer::ChunkCell;
-use domain::reporting::release::{CellKey, FactInput, Figure, Level, Lineage, Node, PLAIN, Tabulation};
-use domain::reporting::{FactKind, FiscalQuarter};
+use domain::reporting::release::{CellKey, FactInput, FamilyMask, Figure, Level, Lineage, Node, PLAIN, Tabulation};
+use domain::reporting::{FactKind, FiscalQuarter, METRICS};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -215,7 +215,7 @@ pub struct Facts {
     /// Each fact's id, in the order pushed.
     pub ids: Vec<Uuid>,
     /// The families the last build counts each fact in (all zero without `counted`).
-    pub counted: Vec<u8>,
+    pub counted: Vec<FamilyMask>,
 }
 
 /// The facts of every agency in `fiscal_year`, tabulated (a widened transaction), read one
@@ -240,7 +240,7 @@ pub async fn tabulate(
             .query_all_raw(statement(
                 tx,
                 "SELECT f.id, f.kind, f.occurred_on, f.program, f.victimization_type, f.division, f.service_type, \
-                 f.urgency, f.gender, f.age_band, f.amount_cents, f.minutes, f.subject, c.families \
+                 f.urgency, f.gender, f.age_band, f.amount_cents, f.minutes, f.business_days, f.subject, c.families \
                  FROM reporting_facts f LEFT JOIN aggregate_release_counts c \
                  ON c.tenant_id = ? AND c.fact_id = f.id \
                  WHERE f.tenant_id = ? AND f.occurred_on >= ? AND f.occurred_on <= ?",
@@ -259,7 +259,10 @@ pub async fn tabulate(
             let (urgency, gender, age_band) = (text("urgency")?, text("gender")?, text("age_band")?);
             let subject: String = row.try_get("", "subject").store()?;
             let families: Option<i32> = row.try_get("", "families").store()?;
-            let families = if counted { u8::try_from(families.unwrap_or(0)).unwrap_or(0) } else { 0 };
+            let families = if counted { FamilyMask::try_from(families.unwrap_or(0)).unwrap_or(0) } else { 0 };
+            // Percentiles read one duration per fact: a referral's minutes or a decision's days.
+            let minutes: Option<i64> = row.try_get("", "minutes").store()?;
+            let business_days: Option<i64> = row.try_get("", "business_days").store()?;
             // In PLAIN order: agency, program, victimization type, division, service type,
             // gender, age band, urgency.
             let plain = [
@@ -278,7 +281,7 @@ pub async fn tabulate(
                     occurred_on,
                     plain,
                     amount_cents: row.try_get("", "amount_cents").store()?,
-                    minutes: row.try_get("", "minutes").store()?,
+                    minutes: minutes.or(business_days),
                     subject: &subject,
                     counted: families,
                 })
@@ -414,8 +417,10 @@ pub fn decode(
                     next
                 });
             }
-            let figures = figures.as_array().filter(|f| f.len() == 10).ok_or_else(corrupt)?;
-            let mut out = [Figure::Absent; 10];
+            // A chunk stored before the newest metrics lists fewer figures: theirs are withheld
+            // until the next build (which follows within the build interval).
+            let figures = figures.as_array().filter(|f| f.len() <= METRICS).ok_or_else(corrupt)?;
+            let mut out = [Figure::Withheld; METRICS];
             for (slot, figure) in out.iter_mut().zip(figures) {
                 *slot = match figure {
                     Json::Null => Figure::Withheld,
@@ -442,7 +447,7 @@ pub async fn save(
     fiscal_year: i32,
     built: &Built,
     chunks: &[StoredChunk],
-    counts: &[(Uuid, u8)],
+    counts: &[(Uuid, FamilyMask)],
     lineage: &Lineage,
 ) -> Result<bool, StoreError> {
     let owner: Value = BUILDER.as_uuid().into();

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::UserId;
 use domain::authz::CaseScope;
+use domain::reporting::ontario_date;
 use domain::vqrp::{ApplicationStatus, CategoryRule, Eligibility, Payee, ReportedTo, RuleVersion, TimeLimit};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -13,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::facts::{self, VqrpMilestone};
 use super::{DbResultExt, StoreError};
 use crate::TenantTx;
 use crate::crypto::TenantCipher;
@@ -371,14 +373,14 @@ pub async fn transition(
             .col_expr(vqrp_application::Column::SubmittedAt, Expr::value(Some(at)))
             .col_expr(vqrp_application::Column::DecisionDue, Expr::value(Some(due)));
     }
-    if let Some((at, by, approved, reason)) = change.decided {
+    if let Some((at, by, approved, reason)) = &change.decided {
         update = update
-            .col_expr(vqrp_application::Column::DecidedAt, Expr::value(Some(at)))
+            .col_expr(vqrp_application::Column::DecidedAt, Expr::value(Some(*at)))
             .col_expr(vqrp_application::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
-            .col_expr(vqrp_application::Column::ApprovedCents, Expr::value(approved))
+            .col_expr(vqrp_application::Column::ApprovedCents, Expr::value(*approved))
             .col_expr(
                 vqrp_application::Column::DecisionReasonSealed,
-                Expr::value(Some(cipher.seal(DECISION, id, &reason)?)),
+                Expr::value(Some(cipher.seal(DECISION, id, reason)?)),
             );
     }
     if let Some(paid) = change.paid_cents {
@@ -387,7 +389,30 @@ pub async fn transition(
     let Some(model) = update.exec_with_returning(tx.raw()).await.store()?.into_iter().next() else {
         return Err(StoreError::VersionMismatch);
     };
-    read(cipher, model)
+    let changed = read(cipher, model)?;
+    record_fact(tx, cipher, &changed, &change).await?;
+    Ok(changed)
+}
+
+/// The ministry's fact of a submission or a decision, written with it (`store::facts`).
+async fn record_fact(
+    tx: &TenantTx,
+    cipher: &TenantCipher,
+    application: &Application,
+    change: &Transition,
+) -> Result<(), StoreError> {
+    let milestone = if let Some((at, _)) = change.submitted {
+        VqrpMilestone::Submitted(ontario_date(at))
+    } else if let Some((at, _, approved, _)) = &change.decided {
+        let decided_on = ontario_date(*at);
+        // Counted as the program counts its window: business days after the submission's day.
+        let submitted_on = application.submitted_at.map_or(decided_on, ontario_date);
+        let days = domain::business_days::business_days_between(submitted_on, decided_on);
+        VqrpMilestone::Decided(decided_on, approved.unwrap_or(0), days)
+    } else {
+        return Ok(());
+    };
+    facts::vqrp_milestone(tx, cipher, application.case_id, &application.expense_category, milestone).await
 }
 
 /// A payment recorded.
@@ -409,13 +434,15 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
 }
 
-/// Records a payment on an application.
+/// Records a payment on an application, with its fact for the ministry's figures (dated the day
+/// it was paid).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn insert_payment(
     tx: &TenantTx,
-    application_id: Uuid,
+    cipher: &TenantCipher,
+    application: &Application,
     paid_cents: i64,
     payee: Payee,
     paid_on: NaiveDate,
@@ -424,7 +451,7 @@ pub async fn insert_payment(
     let model = vqrp_payment::ActiveModel {
         tenant_id: Set(tx.tenant_id().as_uuid()),
         id: Set(Uuid::now_v7()),
-        application_id: Set(application_id),
+        application_id: Set(application.id),
         paid_cents: Set(paid_cents),
         payee: Set(payee.as_str().to_owned()),
         paid_on: Set(paid_on),
@@ -434,6 +461,8 @@ pub async fn insert_payment(
     .insert(tx.raw())
     .await
     .store()?;
+    let milestone = VqrpMilestone::Paid(paid_on, paid_cents);
+    facts::vqrp_milestone(tx, cipher, application.case_id, &application.expense_category, milestone).await?;
     Ok(Payment {
         id: model.id,
         application_id: model.application_id,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::build::{Figure, Release};
 pub use super::lattice::AGENCY_BIT;
 use super::lattice::{CellKey, Level, Node, counted, plain_index};
-use crate::reporting::{Dimension, FiscalQuarter, Metric, ReleasePeriod};
+use crate::reporting::{Dimension, FiscalQuarter, METRICS, Metric, ReleasePeriod};
 
 /// The fiscal year and node of a release period.
 #[must_use]
@@ -88,7 +88,7 @@ pub struct ChunkCell {
     /// The key.
     pub key: CellKey,
     /// By metric.
-    pub figures: [Figure; 10],
+    pub figures: [Figure; METRICS],
 }
 
 /// The cells of a release by (level, mask): what is stored and read together, one chunk per

@@ -2,9 +2,9 @@
 //! and every figure family, and the figure each metric shows in each cell.
 
 use super::lattice::CellKey;
-use super::lineage::{self, FAMILIES, Lineage};
+use super::lineage::{self, Lineage};
 use super::parallel::on_every_core;
-use super::tabulate::{Family, Tabulated, Tally, rank};
+use super::tabulate::{FAMILIES, Family, FamilyMask, Tabulated, Tally, rank};
 use crate::reporting::{Measure, Metric};
 
 /// One cell of a release.
@@ -13,9 +13,9 @@ pub struct ReleasedCell {
     /// Its key.
     pub key: CellKey,
     /// Each family's figures, in [`Family::ALL`] order.
-    pub tallies: [Tally; 8],
+    pub tallies: [Tally; FAMILIES],
     /// By family (in [`Family::ALL`] order): withheld in every metric of that family.
-    pub withheld: [bool; 8],
+    pub withheld: [bool; FAMILIES],
 }
 
 /// What a metric shows in a cell.
@@ -71,7 +71,7 @@ impl ReleasedCell {
             Measure::DistinctPeople => Figure::Value(i64::from(tally.people)),
             Measure::Events => Figure::Value(i64::from(tally.events)),
             Measure::SumOfAmounts => Figure::Value(tally.sum),
-            Measure::PercentileOfMinutes(p) => {
+            Measure::Percentile(p) => {
                 let value = if p >= 90 { tally.p90 } else { tally.p50 };
                 match value {
                     Some(v) if percentile_publishable(tally.events, u32::from(p), threshold) => {
@@ -93,7 +93,7 @@ pub struct Built {
     pub lineage: Lineage,
     /// For each fact (in the order they were pushed), the families whose figures count it from
     /// now on (bits in [`Family::ALL`] order): the next build's `FactInput::counted`.
-    pub counted: Vec<u8>,
+    pub counted: Vec<FamilyMask>,
     /// How many (fact, family) pairs wait, counted nowhere yet.
     pub waiting: usize,
 }

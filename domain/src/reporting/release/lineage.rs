@@ -47,7 +47,9 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::blocks;
-use super::tabulate::{Family, Microcell, Tabulated};
+#[cfg(doc)]
+use super::tabulate::Family;
+use super::tabulate::{FAMILIES, Microcell, Tabulated};
 
 /// What a year's next build keeps of its last one: every block, as the microcells it holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,8 +59,10 @@ pub struct Lineage {
     /// By plain dimension, the values the codes below index.
     pub dictionaries: [Vec<String>; 8],
     /// By family (in [`Family::ALL`] order), each microcell some block holds, as its fiscal month,
-    /// its value codes and its block's number; sorted.
-    pub blocks: [Vec<(u8, [u16; 8], u32)>; 8],
+    /// its value codes and its block's number; sorted. A lineage stored before a family existed
+    /// lists fewer: the newer families have no blocks yet.
+    #[serde(deserialize_with = "families_or_fewer")]
+    pub blocks: [Vec<Block>; FAMILIES],
     /// The number the next new block takes.
     pub next_block: u32,
 }
@@ -282,7 +286,7 @@ fn new_people(micro: &[Microcell], members: &[usize], family: usize, enough: usi
 
 /// The lineage a build leaves: its dictionaries, and each family's numbered blocks.
 pub(super) fn next_lineage(t: &Tabulated, threshold: i64, plans: &[FamilyPlan]) -> Lineage {
-    let mut blocks: [Vec<(u8, [u16; 8], u32)>; 8] = Default::default();
+    let mut blocks: [Vec<Block>; FAMILIES] = Default::default();
     for (f, plan) in plans.iter().enumerate() {
         let list = &mut blocks[f];
         for (number, members) in &plan.blocks {
@@ -294,8 +298,23 @@ pub(super) fn next_lineage(t: &Tabulated, threshold: i64, plans: &[FamilyPlan]) 
     Lineage { threshold, dictionaries: t.dictionaries.clone(), blocks, next_block }
 }
 
-/// The family positions, for loops over [`Family::ALL`].
-pub(super) const FAMILIES: usize = Family::ALL.len();
+/// A microcell a block holds: its fiscal month, its value codes and the block's number.
+pub type Block = (u8, [u16; 8], u32);
+
+/// Reads the blocks of every family, the newest families empty when a lineage stored before them
+/// lists fewer (a family's position never changes: see [`super::tabulate::FamilyMask`]).
+fn families_or_fewer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[Vec<Block>; FAMILIES], D::Error> {
+    let mut listed: Vec<Vec<Block>> = Vec::deserialize(d)?;
+    if listed.len() > FAMILIES {
+        return Err(serde::de::Error::invalid_length(listed.len(), &"at most one list per family"));
+    }
+    listed.resize(FAMILIES, Vec::new());
+    let mut out: [Vec<Block>; FAMILIES] = Default::default();
+    for (slot, blocks) in out.iter_mut().zip(listed) {
+        *slot = blocks;
+    }
+    Ok(out)
+}
 
 #[cfg(test)]
 mod tests {

@@ -42,4 +42,4 @@ mod parallel;
 pub use build::{Built, Figure, Release, ReleasedCell, build, build_after};
 pub use lattice::{CellKey, Level, Node, PLAIN};
 pub use lineage::Lineage;
-pub use tabulate::{FactInput, Family, Microcell, Tabulated, Tabulation, Tally};
+pub use tabulate::{FAMILIES, FactInput, Family, FamilyMask, Microcell, Tabulated, Tabulation, Tally};

@@ -37,14 +37,27 @@ pub enum Family {
     Accepts,
     /// First contacts, with the minutes from the referral.
     FirstContacts,
+    /// VQRP+ applications submitted.
+    VqrpApplications,
+    /// VQRP+ decisions, with the amount approved (0 when declined) and the business days taken.
+    VqrpDecisions,
+    /// VQRP+ payments, with their money.
+    VqrpPayments,
 }
+
+/// A set of families: bit `f` for `Family::ALL[f]`. Stored with each fact a release counts, so
+/// a family keeps its bit for good: new families go at the end of [`Family::ALL`].
+pub type FamilyMask = u16;
+
+/// The number of families.
+pub const FAMILIES: usize = Family::ALL.len();
 
 /// The service type whose services carry VQRP+ money.
 pub const VQRP_PLUS: &str = "vqrp_plus";
 
 impl Family {
     /// Every family, in the order a release keeps them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 11] = [
         Self::Clients,
         Self::CasesOpened,
         Self::CasesClosed,
@@ -53,6 +66,9 @@ impl Family {
         Self::VqrpPlus,
         Self::Accepts,
         Self::FirstContacts,
+        Self::VqrpApplications,
+        Self::VqrpDecisions,
+        Self::VqrpPayments,
     ];
 
     /// The family a metric reads.
@@ -67,6 +83,11 @@ impl Family {
             Metric::VqrpPlusCents => Self::VqrpPlus,
             Metric::MinutesToAcceptP50 | Metric::MinutesToAcceptP90 => Self::Accepts,
             Metric::MinutesToFirstContactP50 | Metric::MinutesToFirstContactP90 => Self::FirstContacts,
+            Metric::VqrpApplications => Self::VqrpApplications,
+            Metric::VqrpApprovedCents | Metric::VqrpDaysToDecisionP50 | Metric::VqrpDaysToDecisionP90 => {
+                Self::VqrpDecisions
+            }
+            Metric::VqrpPaidCents => Self::VqrpPayments,
         }
     }
 
@@ -86,11 +107,15 @@ impl Family {
             Self::VqrpPlus => kind == FactKind::ServiceDelivered && vqrp,
             Self::Accepts => kind == FactKind::ReferralAccepted && minutes.is_some(),
             Self::FirstContacts => kind == FactKind::ReferralFirstContact && minutes.is_some(),
+            Self::VqrpApplications => kind == FactKind::VqrpSubmitted,
+            Self::VqrpDecisions => kind == FactKind::VqrpDecided && minutes.is_some(),
+            Self::VqrpPayments => kind == FactKind::VqrpPaid,
         }
     }
 
-    const fn has_minutes(self) -> bool {
-        matches!(self, Self::Accepts | Self::FirstContacts)
+    /// Whether its figures include percentiles of the facts' durations.
+    const fn has_durations(self) -> bool {
+        matches!(self, Self::Accepts | Self::FirstContacts | Self::VqrpDecisions)
     }
 }
 
@@ -103,9 +128,9 @@ pub struct Tally {
     pub people: u32,
     /// Money, in cents.
     pub sum: i64,
-    /// Nearest-rank median of the minutes (minutes families only).
+    /// Nearest-rank median of the durations (minutes or business days; those families only).
     pub p50: Option<i32>,
-    /// Nearest-rank 90th percentile of the minutes.
+    /// Nearest-rank 90th percentile of the durations.
     pub p90: Option<i32>,
     /// Facts of the family here that the release does not count yet (they wait until they can
     /// be published safely, `super::lineage`): the cell has facts even when `events` is 0.
@@ -132,13 +157,14 @@ pub struct FactInput<'a> {
     pub plain: [Option<&'a str>; 8],
     /// VQRP+ money.
     pub amount_cents: Option<i64>,
-    /// Response minutes.
+    /// The duration percentiles read: a referral's response minutes, or the business days a
+    /// VQRP+ decision took.
     pub minutes: Option<i64>,
     /// The person's pseudonym.
     pub subject: &'a str,
     /// The families (bits in [`Family::ALL`] order) whose figures already count this fact: set by
     /// an earlier build of the year's release, which never takes a fact back.
-    pub counted: u8,
+    pub counted: FamilyMask,
 }
 
 /// A fact that cannot be tabulated.
@@ -161,7 +187,7 @@ pub(super) struct Row {
     pub(super) minutes: Option<i64>,
     pub(super) subject: u32,
     /// The families an earlier build counts it in.
-    pub(super) counted: u8,
+    pub(super) counted: FamilyMask,
 }
 
 /// Facts of one scope and fiscal year, gathered for tabulation.
@@ -193,7 +219,7 @@ pub struct Tabulated {
     /// The facts, in the order they were pushed.
     pub(super) rows: Vec<Row>,
     /// For each fact (in push order), the families that admit it (bits in [`Family::ALL`] order).
-    pub(super) admitted: Vec<u8>,
+    pub(super) admitted: Vec<FamilyMask>,
 }
 
 /// A month and a value for every plain dimension, and the people each family has there.
@@ -205,9 +231,9 @@ pub struct Microcell {
     pub plain: [u16; 8],
     /// By family (in [`Family::ALL`] order), the distinct people (tabulation's subject numbers),
     /// sorted, of the facts an earlier build counts.
-    pub counted: [Vec<u32>; 8],
+    pub counted: [Vec<u32>; FAMILIES],
     /// The same, of the facts no build counts yet.
-    pub new: [Vec<u32>; 8],
+    pub new: [Vec<u32>; FAMILIES],
 }
 
 impl Microcell {
@@ -299,10 +325,10 @@ impl Tabulation {
         let service_type = PLAIN.iter().position(|&d| d == Dimension::ServiceType).unwrap_or(4);
         let vqrp = dictionaries[service_type].iter().position(|v| v == VQRP_PLUS);
         let vqrp = vqrp.and_then(|c| u16::try_from(c).ok());
-        let admitted: Vec<u8> = rows
+        let admitted: Vec<FamilyMask> = rows
             .iter()
             .map(|r| {
-                Family::ALL.iter().enumerate().fold(0_u8, |mask, (f, family)| {
+                Family::ALL.iter().enumerate().fold(0, |mask: FamilyMask, (f, family)| {
                     let admits = family.admits(r.kind, Some(r.plain[service_type]) == vqrp, r.minutes);
                     if admits { mask | (1 << f) } else { mask }
                 })
@@ -320,7 +346,7 @@ impl Tabulation {
 impl Tabulated {
     /// The families that admit each fact (in push order; bits in [`Family::ALL`] order).
     #[must_use]
-    pub fn admitted(&self) -> &[u8] {
+    pub fn admitted(&self) -> &[FamilyMask] {
         &self.admitted
     }
 
@@ -341,7 +367,7 @@ impl Tabulated {
 
     /// For each fact (push order), the families that count it after a build in which
     /// `takes_new(family, microcell)` says whether the microcell's new facts are counted.
-    pub(super) fn counted_after(&self, takes_new: impl Fn(usize, usize) -> bool) -> Vec<u8> {
+    pub(super) fn counted_after(&self, takes_new: impl Fn(usize, usize) -> bool) -> Vec<FamilyMask> {
         self.rows
             .iter()
             .zip(&self.admitted)
@@ -361,7 +387,7 @@ impl Tabulated {
     /// [`Family::ALL`] order): a fact adds to a family's figures where `counted[i]` (in push order)
     /// has the family's bit, and to its `pending` otherwise.
     #[must_use]
-    pub fn cells(&self, counted: &[u8]) -> Vec<(CellKey, [Tally; 8])> {
+    pub fn cells(&self, counted: &[FamilyMask]) -> Vec<(CellKey, [Tally; FAMILIES])> {
         let families: Vec<(Family, Vec<(Row, bool)>)> = Family::ALL
             .iter()
             .enumerate()
@@ -382,8 +408,8 @@ impl Tabulated {
 }
 
 /// The distinct full coordinates of `rows`, in order, with each family's people, counted and new.
-fn microcells(rows: &[Row], admitted: &[u8]) -> Vec<Microcell> {
-    type People = ([Vec<u32>; 8], [Vec<u32>; 8]);
+fn microcells(rows: &[Row], admitted: &[FamilyMask]) -> Vec<Microcell> {
+    type People = ([Vec<u32>; FAMILIES], [Vec<u32>; FAMILIES]);
     let mut by_point: HashMap<(u8, [u16; 8]), People> = HashMap::new();
     for (row, admitted) in rows.iter().zip(admitted) {
         let (counted, new) = by_point.entry((row.month, row.plain)).or_default();
@@ -448,10 +474,10 @@ struct Item {
 }
 
 /// Every cell of every shape, sorted by key, the shapes shared out among the cores.
-fn tabulate_shapes(families: &[(Family, Vec<(Row, bool)>)]) -> Vec<(CellKey, [Tally; 8])> {
+fn tabulate_shapes(families: &[(Family, Vec<(Row, bool)>)]) -> Vec<(CellKey, [Tally; FAMILIES])> {
     let shapes: Vec<(Level, u8)> =
         Level::ALL.iter().flat_map(|&level| masks(level).into_iter().map(move |mask| (level, mask))).collect();
-    let mut cells: Vec<(CellKey, [Tally; 8])> = on_every_core(shapes.len(), |job| {
+    let mut cells: Vec<(CellKey, [Tally; FAMILIES])> = on_every_core(shapes.len(), |job| {
         let (level, mask) = shapes[job];
         let mut out = Vec::new();
         tabulate_shape(level, mask, families, &mut Vec::new(), &mut out);
@@ -470,7 +496,7 @@ fn tabulate_shape(
     mask: u8,
     families: &[(Family, Vec<(Row, bool)>)],
     items: &mut Vec<Item>,
-    out: &mut Vec<(CellKey, [Tally; 8])>,
+    out: &mut Vec<(CellKey, [Tally; FAMILIES])>,
 ) {
     let mut shape: Vec<(CellKey, usize, Tally)> = Vec::new();
     for (family, rows) in families {
@@ -503,7 +529,7 @@ fn tabulate_shape(
                 p90: None,
                 pending,
             };
-            if family.has_minutes() {
+            if family.has_durations() {
                 run.sort_unstable_by_key(|i| i.minutes);
                 let at =
                     |p| run.get(usize::try_from(rank(events, p)).unwrap_or(0).saturating_sub(1)).map(|i| i.minutes);
@@ -515,7 +541,7 @@ fn tabulate_shape(
     }
     shape.sort_unstable_by_key(|&(key, family, _)| (key, family));
     for same in shape.chunk_by(|a, b| a.0 == b.0) {
-        let mut tallies = [Tally::default(); 8];
+        let mut tallies = [Tally::default(); FAMILIES];
         for &(_, family, tally) in same {
             tallies[family] = tally;
         }
@@ -554,7 +580,7 @@ mod tests {
     }
 
     /// Every fact counted in every family that admits it.
-    fn all_counted(t: &Tabulated) -> Vec<(CellKey, [Tally; 8])> {
+    fn all_counted(t: &Tabulated) -> Vec<(CellKey, [Tally; FAMILIES])> {
         t.cells(t.admitted())
     }
 
@@ -664,8 +690,8 @@ mod tests {
                     events: *events,
                     people: u32::try_from(people.len()).unwrap_or(0),
                     sum: *sum,
-                    p50: if family.has_minutes() { at(50) } else { None },
-                    p90: if family.has_minutes() { at(90) } else { None },
+                    p50: if family.has_durations() { at(50) } else { None },
+                    p90: if family.has_durations() { at(90) } else { None },
                     pending: 0,
                 };
                 assert_eq!(tally, expected, "{key:?} {family:?}");
