@@ -657,3 +657,22 @@ pub struct Loaded {
     /// The cells, by shape.
     pub chunks: HashMap<(Level, u8), Vec<ChunkCell>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_stored_before_the_newest_metrics_withholds_them_until_rebuilt() {
+        // The year's total as a build with ten metrics stored it: a value, a withheld figure and
+        // no facts among them.
+        let old = r#"[[0, [], [7, null, false, 1, 2, 3, 4, 5, 6, 7]]]"#;
+        let (mut dictionaries, mut index) = (Default::default(), Default::default());
+        let cells = decode(old, 0, &mut dictionaries, &mut index).unwrap_or_else(|e| panic!("{e}"));
+        let figures = &cells[0].figures;
+        assert_eq!(figures[..3], [Figure::Value(7), Figure::Withheld, Figure::Absent]);
+        assert!(figures[10..].iter().all(|f| *f == Figure::Withheld), "{figures:?}");
+        let too_many = format!("[[0, [], [{}]]]", vec!["1"; METRICS + 1].join(","));
+        assert!(decode(&too_many, 0, &mut dictionaries, &mut index).is_err());
+    }
+}

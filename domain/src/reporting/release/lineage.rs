@@ -333,4 +333,23 @@ mod tests {
         assert_eq!(closed_months(2026, on(2027, 4, 1)), 12, "a past year is closed");
         assert_eq!(closed_months(2027, on(2027, 3, 31)), 0, "a future year has nothing closed");
     }
+
+    #[test]
+    fn a_lineage_stored_before_the_newest_families_reads_with_their_blocks_empty() {
+        let mut lineage = Lineage { threshold: 5, next_block: 3, ..Lineage::default() };
+        lineage.blocks[0] = vec![(1, [0; 8], 1), (2, [1; 8], 2)];
+        lineage.blocks[7] = vec![(4, [2; 8], 2)];
+        let mut stored: serde_json::Value = serde_json::to_value(&lineage).unwrap_or_default();
+        // As a build with eight families stored it.
+        if let Some(blocks) = stored["blocks"].as_array_mut() {
+            blocks.truncate(8);
+        }
+        let read: Lineage = serde_json::from_value(stored.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read, lineage);
+        // More lists than families is not a lineage this build made.
+        if let Some(blocks) = stored["blocks"].as_array_mut() {
+            blocks.resize(FAMILIES + 1, serde_json::json!([]));
+        }
+        assert!(serde_json::from_value::<Lineage>(stored).is_err());
+    }
 }
