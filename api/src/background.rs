@@ -1,6 +1,6 @@
 //! The service's background tasks, each a loop on its own interval, for no caller: the audit
-//! sealer (and its sweep for late commits), the escalation sweeper and the pruner of old events
-//! and expired idempotent answers. The first two run every second, so each round first asks the database, in one statement, which
+//! sealer (and its sweep for late commits), the escalation sweeper, the overdue-task sweeper and
+//! the pruner of old events and expired idempotent answers. The first two run every second, so each round first asks the database, in one statement, which
 //! tenants have work, and opens transactions only there; the hourly pruner visits every tenant.
 //! Every replica runs them; each is safe to run on several at once.
 #![expect(clippy::disallowed_methods, reason = "background work reaches every tenant, for no caller")]
@@ -17,6 +17,7 @@ use crate::state::AppState;
 pub fn spawn_all(state: &AppState) {
     spawn_audit_sealer(state.clone());
     spawn_escalation_sweeper(state.clone());
+    spawn_task_sweeper(state.clone());
     spawn_pruner(state.clone());
     crate::releases::spawn(state);
 }
@@ -259,4 +260,94 @@ pub async fn escalate_due(state: &AppState, tenant: domain::TenantId) -> Result<
     }
     tx.commit().await?;
     Ok(due.len())
+}
+
+/// Tasks one sweep transaction claims at most, per announcement.
+const TASK_SWEEP_BATCH: u64 = 100;
+
+/// Announces overdue tasks through the event outbox: `task.overdue` to the assignee once the
+/// deadline passes, and `task.overdue_escalated` to the tenant's supervisors once it is still
+/// open `VCAO_TASK_OVERDUE_GRACE_MINUTES` later. Each round first asks which tenants have one to
+/// announce (one statement for all tenants), then claims them there. The announcements are
+/// columns claimed conditionally (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so a task is announced
+/// once however many replicas sweep, and one overdue while the service was down is announced on
+/// the first sweep after it starts.
+fn spawn_task_sweeper(state: AppState) {
+    let interval = Duration::from_millis(state.settings.task_sweep_interval_ms);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let now = infra::db::now();
+            let tenants =
+                match infra::store::tasks::tenants_with_overdue(&state.db, now, escalate_before(&state, now)).await {
+                    Ok(tenants) => tenants,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not look for overdue tasks; will retry");
+                        continue;
+                    }
+                };
+            for tenant in tenants {
+                match announce_overdue_tasks(&state, tenant).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(tenant_id = %tenant, announced = n, "overdue tasks announced");
+                        state.bus.publish(&infra::cache::events_topic(tenant)).await;
+                    }
+                    Err(e) => tracing::warn!(tenant_id = %tenant, error = %e, "task sweep failed; will retry"),
+                }
+            }
+        }
+    });
+}
+
+/// Tasks due before this, still open and not yet told to the supervisors, are told now.
+fn escalate_before(state: &AppState, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    now - chrono::Duration::minutes(i64::from(state.settings.task_overdue_grace_minutes))
+}
+
+/// Announces one tenant's overdue tasks, at most [`TASK_SWEEP_BATCH`] of each announcement a
+/// transaction, and returns how many announcements it made. Payloads hold ids, the kind and the
+/// deadline: never the title, which may be personal. Each announcement is audited.
+///
+/// # Errors
+/// The database error; nothing of the transaction stays.
+pub async fn announce_overdue_tasks(state: &AppState, tenant: domain::TenantId) -> Result<usize, infra::StoreError> {
+    use infra::store::{audit, events, tasks, users};
+    let now = infra::db::now();
+    let tx = infra::db::begin_tenant_tx_for(&state.db, tenant).await?;
+    let overdue = tasks::claim_overdue(&tx, now, TASK_SWEEP_BATCH).await?;
+    let escalated = tasks::claim_escalations(&tx, escalate_before(state, now), now, TASK_SWEEP_BATCH).await?;
+    if overdue.is_empty() && escalated.is_empty() {
+        return Ok(0);
+    }
+    let payload = |task: &tasks::Overdue| {
+        serde_json::json!({
+            "task_id": task.id, "case_id": task.case_id, "kind": task.kind.as_str(),
+            "assigned_to": task.assigned_to, "due_at": task.due_at,
+        })
+    };
+    let announced = |action: &'static str, task: &tasks::Overdue, told: usize| audit::AuditEntry {
+        actor_id: None,
+        action,
+        resource_type: "task",
+        resource_id: Some(task.id),
+        client_ip: None,
+        request_id: None,
+        details: serde_json::json!({ "kind": task.kind.as_str(), "case_id": task.case_id, "recipients": told }),
+    };
+    let mut entries = Vec::new();
+    for task in &overdue {
+        events::publish(&tx, &[task.assigned_to], "task.overdue", &payload(task)).await?;
+        entries.push(announced(domain::audit::actions::TASK_OVERDUE_ANNOUNCED, task, 1));
+    }
+    if !escalated.is_empty() {
+        let supervisors = users::active_with_role(&tx, domain::user::Role::Supervisor).await?;
+        for task in &escalated {
+            events::publish(&tx, &supervisors, "task.overdue_escalated", &payload(task)).await?;
+            entries.push(announced(domain::audit::actions::TASK_OVERDUE_ESCALATED, task, supervisors.len()));
+        }
+    }
+    audit::record_many(&tx, entries).await?;
+    tx.commit().await?;
+    Ok(overdue.len() + escalated.len())
 }

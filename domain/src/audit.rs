@@ -82,6 +82,20 @@ pub mod actions {
     pub const REPORT_ACCEPTED: &str = "report.accepted";
     /// The ministry returned a report (in the ministry's log).
     pub const REPORT_RETURNED: &str = "report.returned";
+    /// A task was made: by a person, or by the platform with the change that requires it.
+    pub const TASK_CREATED: &str = "task.created";
+    /// A task was changed (reassigned, its deadline moved, retitled).
+    pub const TASK_UPDATED: &str = "task.updated";
+    /// A task was completed: by a person, or by the platform when its reason went away.
+    pub const TASK_COMPLETED: &str = "task.completed";
+    /// A completed task was reopened.
+    pub const TASK_REOPENED: &str = "task.reopened";
+    /// A task (or a list holding it) was read.
+    pub const TASK_READ: &str = "task.read";
+    /// An overdue task was announced to its assignee.
+    pub const TASK_OVERDUE_ANNOUNCED: &str = "task.overdue_announced";
+    /// A task still overdue past the grace was announced to the supervisors.
+    pub const TASK_OVERDUE_ESCALATED: &str = "task.overdue_escalated";
     /// A create's stored answer was sent again for a retry with the same `Idempotency-Key`: it
     /// shows what the first answer showed, so it is audited as a read of the same record.
     pub const REQUEST_REPLAYED: &str = "request.replayed";

@@ -73,6 +73,9 @@ pub enum Action {
     WorkCases,
     /// Close and reopen cases.
     CloseCases,
+    /// List the whole team's tasks, or another worker's (a supervisor's overview; a worker lists
+    /// their own under `WorkCases`).
+    ListTeamTasks,
     /// Lift `restricted` from a case: a supervisor's decision, not the worker's.
     LiftRestriction,
     /// Approve or decline a VQRP+ application: a supervisor's decision, not the applying worker's.
@@ -122,7 +125,14 @@ impl CaseScope {
     /// The scope of `actor`.
     #[must_use]
     pub fn of(actor: &Actor) -> Self {
-        if actor.has(Role::Supervisor) { Self::All } else { Self::UnrestrictedOrAssignedTo(actor.user_id) }
+        Self::of_user(actor.user_id, &actor.roles)
+    }
+
+    /// The scope of `user` holding `roles` (their effective roles): who may be given work on a
+    /// case, as well as who is asking.
+    #[must_use]
+    pub fn of_user(user: UserId, roles: &RoleSet) -> Self {
+        if roles.contains(Role::Supervisor) { Self::All } else { Self::UnrestrictedOrAssignedTo(user) }
     }
 
     /// True when a case with these attributes is visible in this scope.
@@ -162,7 +172,9 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
         }
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
-        Action::CloseCases | Action::LiftRestriction | Action::DecideVqrp => actor.has(Role::Supervisor),
+        Action::CloseCases | Action::LiftRestriction | Action::DecideVqrp | Action::ListTeamTasks => {
+            actor.has(Role::Supervisor)
+        }
         Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
         Action::ResetCredentials => {
             actor.is_tenant_admin() || (actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor))
@@ -257,6 +269,10 @@ mod tests {
             (MinistryAnalyst, WorkCases, Forbidden),
             (PlatformAdmin, WorkCases, Forbidden),
             (CaseManager, CloseCases, Forbidden),
+            (Supervisor, ListTeamTasks, Allow),
+            (CaseManager, ListTeamTasks, Forbidden),
+            (AgencyAdmin, ListTeamTasks, Forbidden),
+            (MinistryAnalyst, ListTeamTasks, Forbidden),
             (Supervisor, CloseCases, Allow),
             (Supervisor, ReadAggregates, Allow),
             (AgencyAdmin, ReadAggregates, Allow),

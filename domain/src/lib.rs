@@ -21,6 +21,7 @@ pub mod person;
 pub mod reference;
 pub mod reporting;
 pub mod sign_in;
+pub mod tasks;
 pub mod tenant;
 pub mod user;
 pub mod validation;

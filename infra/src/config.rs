@@ -74,6 +74,11 @@ pub struct Settings {
     pub audit_seal_interval_ms: u64,
     /// How often, in milliseconds, unaccepted referrals past their window are escalated.
     pub escalation_sweep_interval_ms: u64,
+    /// How often, in milliseconds, overdue tasks are announced (to their assignee, and past the
+    /// grace to the supervisors).
+    pub task_sweep_interval_ms: u64,
+    /// How long, in minutes, a task may stay overdue before the tenant's supervisors are told.
+    pub task_overdue_grace_minutes: u32,
     /// The fewest people a published figure may rest on; 5 or more (it may only be raised).
     pub suppression_threshold: i64,
     /// How long, in seconds, an aggregate answer may be served from Redis (0: never cached).
@@ -130,6 +135,8 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             audit_seal_interval_ms: 1000,
             escalation_sweep_interval_ms: 1000,
+            task_sweep_interval_ms: 10_000,
+            task_overdue_grace_minutes: 1440,
             suppression_threshold: domain::reporting::DEFAULT_THRESHOLD,
             aggregate_cache_seconds: 60,
             release_refresh_seconds: 60,
@@ -250,6 +257,12 @@ impl Settings {
         }
         if !(10..=60_000).contains(&self.escalation_sweep_interval_ms) {
             return Err(invalid("VCAO_ESCALATION_SWEEP_INTERVAL_MS", "must be 10 to 60000"));
+        }
+        if !(10..=600_000).contains(&self.task_sweep_interval_ms) {
+            return Err(invalid("VCAO_TASK_SWEEP_INTERVAL_MS", "must be 10 to 600000"));
+        }
+        if !(1..=43_200).contains(&self.task_overdue_grace_minutes) {
+            return Err(invalid("VCAO_TASK_OVERDUE_GRACE_MINUTES", "must be 1 to 43200 (30 days)"));
         }
         if !(domain::reporting::DEFAULT_THRESHOLD..=1000).contains(&self.suppression_threshold) {
             return Err(invalid("VCAO_SUPPRESSION_THRESHOLD", "must be 5 to 1000: it may be raised, never lowered"));

@@ -30,6 +30,7 @@ mod m20261207_000016_account_setup;
 mod m20261207_000017_passkeys;
 mod m20261207_000018_vqrp_applications;
 mod m20261207_000019_vqrp_facts;
+mod m20261207_000020_tasks;
 mod rls;
 mod tables;
 
@@ -74,6 +75,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "mfa_passkey_ceremonies",
     "vqrp_applications",
     "vqrp_payments",
+    "tasks",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -112,6 +114,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000017_passkeys::Migration),
             Box::new(m20261207_000018_vqrp_applications::Migration),
             Box::new(m20261207_000019_vqrp_facts::Migration),
+            Box::new(m20261207_000020_tasks::Migration),
         ]
     }
 }

@@ -28,7 +28,7 @@ pub struct Migration;
 
 /// A function that visits every tenant in turn, as `t`, with `app.tenant_id` set to it: `body`
 /// reads under row-level security exactly as any query of the runtime role would.
-fn for_each_tenant(signature: &str, returns: &str, body: &str) -> String {
+pub(crate) fn for_each_tenant(signature: &str, returns: &str, body: &str) -> String {
     format!(
         "CREATE OR REPLACE FUNCTION {signature} RETURNS {returns}
          LANGUAGE plpgsql VOLATILE SECURITY INVOKER

@@ -38,6 +38,7 @@ mod reports;
 mod sessions;
 mod staff;
 mod stored_values;
+mod tasks;
 mod tenants;
 mod users;
 mod vqrp;

@@ -82,6 +82,16 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
         "VQRP+ application",
     )
     .await;
+    let task = created(
+        app.post_json(
+            &format!("{base}/tasks"),
+            Some(&worker.access_token),
+            &json!({"title": "Call back", "due_at": (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339()}),
+        )
+        .await,
+        "task",
+    )
+    .await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     let sessions: Value = app.get("/api/v1/me/sessions", Some(&worker.access_token)).await.json().await.unwrap();
     let worker_session = id(&sessions["items"][0]);
@@ -97,6 +107,7 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
             ("referrals", id(&referral)),
             ("reports", id(&report)),
             ("vqrp-applications", id(&vqrp)),
+            ("tasks", id(&task)),
             ("me", worker_session),
         ],
         note_id: id(&note),

@@ -20,6 +20,7 @@ fn closed_set(schema: &str, property: &str) -> Option<Vec<&'static str>> {
     use domain::dispatch::{ContactOutcome, ReferralStatus, Urgency};
     use domain::reporting::report::ReportStatus;
     use domain::reporting::{Dimension, Metric};
+    use domain::tasks::{TaskKind, TaskStatus};
     let in_family = |family: &str| schema.to_ascii_lowercase().contains(family);
     // Figures group facts that lack a value as `not_recorded`.
     if in_family("aggregaterow") {
@@ -44,6 +45,8 @@ fn closed_set(schema: &str, property: &str) -> Option<Vec<&'static str>> {
         "status" if in_family("case") => names_of(CaseStatus::ALL, CaseStatus::as_str),
         "status" if in_family("referral") => names_of(ReferralStatus::ALL, ReferralStatus::as_str),
         "status" if in_family("report") => names_of(ReportStatus::ALL, ReportStatus::as_str),
+        "status" if in_family("task") => names_of(TaskStatus::ALL, TaskStatus::as_str),
+        "kind" if in_family("task") => names_of(TaskKind::ALL, TaskKind::as_str),
         "kind" if in_family("createtenant") => vec!["agency", "ministry"],
         "kind" if in_family("tenant") => vec!["platform", "agency", "ministry"],
         "metric" if in_family("aggregate") => names_of(Metric::ALL, Metric::as_str),

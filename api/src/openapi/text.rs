@@ -83,6 +83,7 @@ fn fields() -> Vec<((&'static str, &'static str), Rule)> {
     use crate::routes::reference::{CreatePoliceDivisionRequest, CreatePoliceServiceRequest};
     use crate::routes::referrals::{ContactAttemptRequest, CreateReferralRequest, ReferralPersonDto};
     use crate::routes::reports::ReturnReportRequest;
+    use crate::routes::tasks::{CreateTaskRequest, UpdateTaskRequest};
     use crate::routes::tenants::{CreateTenantRequest, TenantAdminRequest};
     use crate::routes::users::{CreateUserRequest, UpdateUserRequest};
 
@@ -131,6 +132,8 @@ fn fields() -> Vec<((&'static str, &'static str), Rule)> {
         (property!(EmergencyContactDto.phone), Rule::Phone),
         (property!(ReasonRequest.reason), Rule::OneLine(REASON)),
         (property!(ReturnReportRequest.reason), Rule::OneLine(REASON)),
+        (property!(CreateTaskRequest.title), Rule::OneLine(LABEL)),
+        (property!(UpdateTaskRequest.title), Rule::OneLine(LABEL)),
     ]
 }
 

@@ -128,8 +128,9 @@ impl Stream {
 /// Stream the caller's events (SSE).
 ///
 /// Server-Sent Events for the signed-in user: `referral.created` (workers on duty at the division),
-/// `referral.accepted`, `referral.escalated` (supervisors) and `case.assigned`. Payloads hold ids and fixed words
-/// only. Send `Last-Event-ID` to replay what was missed (events are kept `VCAO_EVENT_RETENTION_DAYS`, 30 days by
+/// `referral.accepted`, `referral.escalated` (supervisors), `case.assigned`, `task.overdue` (the task's assignee, once
+/// its `due_at` passes) and `task.overdue_escalated` (supervisors, once it is overdue past the grace). Payloads hold
+/// ids and fixed words only (a task's id, case, kind, assignee and `due_at`; never its title). Send `Last-Event-ID` to replay what was missed (events are kept `VCAO_EVENT_RETENTION_DAYS`, 30 days by
 /// default; the referrals and cases they announce stay); a comment heartbeat arrives every 15 seconds. The stream
 /// ends when the access token it was opened with expires, after an `event: token_expired`: reconnect with a fresh
 /// token (and `Last-Event-ID`) to go on.

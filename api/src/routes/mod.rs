@@ -20,6 +20,7 @@ pub mod referrals;
 pub mod reports;
 pub mod sessions;
 pub mod settings;
+pub mod tasks;
 pub mod tenants;
 pub mod users;
 pub mod vqrp;
@@ -63,6 +64,10 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(vqrp::decide_application)
         .service(vqrp::record_payment)
         .service(vqrp_rules::list_rules)
+        .service(tasks::create_task)
+        .service(tasks::list_tasks)
+        .service(tasks::get_task)
+        .service(tasks::update_task)
         .service(vqrp_rules::add_rules)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)

@@ -10,6 +10,7 @@ use domain::authz::Action;
 use domain::case::{self as case_rules, ReferralSource};
 use domain::dispatch::{self, ContactOutcome, ReferralError, ReferralStatus, Urgency};
 use domain::person::{self, SafeContact};
+use domain::tasks::{SystemTask, TaskKind};
 use domain::{PoliceDivisionId, UserId, ValidationErrors};
 use infra::cache::events_topic;
 use infra::db::begin_tenant_tx;
@@ -457,9 +458,27 @@ pub async fn get_referral(
     Ok(HttpResponse::Ok().json(ReferralDetailResponse::from(referral)))
 }
 
+/// Completes the referral's "first contact attempt" task: an attempt was recorded, or the
+/// referral became a case.
+async fn first_contact_done(
+    tx: &infra::TenantTx,
+    actor: &domain::authz::Actor,
+    meta: &RequestMeta,
+    referral_id: uuid::Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let closed =
+        infra::store::tasks::complete_for_source(tx, TaskKind::ReferralFirstContact, referral_id, actor.user_id, at)
+            .await?;
+    super::tasks::close_system_tasks(tx, actor, meta, closed).await
+}
+
 /// Accept a referral.
 ///
 /// Takes a pending referral. Exactly one worker can: a second accept answers `409`. Records the minutes it waited.
+/// When the person consented to contact, the first contact attempt becomes the accepting worker's task
+/// (`referral_first_contact`, due 1 hour, 12 hours or 3 days later by urgency), completed by the first attempt
+/// recorded or by the conversion.
 #[utoipa::path(
     tag = "referrals",
     operation_id = "accept_referral",
@@ -497,6 +516,12 @@ pub async fn accept_referral(
     events::publish(&tx, &recipients, "referral.accepted", &payload).await?;
     audit::record(&tx, entry(&actor, &meta, "referral.accepted", "referral", Some(referral.id), serde_json::json!({})))
         .await?;
+    // The first contact attempt is now the accepting worker's task; not when the person did not
+    // consent to contact, since no attempt may be made then.
+    if accepted.consent_to_contact {
+        let task = SystemTask::first_contact(accepted.id, actor.user_id, accepted.urgency, now);
+        super::tasks::open_system_task(&tx, &cipher, &actor, &meta, &task).await?;
+    }
     tx.commit().await?;
     state.bus.publish(&events_topic(actor.tenant_id)).await;
     Ok(HttpResponse::Ok().json(ReferralResponse::from(&accepted)))
@@ -553,6 +578,8 @@ pub async fn create_contact_attempt(
             }
             other => other?,
         };
+    // Before the appends below, so the queue is written with the commit, not before this update.
+    first_contact_done(&tx, &actor, &meta, referral.id, now).await?;
     let details = serde_json::json!({ "outcome": outcome.as_str(), "attempt_id": attempt });
     audit::record(&tx, entry(&actor, &meta, "referral.contact_attempted", "referral", Some(referral.id), details))
         .await?;
@@ -639,6 +666,9 @@ pub async fn convert_referral(
         Err(infra::StoreError::Conflict { .. }) => return Err(referral_error(ReferralError::AlreadyConverted)),
         other => other?,
     };
+    // A converted referral takes no more contact attempts: its work goes on as the case's. Right
+    // after the update above, while nothing is queued to be written before this one.
+    first_contact_done(&tx, &actor, &meta, referral.id, infra::db::now()).await?;
     if let Some(worker) = worker {
         events::publish(
             &tx,

@@ -2,12 +2,14 @@
 //! withdrawn. Each is judged when made by the program's rules in force that day
 //! (`domain::vqrp`, read from `vqrp_rule_versions`): a category the program funds, an amount within
 //! its cap, on time or late with a reason, and the eligibility checklist. Found only through a case
-//! the caller may see; every change audited on the case.
+//! the caller may see; every change audited on the case. Submitting makes the "decision due" task
+//! (`domain::tasks`); deciding or withdrawing completes it, in the same transaction.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::ValidationErrors;
 use domain::authz::{Action, CaseScope};
+use domain::tasks::{SystemTask, TaskKind};
 use domain::vqrp::{self, ApplicationStatus, Decision, Eligibility, Payee, ReportedTo};
 use infra::store::cases;
 use infra::store::vqrp::{self as store, Application, NewApplication, Transition};
@@ -400,6 +402,19 @@ async fn change_application(
     Ok((tx, cipher, changed))
 }
 
+/// Completes the application's "decision due" task: it was decided or withdrawn.
+async fn decision_task_done(
+    tx: &infra::TenantTx,
+    actor: &domain::authz::Actor,
+    meta: &RequestMeta,
+    id: uuid::Uuid,
+) -> Result<(), ApiError> {
+    let closed =
+        infra::store::tasks::complete_for_source(tx, TaskKind::VqrpDecision, id, actor.user_id, infra::db::now())
+            .await?;
+    super::tasks::close_system_tasks(tx, actor, meta, closed).await
+}
+
 /// Commits a change and answers the application as it now is, with its `ETag`.
 async fn answered(tx: infra::TenantTx, changed: Application) -> Result<HttpResponse, ApiError> {
     tx.commit().await?;
@@ -430,13 +445,18 @@ pub async fn submit_application(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.0;
     authorize(&actor, Action::WorkCases)?;
-    let (tx, _, changed) = change_application(&state, &actor, &meta, path.into_inner(), "vqrp_submitted", |a| {
+    let (tx, cipher, changed) = change_application(&state, &actor, &meta, path.into_inner(), "vqrp_submitted", |a| {
         let to = vqrp::submit(a.status).map_err(|e| transition_refused(&e))?;
         let days = u32::try_from(a.decision_business_days).unwrap_or(0);
         let due = vqrp::decision_due(today(), days);
         Ok(Transition { from: a.status, to, submitted: Some((Utc::now(), due)), decided: None, paid_cents: None })
     })
     .await?;
+    // The decision coming due is a task for the application's maker, made with the submission.
+    if let Some(due) = changed.decision_due {
+        let task = SystemTask::vqrp_decision(changed.id, changed.case_id, changed.created_by, due);
+        super::tasks::open_system_task(&tx, &cipher, &actor, &meta, &task).await?;
+    }
     answered(tx, changed).await
 }
 
@@ -468,6 +488,7 @@ pub async fn withdraw_application(
         Ok(Transition { from: a.status, to, submitted: None, decided: None, paid_cents: None })
     })
     .await?;
+    decision_task_done(&tx, &actor, &meta, changed.id).await?;
     answered(tx, changed).await
 }
 
@@ -514,6 +535,7 @@ pub async fn decide_application(
         Ok(Transition { from: a.status, to, submitted: None, decided, paid_cents: None })
     })
     .await?;
+    decision_task_done(&tx, &actor, &meta, changed.id).await?;
     answered(tx, changed).await
 }
 

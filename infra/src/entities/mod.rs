@@ -36,6 +36,7 @@ pub mod safety_plan;
 pub mod service;
 pub mod session;
 pub mod shift;
+pub mod task;
 pub mod tenant;
 pub mod tenant_key;
 pub mod user;

@@ -18,7 +18,8 @@ use crate::entities::event;
 pub struct Event {
     /// Id (UUID v7, the SSE `id`).
     pub id: Uuid,
-    /// `referral.created`, `referral.accepted`, `referral.escalated`, `case.assigned`.
+    /// `referral.created`, `referral.accepted`, `referral.escalated`, `case.assigned`,
+    /// `task.overdue`, `task.overdue_escalated`.
     pub kind: String,
     /// JSON payload: ids and fixed words only.
     pub payload: String,

@@ -27,6 +27,7 @@ pub mod routing;
 pub mod safety_plans;
 pub mod sessions;
 pub mod settings;
+pub mod tasks;
 pub mod tenant_keys;
 pub mod tenants;
 pub mod users;
@@ -129,6 +130,8 @@ fn unique_meaning(detail: &str) -> &'static str {
         ("ux_programs_code", "programs.code"),
         ("cases.status", "cases.status"),
         ("programs.tenant_id, programs.code", "programs.code"),
+        ("ux_tasks_source", "tasks.source"),
+        ("tasks.tenant_id, tasks.kind", "tasks.source"),
     ];
     KNOWN.iter().find(|(needle, _)| detail.contains(needle)).map_or("unique", |(_, meaning)| meaning)
 }

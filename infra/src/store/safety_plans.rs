@@ -32,6 +32,10 @@ pub struct PlanContent {
     pub safe_places: Vec<String>,
     /// Notes.
     pub notes: Option<String>,
+    /// The day the plan is to be reviewed. Absent from plans saved before review dates existed,
+    /// which had none: `None` is what they hold, not a guess.
+    #[serde(default)]
+    pub review_on: Option<chrono::NaiveDate>,
 }
 
 /// A stored safety plan.

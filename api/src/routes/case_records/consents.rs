@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use domain::ValidationErrors;
 use domain::case::{ConsentScope, consent_in_force};
+use domain::tasks::SystemTask;
 use domain::validation::bounded_text;
 use infra::store::consents::{self, Consent, OutboundReferral};
 use infra::store::organizations;
@@ -78,7 +79,8 @@ fn response(c: Consent, all: &[domain::case::ConsentRecord]) -> ConsentResponse 
 /// Record a consent decision.
 ///
 /// Records that the client granted or refused a scope of consent (contact, sharing), optionally until a date. It
-/// replaces earlier decisions of its scope. Audited.
+/// replaces earlier decisions of its scope. A grant with `expires_at` makes a `consent_expiry` task for the case's
+/// worker (or the recorder), due 14 days before it lapses; the next decision of the scope completes it. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "create_consent",
@@ -119,6 +121,15 @@ pub async fn create_consent(
     let consent =
         consents::insert(&tx, &cipher, case.id, scope, body.granted, body.expires_at, notes.as_deref(), actor.user_id)
             .await?;
+    // A newer decision of the scope (a renewal or a withdrawal) ends the older one's renewal task;
+    // a grant that lapses makes its own.
+    let now = infra::db::now();
+    let renewed = infra::store::tasks::complete_consent_renewals(&tx, case.id, scope, actor.user_id, now).await?;
+    crate::routes::tasks::close_system_tasks(&tx, &actor, &meta, renewed).await?;
+    if let (true, Some(expires_at)) = (consent.granted, consent.expires_at) {
+        let task = SystemTask::consent_expiry(consent.id, case.id, case.assigned_to, actor.user_id, expires_at, now);
+        crate::routes::tasks::open_system_task(&tx, &cipher, &actor, &meta, &task).await?;
+    }
     audit_change(&tx, &actor, &meta, &case, "consent", consent.id).await?;
     let all = consents::records(&tx, case.id).await?;
     let location = format!("/api/v1/cases/{}/consents", case.id);

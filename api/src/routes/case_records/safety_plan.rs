@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use domain::ValidationErrors;
+use domain::tasks::{SystemTask, TaskKind};
 use domain::validation::bounded_text;
 use infra::store::safety_plans::{self, EmergencyContact, PlanContent, SafetyPlan};
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ pub struct EmergencyContactDto {
 /// A safety plan (all of it encrypted at rest).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"steps": ["Keep phone charged", "Pack a bag"], "emergency_contacts": [{"name": "Sister", "phone": "416-555-0102"}],
-    "safe_places": ["Community centre"], "notes": "Code word: blue"}))]
+    "safe_places": ["Community centre"], "notes": "Code word: blue", "review_on": "2030-01-15"}))]
 pub struct SafetyPlanRequest {
     /// Steps to take (each 1 to 500 characters; at most 50).
     pub steps: Vec<String>,
@@ -35,6 +36,10 @@ pub struct SafetyPlanRequest {
     pub safe_places: Vec<String>,
     /// Free-text notes; the plan is replaced whole, so omitting them or sending null saves a plan without notes.
     pub notes: Option<String>,
+    /// The day to review the plan (today or later, Ontario's date); a `safety_plan_review` task is then due by the end
+    /// of that day, for the case's worker (or whoever saved the plan when the case has none). Saving a new version
+    /// replaces the task. Omit or send null for no review date.
+    pub review_on: Option<chrono::NaiveDate>,
 }
 
 /// A saved safety plan.
@@ -50,6 +55,8 @@ pub struct SafetyPlanResponse {
     pub safe_places: Vec<String>,
     /// Free-text notes; null when the last save had none.
     pub notes: Option<String>,
+    /// The day to review the plan; null when none was set.
+    pub review_on: Option<chrono::NaiveDate>,
     /// 1 when created, +1 on each save; equals the `ETag`, to send back as `If-Match: "<version>"` to replace the plan.
     pub version: i32,
     /// Id of the user who last saved the plan.
@@ -70,6 +77,7 @@ fn respond(plan: SafetyPlan) -> HttpResponse {
             .collect(),
         safe_places: plan.content.safe_places,
         notes: plan.content.notes,
+        review_on: plan.content.review_on,
         version: plan.version,
         updated_by: plan.updated_by.as_uuid(),
         updated_at: plan.updated_at,
@@ -108,14 +116,27 @@ impl SafetyPlanRequest {
             })
             .collect();
         let notes = optional_notes(&mut e, "notes", self.notes.as_deref());
-        e.finish(|| Some(PlanContent { steps, emergency_contacts: contacts, safe_places: places, notes }))
+        let today = domain::reporting::ontario_date(chrono::Utc::now());
+        if self.review_on.is_some_and(|day| day < today) {
+            e.add("review_on", "must not be before today");
+        }
+        e.finish(|| {
+            Some(PlanContent {
+                steps,
+                emergency_contacts: contacts,
+                safe_places: places,
+                notes,
+                review_on: self.review_on,
+            })
+        })
     }
 }
 
 /// Write the safety plan.
 ///
 /// Creates or replaces the case's safety plan. The first write needs no `If-Match`; every later one must send the
-/// ETag last read (`428` without, `412` stale). Audited.
+/// ETag last read (`428` without, `412` stale). A `review_on` day makes a `safety_plan_review` task due by its end;
+/// each save completes the task of the version before. Audited.
 #[utoipa::path(
     tag = "cases",
     operation_id = "put_safety_plan",
@@ -158,6 +179,20 @@ pub async fn put_safety_plan(
         Err(infra::StoreError::Conflict { .. }) => return Err(ApiError::PreconditionFailed),
         other => other?,
     };
+    // A new version replaces the review task of the one before.
+    let replaced = infra::store::tasks::complete_for_source(
+        &tx,
+        TaskKind::SafetyPlanReview,
+        case.id,
+        actor.user_id,
+        infra::db::now(),
+    )
+    .await?;
+    crate::routes::tasks::close_system_tasks(&tx, &actor, &meta, replaced).await?;
+    if let Some(day) = plan.content.review_on {
+        let task = SystemTask::safety_plan_review(case.id, plan.version, case.assigned_to, actor.user_id, day);
+        crate::routes::tasks::open_system_task(&tx, &cipher, &actor, &meta, &task).await?;
+    }
     audit_change(&tx, &actor, &meta, &case, "safety_plan", case.id).await?;
     tx.commit().await?;
     Ok(respond(plan))
