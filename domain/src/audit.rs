@@ -96,6 +96,19 @@ pub mod actions {
     pub const TASK_OVERDUE_ANNOUNCED: &str = "task.overdue_announced";
     /// A task still overdue past the grace was announced to the supervisors.
     pub const TASK_OVERDUE_ESCALATED: &str = "task.overdue_escalated";
+    /// A case was sent to another agency (in the sender's log, on the case).
+    pub const TRANSFER_SENT: &str = "transfer.sent";
+    /// Another agency sent a case (in the receiver's log; no person is named, the sender's
+    /// agency is).
+    pub const TRANSFER_RECEIVED: &str = "transfer.received";
+    /// The receiver accepted a transfer and opened its client and case (in both logs).
+    pub const TRANSFER_ACCEPTED: &str = "transfer.accepted";
+    /// The receiver declined a transfer (in both logs).
+    pub const TRANSFER_DECLINED: &str = "transfer.declined";
+    /// The sender withdrew a pending transfer (in both logs).
+    pub const TRANSFER_WITHDRAWN: &str = "transfer.withdrawn";
+    /// A transfer was read (its payload is a person's record).
+    pub const TRANSFER_READ: &str = "transfer.read";
     /// A create's stored answer was sent again for a retry with the same `Idempotency-Key`: it
     /// shows what the first answer showed, so it is audited as a read of the same record.
     pub const REQUEST_REPLAYED: &str = "request.replayed";

@@ -80,6 +80,9 @@ pub enum Action {
     LiftRestriction,
     /// Approve or decline a VQRP+ application: a supervisor's decision, not the applying worker's.
     DecideVqrp,
+    /// Read, accept and decline the cases other agencies transfer in: a supervisor's intake
+    /// decision (whoever may work a case may send one, with `WorkCases`).
+    ReceiveTransfers,
     /// Confirm another user's requested `supervisor` role (`crate::grants`).
     ConfirmSupervisors,
     /// Reset another user's credentials: issue a password reset code, or remove a lost second
@@ -172,9 +175,11 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             actor.has(Role::AgencyAdmin) || actor.has(Role::Supervisor) || actor.has(Role::CaseManager)
         }
         Action::WorkCases => actor.has(Role::Supervisor) || actor.has(Role::CaseManager),
-        Action::CloseCases | Action::LiftRestriction | Action::DecideVqrp | Action::ListTeamTasks => {
-            actor.has(Role::Supervisor)
-        }
+        Action::CloseCases
+        | Action::LiftRestriction
+        | Action::DecideVqrp
+        | Action::ListTeamTasks
+        | Action::ReceiveTransfers => actor.has(Role::Supervisor),
         Action::ConfirmSupervisors => actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor),
         Action::ResetCredentials => {
             actor.is_tenant_admin() || (actor.tenant_kind == TenantKind::Agency && actor.has(Role::Supervisor))

@@ -23,6 +23,7 @@ pub mod reporting;
 pub mod sign_in;
 pub mod tasks;
 pub mod tenant;
+pub mod transfer;
 pub mod user;
 pub mod validation;
 pub mod vqrp;

@@ -31,6 +31,7 @@ mod m20261207_000017_passkeys;
 mod m20261207_000018_vqrp_applications;
 mod m20261207_000019_vqrp_facts;
 mod m20261207_000020_tasks;
+mod m20261207_000021_case_transfers;
 mod rls;
 mod tables;
 
@@ -76,6 +77,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "vqrp_applications",
     "vqrp_payments",
     "tasks",
+    "transfers_out",
+    "transfers_in",
 ];
 
 /// Small tables every tenant reads (replicated to every node on Citus).
@@ -115,6 +118,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000018_vqrp_applications::Migration),
             Box::new(m20261207_000019_vqrp_facts::Migration),
             Box::new(m20261207_000020_tasks::Migration),
+            Box::new(m20261207_000021_case_transfers::Migration),
         ]
     }
 }

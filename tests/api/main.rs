@@ -40,5 +40,6 @@ mod staff;
 mod stored_values;
 mod tasks;
 mod tenants;
+mod transfers;
 mod users;
 mod vqrp;

@@ -92,6 +92,20 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
         "task",
     )
     .await;
+    // A case sent to a third agency (never one of the matrix's other tenants).
+    let consent = json!({"scope": "share_with_other_agency", "granted": true});
+    created(app.post_json(&format!("{base}/consents"), Some(&worker.access_token), &consent).await, "consent").await;
+    let receiver = app.create_agency().await;
+    let transfer = created(
+        app.post_json(
+            &format!("{base}/transfers"),
+            Some(&worker.access_token),
+            &json!({"to_agency": receiver.slug, "reason": "Moving cities", "include": ["identity"]}),
+        )
+        .await,
+        "transfer",
+    )
+    .await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     let sessions: Value = app.get("/api/v1/me/sessions", Some(&worker.access_token)).await.json().await.unwrap();
     let worker_session = id(&sessions["items"][0]);
@@ -108,6 +122,7 @@ async fn seed_agency_a(app: &TestApp) -> Owned {
             ("reports", id(&report)),
             ("vqrp-applications", id(&vqrp)),
             ("tasks", id(&task)),
+            ("transfers", id(&transfer)),
             ("me", worker_session),
         ],
         note_id: id(&note),
@@ -275,6 +290,7 @@ async fn preconditions_are_checked_after_the_role_and_the_object() {
 const QUERIES: &[(&str, &str)] = &[
     ("/api/v1/aggregates", "metric=cases_opened&from=2026-04-01&to=2027-03-31&group_by=agency"),
     ("/api/v1/clients", "family_name=Matrix"),
+    ("/api/v1/transfers", "direction=outgoing"),
 ];
 
 /// Every signed-in route, for every role, with a session revoked in the database only (as another

@@ -41,6 +41,7 @@ Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`). Creates accept
         (name = "cases", description = "Cases and everything recorded on them"),
         (name = "vqrp", description = "VQRP+ emergency-fund applications on cases: made, submitted, decided, paid"),
         (name = "tasks", description = "Tasks and deadlines: a worker's day, made by people or by the platform's rules"),
+        (name = "transfers", description = "Cases transferred between agencies with the client's consent, and the directory of agencies"),
         (name = "embedding", description = "Workers posted at police divisions, their shifts, and who is on duty"),
         (name = "referrals", description = "Referrals at the point of contact with police, and the event stream"),
         (name = "settings", description = "The agency's settings (escalation windows)"),

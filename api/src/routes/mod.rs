@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod settings;
 pub mod tasks;
 pub mod tenants;
+pub mod transfers;
 pub mod users;
 pub mod vqrp;
 pub mod vqrp_rules;
@@ -63,6 +64,13 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
         .service(vqrp::withdraw_application)
         .service(vqrp::decide_application)
         .service(vqrp::record_payment)
+        .service(transfers::list_agencies)
+        .service(transfers::create_transfer)
+        .service(transfers::list_transfers)
+        .service(transfers::get_transfer)
+        .service(transfers::accept_transfer)
+        .service(transfers::decline_transfer)
+        .service(transfers::withdraw_transfer)
         .service(vqrp_rules::list_rules)
         .service(tasks::create_task)
         .service(tasks::list_tasks)

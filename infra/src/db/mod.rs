@@ -190,8 +190,10 @@ impl TenantTx {
         }
     }
 
-    /// Moves this transaction to another tenant. Only tenant provisioning (creating a tenant and
-    /// its first admin in one transaction) needs this.
+    /// Moves this transaction to another tenant. Only two changes need this: tenant provisioning
+    /// (creating a tenant and its first admin in one transaction) and a transfer between agencies
+    /// (`store::transfers`: each side's row is written or settled in its own agency's scope, so
+    /// no policy reads across agencies). Each moves back before it goes on.
     ///
     /// # Errors
     /// The database error.

@@ -39,6 +39,8 @@ pub mod shift;
 pub mod task;
 pub mod tenant;
 pub mod tenant_key;
+pub mod transfer_in;
+pub mod transfer_out;
 pub mod user;
 pub mod vqrp_application;
 pub mod vqrp_payment;

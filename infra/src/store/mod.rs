@@ -30,6 +30,7 @@ pub mod settings;
 pub mod tasks;
 pub mod tenant_keys;
 pub mod tenants;
+pub mod transfers;
 pub mod users;
 pub mod vqrp;
 

@@ -130,6 +130,22 @@ pub async fn list(
     query.all(conn).await.store()?.into_iter().map(Tenant::try_from).collect()
 }
 
+/// Every tenant (a reference table of a few dozen rows): the directory of agencies, and the names
+/// of the agencies a transfer names.
+///
+/// # Errors
+/// [`StoreError::Unexpected`] on database failure.
+pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<Tenant>, StoreError> {
+    tenant::Entity::find()
+        .order_by_asc(tenant::Column::Id)
+        .all(conn)
+        .await
+        .store()?
+        .into_iter()
+        .map(Tenant::try_from)
+        .collect()
+}
+
 /// Every tenant id, for background work that visits each tenant (the audit sealer).
 ///
 /// # Errors
