@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The twelve benchmark questions of GET /api/v1/aggregates, through the service and through DuckDB
+# The sixteen benchmark questions of GET /api/v1/aggregates, through the service and through DuckDB
 # over the same facts, side by side, on the bench/aggregates_data.sh database (1,000,000 cases in 50
 # agencies, about 4.5 million facts over fiscal 2025 and 2026).
 #
@@ -8,7 +8,7 @@
 #   1. the first build: every release deleted, the service started with a round every second;
 #      the time until each fiscal year's release is built, as the builder logs it (read, tabulate
 #      and protect, write), and the service's peak memory;
-#   2. the twelve questions, RUNS timed requests each (no answer cache: every request reads the
+#   2. the sixteen questions, RUNS timed requests each (no answer cache: every request reads the
 #      release), median and p95;
 #   3. new facts: NEW_FACTS facts copied into fiscal 2026 (new ids, same days), and the time from
 #      their commit until the figures include them (the default round is every 60 s; here every

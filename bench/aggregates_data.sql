@@ -114,6 +114,24 @@ FROM s, LATERAL (SELECT CASE
   WHEN r_type < 0.92 THEN 'vqrp_plus' WHEN r_type < 0.96 THEN 'referral_to_community'
   ELSE 'follow_up' END AS service_type) t;
 
+-- Each VQRP+ service's application (issue 23): submitted about a week before the money was paid,
+-- decided within its window (1 to 10 business days, most in 3 to 5; 8 % declined, approving 0),
+-- and paid on the service's day; its category is the facts' service type.
+CREATE TEMP TABLE bench_vqrp AS
+WITH v AS MATERIALIZED (
+  SELECT s.*, random() AS r_cat, random() AS r_days, random() AS r_dec, random() AS r_wait
+  FROM bench_service s WHERE s.service_type = 'vqrp_plus'
+)
+SELECT tenant_id, subject, program, victimization_type, division, gender, dob, delivered_on,
+  CASE WHEN r_cat < 0.35 THEN 'immediate_safety' WHEN r_cat < 0.45 THEN 'crime_scene_cleanup'
+       WHEN r_cat < 0.70 THEN 'transportation_accommodation' WHEN r_cat < 0.95 THEN 'counselling'
+       ELSE 'funeral' END AS category,
+  delivered_on - 4 - floor(10 * r_wait)::int AS submitted_on,
+  1 + floor(9 * power(r_days, 1.6))::bigint AS business_days,
+  CASE WHEN r_dec < 0.08 THEN 0 ELSE amount_cents END AS approved_cents,
+  r_dec >= 0.08 AS paid, amount_cents
+FROM v;
+
 -- One referral per two cases, in the same agencies. A referral's person is its own subject and
 -- has no recorded gender. ~95 % are accepted and ~85 % reach first contact; minutes are
 -- log-normal with medians by urgency (accept: 7 / 50 / 360, then contact 15 / 90 / 600 later).
@@ -140,33 +158,45 @@ FROM r, LATERAL (SELECT CASE WHEN r_urg < 0.20 THEN 'immediate' WHEN r_urg < 0.5
 -- (so the heap is ordered by day, with agencies and kinds mixed within a day). Facts that would
 -- fall after 2027-03-31 have not happened yet.
 INSERT INTO reporting_facts (tenant_id, id, kind, occurred_on, fiscal_quarter, month, program, victimization_type,
-  division, service_type, urgency, gender, age_band, amount_cents, minutes, subject)
+  division, service_type, urgency, gender, age_band, amount_cents, minutes, business_days, subject)
 SELECT tenant_id, gen_random_uuid(), kind, d, pg_temp.fq(d), to_char(d, 'YYYY-MM'), program, victimization_type,
-  division, service_type, urgency, gender, pg_temp.age_band(dob, d), amount_cents, minutes, subject
+  division, service_type, urgency, gender, pg_temp.age_band(dob, d), amount_cents, minutes, business_days, subject
 FROM (
   SELECT tenant_id, 'case_opened' AS kind, opened_on AS d, program, victimization_type, division,
-         NULL AS service_type, NULL AS urgency, gender, dob, NULL::bigint AS amount_cents, NULL::bigint AS minutes, subject
+         NULL AS service_type, NULL AS urgency, gender, dob, NULL::bigint AS amount_cents, NULL::bigint AS minutes, NULL::bigint AS business_days, subject
   FROM bench_case
   UNION ALL
   SELECT tenant_id, 'case_closed', opened_on + days_open, program, victimization_type, division,
-         NULL, NULL, gender, dob, NULL, NULL, subject
+         NULL, NULL, gender, dob, NULL, NULL, NULL, subject
   FROM bench_case WHERE days_open IS NOT NULL
   UNION ALL
   SELECT tenant_id, 'service_delivered', delivered_on, program, victimization_type, division,
-         service_type, NULL, gender, dob, amount_cents, minutes, subject
+         service_type, NULL, gender, dob, amount_cents, minutes, NULL, subject
   FROM bench_service
   UNION ALL
   SELECT tenant_id, 'referral_created', created_on, program, victimization_type, division,
-         NULL, urgency, NULL, dob, NULL, NULL, subject
+         NULL, urgency, NULL, dob, NULL, NULL, NULL, subject
   FROM bench_referral
   UNION ALL
   SELECT tenant_id, 'referral_accepted', created_on + (minute_of_day + accept_min)::int / 1440, program,
-         victimization_type, division, NULL, urgency, NULL, dob, NULL, accept_min, subject
+         victimization_type, division, NULL, urgency, NULL, dob, NULL, accept_min, NULL, subject
   FROM bench_referral WHERE accept_min IS NOT NULL
   UNION ALL
   SELECT tenant_id, 'referral_first_contact', created_on + (minute_of_day + contact_min)::int / 1440, program,
-         victimization_type, division, NULL, urgency, NULL, dob, NULL, contact_min, subject
+         victimization_type, division, NULL, urgency, NULL, dob, NULL, contact_min, NULL, subject
   FROM bench_referral WHERE contact_min IS NOT NULL
+  UNION ALL
+  SELECT tenant_id, 'vqrp_application_submitted', submitted_on, program, victimization_type, division,
+         category, NULL, gender, dob, NULL, NULL, NULL, subject
+  FROM bench_vqrp
+  UNION ALL
+  SELECT tenant_id, 'vqrp_application_decided', submitted_on + (business_days * 7 / 5)::int, program,
+         victimization_type, division, category, NULL, gender, dob, approved_cents, NULL, business_days, subject
+  FROM bench_vqrp
+  UNION ALL
+  SELECT tenant_id, 'vqrp_payment', delivered_on, program, victimization_type, division,
+         category, NULL, gender, dob, amount_cents, NULL, NULL, subject
+  FROM bench_vqrp WHERE paid
 ) f
 WHERE d <= DATE '2027-03-31'
 ORDER BY d;

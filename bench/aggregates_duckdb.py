@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The twelve questions of bench/aggregates.sh, answered by DuckDB over the same facts.
+"""The sixteen questions of bench/aggregates.sh, answered by DuckDB over the same facts.
 
 bench/aggregates.sh times GET /api/v1/aggregates for a ministry analyst over the
 bench/aggregates_data.sh database, and runs this script for the other side. It asks DuckDB the same questions
@@ -53,6 +53,7 @@ COLUMNS = [
     ("age_band", "VARCHAR"),
     ("amount_cents", "BIGINT"),
     ("minutes", "BIGINT"),
+    ("business_days", "BIGINT"),
     ("subject", "VARCHAR"),
     ("tenant_id", "UUID"),
 ]
@@ -74,6 +75,10 @@ METRICS = {
     # aggregate, it also works inside CUBE, where the service needs one window pass per subset.
     "minutes_to_accept_p50": {"kinds": ("referral_accepted",), "filter": "minutes IS NOT NULL",
                               "value": "quantile_disc(minutes, 0.5)"},
+    # VQRP+ applications (issue 23): their category is the facts' service_type.
+    "vqrp_applications": {"kinds": ("vqrp_application_submitted",), "filter": None, "value": "COUNT(*)"},
+    "vqrp_days_to_decision_p50": {"kinds": ("vqrp_application_decided",), "filter": "business_days IS NOT NULL",
+                                  "value": "quantile_disc(business_days, 0.5)"},
 }
 
 # A dimension: what it is grouped by, and what the cell shows. The agency groups by its uuid (16
@@ -91,7 +96,7 @@ for _name in ("program", "victimization_type", "division", "service_type", "gend
 YEAR = ("2026-04-01", "2027-03-31")  # fiscal 2026
 QUARTER = ("2026-04-01", "2026-06-30")  # its first quarter
 
-# The twelve questions of bench/aggregates.sh, in its order (question, then period). Three plain
+# The sixteen questions of bench/aggregates.sh, in its order (question, then period). Three plain
 # dimensions are answered over a year only, so the quarter asks vqrp_plus_cents by two.
 QUESTIONS = [
     ("clients_served", "", *YEAR), ("clients_served", "", *QUARTER),
@@ -101,6 +106,8 @@ QUESTIONS = [
     ("minutes_to_accept_p50", "agency", *YEAR), ("minutes_to_accept_p50", "agency", *QUARTER),
     ("vqrp_plus_cents", "victimization_type,gender,age_band", *YEAR),
     ("vqrp_plus_cents", "victimization_type,gender", *QUARTER),
+    ("vqrp_applications", "agency", *YEAR), ("vqrp_applications", "service_type,fiscal_quarter", *YEAR),
+    ("vqrp_days_to_decision_p50", "service_type", *YEAR), ("vqrp_days_to_decision_p50", "service_type", *QUARTER),
 ]
 
 
@@ -243,7 +250,7 @@ def main():
                         help="compare two answers with PostgreSQL's before timing (exit 1 if they differ)")
     args = parser.parse_args()
     if args.list:
-        # bench/aggregates.sh asks the service these, so both sides ask the same twelve.
+        # bench/aggregates.sh asks the service these, so both sides ask the same sixteen.
         for metric, group_by, start, end in QUESTIONS:
             print(f"{metric}|{group_by}|{start}|{end}")
         return
