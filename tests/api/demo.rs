@@ -188,3 +188,26 @@ async fn seeding_the_demo_twice_adds_nothing() {
     assert_eq!(row_counts(&app).await, before);
     assert_eq!(std::fs::read(dir.path().join(api::demo::DEMO_PASSWORDS_FILE)).unwrap(), passwords);
 }
+
+#[tokio::test]
+async fn a_seeding_that_fails_halfway_leaves_nothing_and_the_next_start_tries_again() {
+    let app = spawn_app_alone("demo_fails_halfway", |_| {}).await;
+    // Someone took the second agency's slug: the seeding fails after it made the ministry.
+    let platform = app.platform_admin().await;
+    let body = serde_json::json!({"slug": "demo-north", "name": "Taken", "kind": "agency",
+        "admin": {"email": "admin@taken.example", "display_name": "First Admin", "password": "a long initial passphrase"}});
+    let taken = app.post_json("/api/v1/tenants", Some(&platform.access_token), &body).await;
+    assert_eq!(taken.status(), StatusCode::CREATED);
+    let dir = tempfile::tempdir().unwrap();
+
+    let failed = api::demo::seed_demo(&app.state.db, &app.state.keyring, dir.path()).await;
+
+    assert!(failed.is_err(), "the slug is taken");
+    let db = app.state.db.global();
+    for slug in ["demo-agency", "demo-ministry"] {
+        assert!(infra::store::tenants::find_by_slug(db, slug).await.is_err(), "{slug} rolled back");
+    }
+    assert!(!dir.path().join(api::demo::DEMO_PASSWORDS_FILE).exists(), "no passwords of nothing");
+    // The next start is not fooled into skipping: it tries again (and fails again on the slug).
+    assert!(api::demo::seed_demo(&app.state.db, &app.state.keyring, dir.path()).await.is_err());
+}
