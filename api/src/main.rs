@@ -129,7 +129,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { demo } => {
             let app = api::Application::build(settings).await?;
             if demo {
-                api::bootstrap::seed_demo(&app.state().db, &app.state().settings.data_dir).await?;
+                let state = app.state();
+                api::demo::seed_demo(&state.db, &state.keyring, &state.settings.data_dir).await?;
             }
             tracing::info!(port = app.port(), "serving");
             app.run_until_stopped().await?;

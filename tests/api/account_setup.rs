@@ -161,8 +161,8 @@ async fn an_agency_admin_sets_their_own_policy_and_a_platform_admin_any_but_the_
 async fn the_demo_says_how_to_sign_in_under_its_policy_and_it_works() {
     let app = crate::helpers::spawn_app_alone("demo_sign_in", |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
-    api::bootstrap::seed_demo(&app.state.db, dir.path()).await.unwrap();
-    let text = std::fs::read_to_string(dir.path().join(api::bootstrap::DEMO_PASSWORDS_FILE)).unwrap();
+    api::demo::seed_demo(&app.state.db, &app.state.keyring, dir.path()).await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join(api::demo::DEMO_PASSWORDS_FILE)).unwrap();
     for words in ["password_change_required", "POST /api/v1/me/password", "do not require a second factor"] {
         assert!(text.contains(words), "the demo's note says {words:?}:\n{text}");
     }
@@ -171,5 +171,5 @@ async fn the_demo_says_how_to_sign_in_under_its_policy_and_it_works() {
     let setup = app.first_sign_in("demo-agency", "admin@demo-agency.example", password).await;
     assert!(setup["refresh_token"].is_string(), "the demo's policy: a password is enough: {setup}");
     // A second start adds nothing and says where the passwords went.
-    api::bootstrap::seed_demo(&app.state.db, dir.path()).await.unwrap();
+    api::demo::seed_demo(&app.state.db, &app.state.keyring, dir.path()).await.unwrap();
 }

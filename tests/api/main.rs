@@ -12,6 +12,7 @@ mod case_records;
 mod cases;
 mod clients;
 mod db_connections;
+mod demo;
 mod dispatch;
 mod errors;
 mod expiry;

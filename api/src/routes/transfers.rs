@@ -272,7 +272,12 @@ fn incoming_response(t: Incoming, directory: &[tenants::Tenant]) -> TransferResp
 
 /// An audit event in the other agency's log: no one of that agency acted, so no actor; the
 /// acting agency is named.
-fn counterpart_entry(meta: &RequestMeta, action: &'static str, id: uuid::Uuid, acting: domain::TenantId) -> AuditEntry {
+pub(crate) fn counterpart_entry(
+    meta: &RequestMeta,
+    action: &'static str,
+    id: uuid::Uuid,
+    acting: domain::TenantId,
+) -> AuditEntry {
     AuditEntry {
         actor_id: None,
         action,
@@ -285,7 +290,7 @@ fn counterpart_entry(meta: &RequestMeta, action: &'static str, id: uuid::Uuid, a
 }
 
 /// What travels of the case: the parts named, read with the sender's key.
-async fn gather(
+pub(crate) async fn gather(
     tx: &TenantTx,
     cipher: &TenantCipher,
     case: &cases::Case,

@@ -77,7 +77,7 @@ fn write_on(tx: &TenantTx, kind: FactKind, day: NaiveDate, dims: Dimensions, mea
 /// The pseudonym of a person known to the agency as `what:id`: 128 bits of a keyed hash. The key
 /// is the agency's own, so a person is a different subject in each agency: `store::aggregates`
 /// relies on it to add distinct people up across agencies.
-fn pseudonym(cipher: &TenantCipher, what: &str, id: Uuid) -> String {
+pub(super) fn pseudonym(cipher: &TenantCipher, what: &str, id: Uuid) -> String {
     let mac = cipher.blind_index("reporting.subject", &format!("{what}:{id}"));
     hex::encode(mac.get(..16).unwrap_or(&mac))
 }

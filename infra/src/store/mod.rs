@@ -4,6 +4,7 @@
 
 pub mod aggregates;
 pub mod audit;
+pub mod backfill;
 pub mod case_records;
 pub mod case_references;
 pub mod cases;

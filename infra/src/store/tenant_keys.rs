@@ -50,6 +50,34 @@ pub async fn cipher(db: &Db, keyring: &Keyring, tenant: TenantId) -> Result<Arc<
     Ok(keyring.remember(tenant, &row.master_key_id, &row.wrapped_key)?)
 }
 
+/// A new tenant's first data key, made inside the transaction that provisions the tenant (the
+/// demo seeds tenants and their records in one transaction, which [`cipher`]'s own transaction
+/// would wait behind on SQLite). Cached like [`cipher`]'s; a rolled-back tenant leaves only a
+/// cache entry for an id no one will use.
+///
+/// # Errors
+/// [`StoreError`] on database failure, or `Conflict` when the tenant has a key already.
+pub async fn create_in(
+    tx: &crate::TenantTx,
+    keyring: &Keyring,
+    tenant: TenantId,
+) -> Result<Arc<TenantCipher>, StoreError> {
+    let data_key = crate::auth::random_bytes::<32>().map_err(|_| crate::crypto::CryptoError::Random)?;
+    let master_key_id = keyring.current().id().to_owned();
+    let wrapped_key = keyring.current().wrap(tenant, &data_key)?;
+    tenant_key::ActiveModel {
+        tenant_id: Set(tenant.as_uuid()),
+        version: Set(1),
+        master_key_id: Set(master_key_id.clone()),
+        wrapped_key: Set(wrapped_key.clone()),
+        created_at: Set(crate::db::now()),
+    }
+    .insert(tx.raw())
+    .await
+    .store()?;
+    Ok(keyring.remember(tenant, &master_key_id, &wrapped_key)?)
+}
+
 async fn latest(tx: &crate::TenantTx, tenant: TenantId) -> Result<Option<tenant_key::Model>, StoreError> {
     tenant_key::Entity::find()
         .filter(tenant_key::Column::TenantId.eq(tenant.as_uuid()))
