@@ -7,6 +7,7 @@ pub mod allowed_methods;
 pub mod audit_trail;
 pub mod background;
 pub mod bootstrap;
+pub mod calendar;
 pub mod demo;
 pub mod error;
 pub mod extract;

@@ -63,6 +63,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Master keys and the tenants' unwrapped field ciphers.
     pub keyring: Arc<infra::crypto::Keyring>,
+    /// Today, for the program's rules (`crate::calendar`).
+    pub calendar: crate::calendar::Calendar,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             metrics: Arc::new(metrics),
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
+            calendar: crate::calendar::Calendar::default(),
         }
     }
 }

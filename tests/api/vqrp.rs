@@ -326,3 +326,27 @@ async fn each_step_of_an_application_is_a_de_identified_fact_for_the_ministry() 
         assert!(!facts[0].4.contains(&id.as_str().unwrap().replace('-', "")[..12]));
     }
 }
+
+/// Business days over HTTP across Ontario's holiday weekend of 2026: submitted on Thursday
+/// 24 December, a decision in 3 business days skips Christmas (Friday), the weekend and Boxing
+/// Day observed on Monday 28 December, so it is due Thursday 31 December; in 5 it also skips New
+/// Year's Day and the next weekend: Tuesday 5 January. The service's calendar stands on the day
+/// (`api::calendar`, which only code in the process can move).
+#[tokio::test]
+async fn a_decision_is_due_in_business_days_across_a_holiday_weekend() {
+    let app = spawn_app().await;
+    let thursday = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+    app.state.calendar.stand_on(thursday);
+    let agency = app.create_agency().await;
+    let worker = app.create_user(&agency, &["case_manager"]).await;
+    let case = open_case(&app, &worker, json!({})).await;
+    for (category, due) in [("immediate_safety", "2026-12-31"), ("counselling", "2027-01-05")] {
+        let mut body = application(category, 0, 50_000);
+        body["crime_date"] = json!("2026-12-20");
+        let made = apply(&app, &worker, &case, &body).await;
+        assert_eq!(made.status(), StatusCode::CREATED, "{category}");
+        let made: Value = made.json().await.unwrap();
+        let submitted: Value = act(&app, &worker, &made, "submit", &json!({})).await.json().await.unwrap();
+        assert_eq!(submitted["decision_due"], json!(due), "{category}");
+    }
+}

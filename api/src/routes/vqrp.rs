@@ -217,10 +217,6 @@ pub struct VqrpListQuery {
     pub cursor: Option<String>,
 }
 
-fn today() -> NaiveDate {
-    domain::reporting::ontario_date(Utc::now())
-}
-
 fn refused(r: &vqrp::Refusal) -> ApiError {
     ApiError::field(r.field(), r.to_string())
 }
@@ -278,7 +274,7 @@ pub async fn create_application(
         Opened::Replay(response) => return Ok(response),
         Opened::Proceed(tx, cipher, case) => (tx, cipher, case),
     };
-    let applied_on = today();
+    let applied_on = state.calendar.today();
     let versions = store::rule_versions(tx.raw()).await?;
     let application = vqrp::Application {
         category: &category,
@@ -448,7 +444,7 @@ pub async fn submit_application(
     let (tx, cipher, changed) = change_application(&state, &actor, &meta, path.into_inner(), "vqrp_submitted", |a| {
         let to = vqrp::submit(a.status).map_err(|e| transition_refused(&e))?;
         let days = u32::try_from(a.decision_business_days).unwrap_or(0);
-        let due = vqrp::decision_due(today(), days);
+        let due = vqrp::decision_due(state.calendar.today(), days);
         Ok(Transition { from: a.status, to, submitted: Some((Utc::now(), due)), decided: None, paid_cents: None })
     })
     .await?;
@@ -569,7 +565,7 @@ pub async fn record_payment(
     let body = body.into_inner();
     let mut e = ValidationErrors::default();
     let payee = e.check("payee", Payee::parse(&body.payee));
-    if body.paid_on > today() {
+    if body.paid_on > state.calendar.today() {
         e.add("paid_on", "must not be after today");
     }
     let payee = e.finish(|| payee)?;
