@@ -192,17 +192,19 @@ async fn spacing_and_case_variants_of_an_account_share_its_count() {
 }
 
 /// Each attempt is counted before its password is checked: of a burst of parallel guesses, at
-/// most the limit's worth are checked (401); the rest are refused (429).
+/// most the limit's worth are checked (401); the rest are refused (429), and so is the right
+/// password after them. (The right password used to be the burst's last request; when it was
+/// among the first checked, its success cleared the failures and the check after the burst
+/// failed on PostgreSQL with Redis once: the order of parallel requests is not the test's to set.)
 #[tokio::test]
 async fn a_burst_of_parallel_guesses_gets_at_most_the_limit_of_checks() {
     let app = spawn_app().await;
     let agency = app.create_agency().await;
     let victim = app.create_user(&agency, &["case_manager"]).await;
-    let guesses =
-        (0..60).map(|n| app.login_raw(&agency.slug, &victim.email, if n == 59 { PASSWORD } else { "guess guess!" }));
+    let guesses = (0..60).map(|_| app.login_raw(&agency.slug, &victim.email, "guess guess!"));
     let statuses: Vec<StatusCode> =
         futures_util::future::join_all(guesses).await.iter().map(reqwest::Response::status).collect();
-    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED || **s == StatusCode::OK).count();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert!(checked <= 5, "at most 5 of 60 parallel attempts checked: {statuses:?}");
     assert_eq!(checked + refused, 60, "{statuses:?}");
