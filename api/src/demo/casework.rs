@@ -193,17 +193,7 @@ async fn convert(tx: &TenantTx, t: &Tenant, by: &Actor, id: uuid::Uuid) -> anyho
     let referral = referrals::get(tx, Some(&t.cipher), id).await?;
     let next = parse(dispatch::convert(referral.status))?;
     let person = referral.person.clone().ok_or_else(|| anyhow::anyhow!("referral person unreadable"))?;
-    let fields = ClientFields {
-        given_name: person.given_name,
-        family_name: person.family_name,
-        date_of_birth: person.date_of_birth,
-        gender: None,
-        phone: person.phone,
-        email: person.email,
-        preferred_language: person.preferred_language,
-        address: None,
-        safe_contact: Some(person.safe_contact),
-    };
+    let fields = ClientFields::from(person);
     let client = clients::insert(tx, &t.cipher, &fields).await?;
     let worker = referral.accepted_by.or(referral.assigned_to);
     let program = t.programs.iter().find(|p| Some(p.id) == referral.program_id).cloned();

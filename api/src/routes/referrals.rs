@@ -631,17 +631,7 @@ pub async fn convert_referral(
     let referral = referrals::get(&tx, Some(&cipher), referral_id).await?;
     let next = dispatch::convert(referral.status).map_err(referral_error)?;
     let person = referral.person.clone().ok_or_else(|| ApiError::Internal("referral person unreadable".to_owned()))?;
-    let fields = ClientFields {
-        given_name: person.given_name,
-        family_name: person.family_name,
-        date_of_birth: person.date_of_birth,
-        gender: None,
-        phone: person.phone,
-        email: person.email,
-        preferred_language: person.preferred_language,
-        address: None,
-        safe_contact: Some(person.safe_contact),
-    };
+    let fields = ClientFields::from(person);
     let client = clients::insert(&tx, &cipher, &fields).await?;
     let worker = referral.accepted_by.or(referral.assigned_to);
     let program = match referral.program_id {

@@ -46,6 +46,24 @@ impl std::fmt::Debug for ReferralPerson {
     }
 }
 
+/// What a client record keeps of a referred person when the referral becomes a case: everything
+/// the referral asked. A referral asks no gender or address, so the client starts without them.
+impl From<ReferralPerson> for super::clients::ClientFields {
+    fn from(person: ReferralPerson) -> Self {
+        Self {
+            given_name: person.given_name,
+            family_name: person.family_name,
+            date_of_birth: person.date_of_birth,
+            gender: None,
+            phone: person.phone,
+            email: person.email,
+            preferred_language: person.preferred_language,
+            address: None,
+            safe_contact: Some(person.safe_contact),
+        }
+    }
+}
+
 /// A referral with the person's details decrypted.
 #[derive(Clone, Debug)]
 pub struct Referral {
