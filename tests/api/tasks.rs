@@ -635,3 +635,30 @@ async fn a_task_title_is_sealed_at_rest() {
     let sources = crate::at_rest::sources(&app, &mark);
     crate::at_rest::assert_no_canaries(&sources, &worker.email, &["Quennellby", "Orrinshaw"]);
 }
+
+/// A supervisor sees the team's overdue tasks, soonest first and only theirs; a case manager
+/// lists only their own, and asking for a colleague's is refused.
+#[tokio::test]
+async fn a_supervisor_sees_the_teams_overdue_tasks_and_a_case_manager_only_their_own() {
+    let app = spawn_app().await;
+    let agency = app.create_agency().await;
+    let (casey, robin) =
+        (app.create_user(&agency, &["case_manager"]).await, app.create_user(&agency, &["case_manager"]).await);
+    let supervisor = app.create_user(&agency, &["supervisor"]).await;
+    let case = open_case(&app, &casey, json!({})).await;
+    let late = make_task(&app, &casey, &case, "Call back about the hearing", 1).await;
+    let later = make_task(&app, &casey, &case, "Send the victim impact form", 3).await;
+    let robins_case = open_case(&app, &robin, json!({})).await;
+    let also_late = make_task(&app, &robin, &robins_case, "Confirm the shelter bed", 1).await;
+    age_task(&app, &agency, &late, 90).await;
+    age_task(&app, &agency, &also_late, 30).await;
+
+    let overdue = tasks(&app, &supervisor, "?overdue=true").await;
+    let ids: Vec<&str> = overdue.iter().map(id).collect();
+    assert_eq!(ids, [id(&late), id(&also_late)], "the team's overdue tasks, soonest due first");
+    assert!(overdue.iter().all(|t| t["overdue"] == json!(true)));
+    let mine: Vec<String> = tasks(&app, &casey, "").await.iter().map(|t| id(t).to_owned()).collect();
+    assert_eq!(mine, [id(&late).to_owned(), id(&later).to_owned()], "a case manager's own, not Robin's");
+    let colleague = format!("/api/v1/tasks?assigned_to={}", robin.user_id);
+    problem(app.get(&colleague, Some(&casey.access_token)).await, StatusCode::FORBIDDEN).await;
+}

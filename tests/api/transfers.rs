@@ -213,6 +213,17 @@ async fn a_declined_transfer_tells_the_sender_only_that_it_was_declined() {
     assert_eq!(theirs["status"], "declined");
     assert!(!theirs.to_string().contains("Kestrelmoor"), "the reason stays with the receiver: {theirs}");
     problem(step(&app, &s.worker, &sent, "withdraw", &json!({})).await, StatusCode::CONFLICT).await;
+    // Both logs: the sender's on the case (sent) and the transfer (declined), the receiver's on the transfer.
+    let id = sent["id"].as_str().unwrap();
+    let case_log = actions_in_log(&app, &s.sender.admin, s.case["id"].as_str().unwrap()).await;
+    assert!(case_log.contains(&"transfer.sent".to_owned()), "{case_log:?}");
+    assert!(actions_in_log(&app, &s.sender.admin, id).await.contains(&"transfer.declined".to_owned()));
+    let receiver_log = actions_in_log(&app, &s.receiver.admin, id).await;
+    assert!(
+        receiver_log.contains(&"transfer.received".to_owned())
+            && receiver_log.contains(&"transfer.declined".to_owned()),
+        "{receiver_log:?}"
+    );
 }
 
 #[tokio::test]
